@@ -1,0 +1,196 @@
+"""Django admin, in Chinese, for HQ admins (everything) and branch managers (what their role
+allows). Saves go through services so that every change is audited."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .errors import DomainError
+from .models import (
+    AuditLog,
+    Branch,
+    JobHeartbeat,
+    OpeningHours,
+    ServiceCategory,
+    ServiceItem,
+    StaffProfile,
+)
+from .selectors import scope_to_branches
+
+admin.site.site_header = _("Clinic CRM administration")
+admin.site.site_title = _("Clinic CRM")
+admin.site.index_title = _("Configuration")
+
+User = get_user_model()
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """save/delete through ``record_save``/``record_delete``, so admin edits are audited."""
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.record_save(actor=request.user, instance=obj)
+        except (DomainError, ValidationError) as exc:
+            # The form validated, so this is a race (e.g. a duplicate code saved meanwhile).
+            messages.error(request, getattr(exc, "message", str(exc)))
+            raise
+
+    def delete_model(self, request, obj):
+        services.record_delete(actor=request.user, instance=obj)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            services.record_delete(actor=request.user, instance=obj)
+        for obj in instances:
+            services.record_save(actor=request.user, instance=obj)
+        formset.save_m2m()
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+    max_num = 7
+
+
+@admin.register(Branch)
+class BranchAdmin(AuditedAdmin):
+    list_display = ["code", "name", "phone", "address", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name", "address"]
+    inlines = [OpeningHoursInline]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="pk")
+
+
+@admin.register(ServiceCategory)
+class ServiceCategoryAdmin(AuditedAdmin):
+    list_display = ["code", "name", "name_en", "is_basic_care", "sort_order", "is_active"]
+    list_editable = ["sort_order"]
+    list_filter = ["is_basic_care", "is_active"]
+    search_fields = ["code", "name", "name_en"]
+
+
+@admin.register(ServiceItem)
+class ServiceItemAdmin(AuditedAdmin):
+    list_display = ["code", "name", "category", "price", "unit", "duration_minutes", "is_active"]
+    list_filter = ["category", "is_active", "per_tooth"]
+    search_fields = ["code", "name", "name_en"]
+    list_select_related = ["category"]
+    autocomplete_fields = ["category"]
+
+
+class StaffProfileForm(forms.ModelForm):
+    class Meta:
+        model = StaffProfile
+        fields = ["user", "full_name", "role", "job_title", "branches", "default_branch"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    form = StaffProfileForm
+    list_display = ["full_name", "user", "role", "job_title", "branch_list", "is_active"]
+    list_filter = ["role", "branches", "user__is_active"]
+    search_fields = ["full_name", "user__username", "job_title"]
+    filter_horizontal = ["branches"]
+    autocomplete_fields = ["user"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("user").prefetch_related("branches")
+        return scope_to_branches(qs, request.user, field="branches").distinct()
+
+    @admin.display(description=_("branches"))
+    def branch_list(self, obj):
+        return "、".join(b.name for b in obj.branches.all())
+
+    @admin.display(description=_("active"), boolean=True)
+    def is_active(self, obj):
+        return obj.user.is_active
+
+    def save_model(self, request, obj, form, change):
+        # The profile and its groups change together in the staff services.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                services.staff_update(
+                    actor=request.user,
+                    profile=form.instance,
+                    role=data["role"],
+                    branches=data["branches"],
+                    job_title=data["job_title"],
+                    full_name=data["full_name"],
+                )
+            else:
+                form.instance = services.staff_profile_create(
+                    actor=request.user,
+                    user=data["user"],
+                    full_name=data["full_name"],
+                    role=data["role"],
+                    branches=data["branches"],
+                    job_title=data["job_title"],
+                )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only search over the audit log, scoped to the user's branches."""
+
+    list_display = [
+        "at",
+        "actor_name",
+        "action",
+        "target_type",
+        "target_repr",
+        "branch",
+        "ip_address",
+    ]
+    list_filter = ["action", "branch", "target_type", ("at", admin.DateFieldListFilter)]
+    search_fields = ["action", "actor_name", "target_repr", "target_id", "actor__username"]
+    date_hierarchy = "at"
+    list_select_related = ["branch", "target_type"]
+    readonly_fields = [f.name for f in AuditLog._meta.fields]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JobHeartbeat)
+class JobHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["name", "last_run_at", "runs"]
+    readonly_fields = ["name", "last_run_at", "runs"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "first_name", "email", "is_staff", "is_active", "last_login"]

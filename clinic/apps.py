@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class ClinicConfig(AppConfig):
+    name = "clinic"
+    verbose_name = _("Clinic")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import navigation, roles
+
+        # Later apps add permissions in their own migrations; re-apply the role table after
+        # every migrate so the groups always match docs/permissions.md.
+        post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="clinic.sync_roles")
+        navigation.register_defaults()

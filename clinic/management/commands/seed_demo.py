@@ -1,0 +1,219 @@
+"""Demo data that tells a living story. Idempotent: run it as often as you like.
+
+Later capabilities extend this command (members in every tier, points about to expire,
+today's bookings, coupons, follow-ups due).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clinic import services
+from clinic.models import Branch, OpeningHours, Role, ServiceCategory, ServiceItem, StaffProfile
+
+User = get_user_model()
+
+DEMO_PASSWORD = "Demo@2026"
+
+BRANCHES = [
+    {
+        "code": "JA",
+        "name": "微笑口腔·静安店",
+        "name_en": "Smile Dental · Jing'an",
+        "address": "上海市静安区南京西路 1266 号 3 楼",
+        "phone": "+862162881234",
+    },
+    {
+        "code": "PD",
+        "name": "微笑口腔·浦东店",
+        "name_en": "Smile Dental · Pudong",
+        "address": "上海市浦东新区张杨路 500 号 2 楼",
+        "phone": "+862158765432",
+    },
+]
+
+# (username, full name, role, job title, branch codes)
+STAFF = [
+    ("frontdesk", "林晓雯", Role.FRONT_DESK, "前台主管", ["JA"]),
+    ("consultant", "王佳怡", Role.CONSULTANT, "咨询师", ["JA"]),
+    ("doctor", "陈志强", Role.DOCTOR, "主治医师", ["JA", "PD"]),
+    ("nurse", "刘芳", Role.NURSE, "护士长", ["JA"]),
+    ("service", "赵敏", Role.CUSTOMER_SERVICE, "客服专员", ["JA", "PD"]),
+    ("marketing", "孙磊", Role.MARKETING, "市场专员", ["JA", "PD"]),
+    ("manager", "周静", Role.BRANCH_MANAGER, "店长", ["JA"]),
+    ("hqadmin", "吴总", Role.HQ_ADMIN, "运营总监", ["JA", "PD"]),
+    ("frontdesk_pd", "黄丽", Role.FRONT_DESK, "前台", ["PD"]),
+]
+
+# code, name, name_en, basic care, items: (code, name, name_en, price, unit, minutes, per_tooth)
+CATALOG = [
+    (
+        "EXAM",
+        "检查诊断",
+        "Examination & diagnosis",
+        True,
+        [
+            ("EX01", "口腔检查", "Oral examination", "50", "次", 15, False),
+            ("EX02", "全景片", "Panoramic X-ray", "150", "张", 10, False),
+            ("EX03", "CBCT", "CBCT scan", "480", "次", 15, False),
+            ("EX04", "根尖片", "Periapical X-ray", "30", "张", 5, False),
+        ],
+    ),
+    (
+        "PREV",
+        "预防保健",
+        "Prevention",
+        True,
+        [
+            ("PV01", "超声洁牙", "Ultrasonic cleaning", "280", "次", 45, False),
+            ("PV02", "喷砂抛光", "Air polishing", "180", "次", 20, False),
+            ("PV03", "涂氟", "Fluoride varnish", "120", "次", 15, False),
+            ("PV04", "窝沟封闭", "Pit and fissure sealant", "150", "颗", 20, True),
+        ],
+    ),
+    (
+        "ENDO",
+        "牙体牙髓",
+        "Restorative & endodontics",
+        False,
+        [
+            ("EN01", "树脂补牙", "Composite filling", "400", "颗", 40, True),
+            ("EN02", "根管治疗（前牙）", "Root canal (anterior)", "1200", "颗", 60, True),
+            ("EN03", "根管治疗（磨牙）", "Root canal (molar)", "2200", "颗", 90, True),
+        ],
+    ),
+    (
+        "SURG",
+        "口腔外科",
+        "Oral surgery",
+        False,
+        [
+            ("SU01", "普通拔牙", "Simple extraction", "300", "颗", 30, True),
+            ("SU02", "智齿拔除", "Wisdom tooth extraction", "1200", "颗", 60, True),
+        ],
+    ),
+    (
+        "IMPL",
+        "种植",
+        "Implants",
+        False,
+        [
+            ("IM01", "种植体（国产）", "Implant (domestic)", "6800", "颗", 90, True),
+            ("IM02", "种植体（进口）", "Implant (imported)", "12800", "颗", 90, True),
+            ("IM03", "骨粉植骨", "Bone graft", "3000", "次", 45, False),
+        ],
+    ),
+    (
+        "ORTH",
+        "正畸",
+        "Orthodontics",
+        False,
+        [
+            ("OR01", "金属托槽矫正", "Metal braces", "15000", "疗程", 60, False),
+            ("OR02", "隐形矫正", "Clear aligners", "32000", "疗程", 60, False),
+            ("OR03", "保持器", "Retainer", "1500", "副", 30, False),
+        ],
+    ),
+    (
+        "AEST",
+        "美容修复",
+        "Cosmetic & prosthetics",
+        False,
+        [
+            ("AE01", "冷光美白", "Cold-light whitening", "1980", "次", 60, False),
+            ("AE02", "全瓷冠", "All-ceramic crown", "4500", "颗", 60, True),
+            ("AE03", "瓷贴面", "Porcelain veneer", "3800", "颗", 60, True),
+        ],
+    ),
+    (
+        "PEDO",
+        "儿童牙科",
+        "Paediatric dentistry",
+        True,
+        [
+            ("PE01", "儿童涂氟", "Children's fluoride varnish", "100", "次", 15, False),
+            ("PE02", "乳牙充填", "Primary tooth filling", "300", "颗", 30, True),
+        ],
+    ),
+]
+
+HOURS = {
+    "JA": [(d, dt.time(9), dt.time(21 if d < 5 else 18)) for d in range(7)],
+    "PD": [(d, dt.time(9, 30), dt.time(18, 30)) for d in range(7) if d != 0],
+}
+
+
+class Command(BaseCommand):
+    help = "Load the demo clinic (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet", action="store_true", help="Do not print the demo logins.")
+
+    @transaction.atomic
+    def handle(self, *args, quiet: bool = False, **options):
+        actor = None  # the system
+        branches = {}
+        for data in BRANCHES:
+            branch = Branch.objects.filter(code=data["code"]).first() or Branch(code=data["code"])
+            for key, value in data.items():
+                setattr(branch, key, value)
+            branches[data["code"]] = services.record_save(actor=actor, instance=branch)
+        for code, rows in HOURS.items():
+            for weekday, opens, closes in rows:
+                hours = OpeningHours.objects.filter(branch=branches[code], weekday=weekday).first()
+                hours = hours or OpeningHours(branch=branches[code], weekday=weekday)
+                hours.opens, hours.closes = opens, closes
+                services.record_save(actor=actor, instance=hours)
+
+        for order, (ccode, cname, cname_en, basic, items) in enumerate(CATALOG, start=1):
+            category = ServiceCategory.objects.filter(code=ccode).first() or ServiceCategory(code=ccode)
+            category.name, category.name_en, category.is_basic_care, category.sort_order = (
+                cname,
+                cname_en,
+                basic,
+                order * 10,
+            )
+            services.record_save(actor=actor, instance=category)
+            for code, name, name_en, price, unit, minutes, per_tooth in items:
+                item = ServiceItem.objects.filter(code=code).first() or ServiceItem(code=code)
+                item.category, item.name, item.name_en = category, name, name_en
+                item.price, item.unit, item.duration_minutes, item.per_tooth = (
+                    Decimal(price),
+                    unit,
+                    minutes,
+                    per_tooth,
+                )
+                services.record_save(actor=actor, instance=item)
+
+        for username, full_name, role, title, codes in STAFF:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                services.staff_create(
+                    actor=actor,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    full_name=full_name,
+                    role=role,
+                    branches=[branches[c] for c in codes],
+                    job_title=title,
+                )
+            elif StaffProfile.objects.filter(user=user).exists():
+                services.staff_update(
+                    actor=actor,
+                    profile=user.staff,
+                    role=role,
+                    branches=[branches[c] for c in codes],
+                    job_title=title,
+                )
+
+        if not quiet:
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
+            )
+            for username, full_name, role, _title, codes in STAFF:
+                self.stdout.write(f"  {username:<14} {full_name:<6} {Role(role).label} ({', '.join(codes)})")

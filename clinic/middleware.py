@@ -1,0 +1,62 @@
+"""Request-wide context: the UI language and the branch the staff member is working at."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+_SUPPORTED = {code for code, _ in settings.LANGUAGES}
+
+
+class LanguageMiddleware:
+    """Simplified Chinese unless the person chose English with the language switch.
+
+    Unlike Django's LocaleMiddleware this ignores the browser's Accept-Language: the clinic's
+    UI language is a decision of the clinic, and the front desk's PCs often run English
+    Windows.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE
+        if language not in _SUPPORTED:
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))
+        response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class ActiveBranchMiddleware:
+    """``request.branch``: the branch chosen in the switcher, else the staff's default one.
+
+    Staff of several branches see all of them in lists; the active branch is where new
+    bookings, registrations and day lists default to.
+    """
+
+    SESSION_KEY = "active_branch_id"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.branch = None
+        if request.user.is_authenticated:
+            from .selectors import branches_for_user, staff_profile
+
+            branches = list(branches_for_user(request.user))
+            chosen = request.session.get(self.SESSION_KEY)
+            by_id = {b.id: b for b in branches}
+            branch = by_id.get(chosen)
+            if branch is None:
+                profile = staff_profile(request.user)
+                default_id = profile.default_branch_id if profile else None
+                branch = by_id.get(default_id) or (branches[0] if branches else None)
+            request.branch = branch
+            request.available_branches = branches
+        return self.get_response(request)

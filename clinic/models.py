@@ -1,0 +1,270 @@
+"""Core models: branches, staff, the service catalog, the audit log, job heartbeats.
+
+Writes go through ``clinic.services``; nothing here carries business logic in ``save()``.
+"""
+
+from __future__ import annotations
+
+import pghistory
+import pgtrigger
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+code_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9_-]{1,15}$",
+    _("Use 2–16 capital letters, digits, dashes or underscores."),
+)
+
+
+class Capability(models.Model):
+    """Holder of the system-wide permissions that belong to no single table.
+
+    Unmanaged: it has no table, only the permissions that roles are granted (see roles.py).
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        verbose_name = _("capability")
+        verbose_name_plural = _("capabilities")
+        permissions = [
+            ("view_all_branches", _("See and work with data of all branches")),
+            ("reveal_contact", _("Reveal full phone numbers")),
+            ("reveal_id_number", _("Reveal full ID numbers")),
+            ("view_medical", _("See medical history and allergy alerts")),
+            ("export_data", _("Export lists and reports")),
+            ("approve_discount", _("Approve manual discounts beyond the tier")),
+            ("adjust_points", _("Grant or deduct points manually")),
+            ("override_booking", _("Book over an occupied slot")),
+        ]
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+
+class LocalizedNameMixin(models.Model):
+    """Catalog data carries a Chinese name and an optional English one."""
+
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
+        return self.name
+
+
+@pghistory.track()
+class Branch(LocalizedNameMixin):
+    code = models.CharField(_("code"), max_length=16, unique=True, validators=[code_validator])
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164, e.g. +862168881234"))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("branch")
+        verbose_name_plural = _("branches")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+@pghistory.track()
+class OpeningHours(models.Model):
+    branch = models.ForeignKey(
+        Branch, on_delete=models.CASCADE, related_name="opening_hours", verbose_name=_("branch")
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        ordering = ["branch", "weekday"]
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        constraints = [
+            models.UniqueConstraint(fields=["branch", "weekday"], name="opening_hours_one_per_day"),
+            models.CheckConstraint(
+                condition=Q(opens__lt=models.F("closes")), name="opening_hours_opens_before_closes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class Role(models.TextChoices):
+    """The eight roles. Each is a Django group of the same Chinese name (see roles.py)."""
+
+    FRONT_DESK = "front_desk", _("Front desk")
+    CONSULTANT = "consultant", _("Consultant")
+    DOCTOR = "doctor", _("Doctor")
+    NURSE = "nurse", _("Nurse")
+    CUSTOMER_SERVICE = "customer_service", _("Customer service")
+    MARKETING = "marketing", _("Marketing")
+    BRANCH_MANAGER = "branch_manager", _("Branch manager")
+    HQ_ADMIN = "hq_admin", _("HQ administrator")
+
+
+@pghistory.track()
+class StaffProfile(models.Model):
+    """A user's place in the clinic: role, job title and the branches they work at."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff",
+        verbose_name=_("user"),
+    )
+    full_name = models.CharField(_("full name"), max_length=60)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    job_title = models.CharField(_("job title"), max_length=60, blank=True)
+    branches = models.ManyToManyField(Branch, related_name="staff", verbose_name=_("branches"), blank=True)
+    default_branch = models.ForeignKey(
+        Branch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("default branch"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["full_name"]
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+@pghistory.track()
+class ServiceCategory(LocalizedNameMixin):
+    code = models.CharField(_("code"), max_length=16, unique=True, validators=[code_validator])
+    is_basic_care = models.BooleanField(
+        _("basic care"),
+        default=False,
+        help_text=_("Tier discounts on basic care apply to this category."),
+    )
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("service category")
+        verbose_name_plural = _("service categories")
+
+
+@pghistory.track()
+class ServiceItem(LocalizedNameMixin):
+    code = models.CharField(_("code"), max_length=16, unique=True, validators=[code_validator])
+    category = models.ForeignKey(
+        ServiceCategory, on_delete=models.PROTECT, related_name="items", verbose_name=_("category")
+    )
+    price = models.DecimalField(
+        _("price (CNY)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    unit = models.CharField(
+        pgettext_lazy("pricing unit", "unit"),
+        max_length=16,
+        blank=True,
+        help_text=_("e.g. per tooth, per visit"),
+    )
+    duration_minutes = models.PositiveSmallIntegerField(
+        _("default duration (minutes)"), default=30, validators=[MinValueValidator(5)]
+    )
+    per_tooth = models.BooleanField(_("charged per tooth"), default=False)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["category__sort_order", "code"]
+        verbose_name = _("service item")
+        verbose_name_plural = _("service items")
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="service_item_price_not_negative"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=5), name="service_item_duration_min_5"),
+        ]
+
+
+class AuditLog(models.Model):
+    """One row per action on a person's data, money, points, tiers or permissions, and per
+    reveal of protected data. Append-only: a database trigger refuses UPDATE and DELETE."""
+
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    target_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("target type")
+    )
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    target_repr = models.CharField(_("target"), max_length=200, blank=True)
+    branch = models.ForeignKey(
+        Branch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("branch"),
+    )
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["target_type", "target_id", "-at"], name="audit_target_idx")]
+        triggers = [
+            pgtrigger.Protect(name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+
+class JobHeartbeat(models.Model):
+    """When each periodic job last ran, so staff can see that the worker and beat are alive."""
+
+    name = models.CharField(_("job"), max_length=100, unique=True)
+    last_run_at = models.DateTimeField(_("last run"))
+    runs = models.PositiveBigIntegerField(_("runs"), default=0)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("job heartbeat")
+        verbose_name_plural = _("job heartbeats")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,115 @@
+"""The roles and what each may do: the single source that the data migration, the
+post-migrate sync, the tests and ``docs/permissions.md`` all follow.
+
+A role is a Django group named in Chinese (the clinic's own word for the job). Permissions
+are ``app_label.codename``; a permission that does not exist yet (its app is not built) is
+skipped, and picked up by the sync after the migration that creates it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Role
+
+GROUP_NAMES: dict[str, str] = {
+    Role.FRONT_DESK: "前台",
+    Role.CONSULTANT: "咨询师",
+    Role.DOCTOR: "医生",
+    Role.NURSE: "护士",
+    Role.CUSTOMER_SERVICE: "客服",
+    Role.MARKETING: "市场",
+    Role.BRANCH_MANAGER: "店长",
+    Role.HQ_ADMIN: "总部管理员",
+}
+
+# Roles whose members may open Django admin (they see only what their permissions allow).
+ADMIN_SITE_ROLES = frozenset({Role.BRANCH_MANAGER, Role.HQ_ADMIN})
+
+_CATALOG_READ = {"clinic.view_servicecategory", "clinic.view_serviceitem", "clinic.view_branch"}
+_CATALOG_WRITE = {
+    "clinic.add_servicecategory",
+    "clinic.change_servicecategory",
+    "clinic.add_serviceitem",
+    "clinic.change_serviceitem",
+}
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    Role.FRONT_DESK: _CATALOG_READ | {"clinic.reveal_contact"},
+    Role.CONSULTANT: _CATALOG_READ | {"clinic.reveal_contact"},
+    Role.DOCTOR: _CATALOG_READ | {"clinic.view_medical"},
+    Role.NURSE: _CATALOG_READ | {"clinic.view_medical"},
+    Role.CUSTOMER_SERVICE: _CATALOG_READ | {"clinic.reveal_contact"},
+    Role.MARKETING: _CATALOG_READ | {"clinic.export_data"},
+    Role.BRANCH_MANAGER: _CATALOG_READ
+    | {
+        "clinic.reveal_contact",
+        "clinic.reveal_id_number",
+        "clinic.export_data",
+        "clinic.approve_discount",
+        "clinic.adjust_points",
+        "clinic.override_booking",
+        "clinic.view_auditlog",
+        "clinic.view_staffprofile",
+        "clinic.view_jobheartbeat",
+    },
+    Role.HQ_ADMIN: _CATALOG_READ
+    | _CATALOG_WRITE
+    | {
+        "clinic.view_all_branches",
+        "clinic.reveal_contact",
+        "clinic.reveal_id_number",
+        "clinic.export_data",
+        "clinic.approve_discount",
+        "clinic.adjust_points",
+        "clinic.override_booking",
+        "clinic.view_auditlog",
+        "clinic.add_branch",
+        "clinic.change_branch",
+        "clinic.add_openinghours",
+        "clinic.change_openinghours",
+        "clinic.delete_openinghours",
+        "clinic.view_openinghours",
+        "clinic.add_staffprofile",
+        "clinic.change_staffprofile",
+        "clinic.view_staffprofile",
+        "clinic.view_jobheartbeat",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_user",
+        "auth.view_group",
+    },
+}
+
+
+def sync_roles(apps: Any = None) -> dict[str, int]:
+    """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
+
+    Idempotent. ``apps`` is the migration state registry when called from a migration.
+    Returns the number of permissions each group ended up with.
+    """
+    if apps is None:
+        from django.contrib.auth.models import Group, Permission
+    else:
+        Group = apps.get_model("auth", "Group")
+        Permission = apps.get_model("auth", "Permission")
+
+    wanted = {p for perms in ROLE_PERMISSIONS.values() for p in perms}
+    by_key = {}
+    for perm in Permission.objects.select_related("content_type").filter(
+        codename__in={p.split(".", 1)[1] for p in wanted}
+    ):
+        by_key[f"{perm.content_type.app_label}.{perm.codename}"] = perm
+
+    counts = {}
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=GROUP_NAMES[role])
+        group.permissions.set([by_key[p] for p in perms if p in by_key])
+        counts[GROUP_NAMES[role]] = group.permissions.count()
+    return counts
+
+
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    # Run once per migrate, after the last app's permissions exist.
+    if sender.name == "clinic" and kwargs.get("plan") is not None:
+        sync_roles()

@@ -1,0 +1,7 @@
+// Small behaviours the templates ask for with data- attributes (no inline script: CSP).
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("form[data-autosubmit]");
+  if (form) {
+    form.requestSubmit();
+  }
+});

@@ -1,0 +1,100 @@
+"""Persona fixtures shared by every app's tests: a person per role at the 静安 branch, a
+front desk at the 浦东 branch (the outsider for branch scoping), and an HQ admin."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from clinic import services
+from clinic.models import Role
+from tests.clinic.factories import BranchFactory
+
+PASSWORD = "Test@pass-2026"
+
+
+@pytest.fixture
+def branch(db):
+    return BranchFactory(code="JA", name="静安店", name_en="Jing'an")
+
+
+@pytest.fixture
+def other_branch(db):
+    return BranchFactory(code="PD", name="浦东店", name_en="Pudong")
+
+
+def make_staff(role: str, branches, username: str | None = None):
+    profile = services.staff_create(
+        actor=None,
+        username=username or role,
+        password=PASSWORD,
+        full_name=f"测试{Role(role).label}",
+        role=role,
+        branches=branches,
+    )
+    return profile.user
+
+
+@pytest.fixture
+def staff_factory(branch):
+    def factory(role: str, branches=None, username: str | None = None):
+        return make_staff(role, branches or [branch], username)
+
+    return factory
+
+
+@pytest.fixture
+def front_desk(staff_factory):
+    return staff_factory(Role.FRONT_DESK)
+
+
+@pytest.fixture
+def consultant(staff_factory):
+    return staff_factory(Role.CONSULTANT)
+
+
+@pytest.fixture
+def doctor(staff_factory):
+    return staff_factory(Role.DOCTOR)
+
+
+@pytest.fixture
+def nurse(staff_factory):
+    return staff_factory(Role.NURSE)
+
+
+@pytest.fixture
+def customer_service(staff_factory):
+    return staff_factory(Role.CUSTOMER_SERVICE)
+
+
+@pytest.fixture
+def marketer(staff_factory):
+    return staff_factory(Role.MARKETING)
+
+
+@pytest.fixture
+def manager(staff_factory):
+    return staff_factory(Role.BRANCH_MANAGER)
+
+
+@pytest.fixture
+def hq_admin(staff_factory, branch, other_branch):
+    return staff_factory(Role.HQ_ADMIN, [branch, other_branch])
+
+
+@pytest.fixture
+def outsider(other_branch):
+    """Front desk of the other branch: must not see this branch's data."""
+    return make_staff(Role.FRONT_DESK, [other_branch], username="outsider")
+
+
+def login(user) -> Client:
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def client_for():
+    return login
