@@ -81,12 +81,12 @@ def ensure_running(pgdata: Path, database: str = DATABASE_NAME) -> dict[str, str
     return {"host": host, "port": port, "user": "postgres"}
 
 
-def embedded_database_settings(pgdata: Path) -> dict:
+def embedded_database_settings(pgdata: Path, database: str = DATABASE_NAME) -> dict:
     """The Django ``DATABASES['default']`` entry for the embedded server."""
-    conn = ensure_running(pgdata)
+    conn = ensure_running(pgdata, database)
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": DATABASE_NAME,
+        "NAME": database,
         "USER": conn["user"],
         "PASSWORD": "",
         "HOST": conn["host"],

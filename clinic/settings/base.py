@@ -110,7 +110,11 @@ if env.str("DATABASE_URL", default=""):
 else:
     from clinic.embedded import embedded_database_settings
 
-    DATABASES = {"default": embedded_database_settings(VAR_DIR / "pgdata")}
+    DATABASES = {
+        "default": embedded_database_settings(
+            VAR_DIR / "pgdata", database=env.str("CLINIC_EMBEDDED_DB", default="clinic")
+        )
+    }
     EMBEDDED_DATABASE = True
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"].setdefault("OPTIONS", {})
