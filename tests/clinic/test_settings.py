@@ -215,3 +215,16 @@ def test_heartbeat_task_records_a_run():
     heartbeat.apply()
     heartbeat.apply()
     assert JobHeartbeat.objects.get(name="clinic.heartbeat").runs == 2
+
+
+def test_every_beat_entry_names_a_task_celery_can_schedule():
+    """Beat refuses a task whose soft limit exceeds its hard limit; catch that here, not at 3 a.m."""
+    from clinic.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        task = app.tasks[entry["task"]]
+        hard = task.time_limit or app.conf.task_time_limit
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        assert soft <= hard, name
+        assert task.acks_late, name
