@@ -17,7 +17,7 @@ BASE = Path(__file__).resolve().parents[2]
 def run_python(
     code: str, env_extra: dict[str, str], drop: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env = {k: v for k, v in os.environ.items() if k not in (*drop, "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(env_extra)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=BASE, env=env, capture_output=True, text=True, timeout=120
@@ -115,7 +115,7 @@ def test_production_check_deploy_is_clean():
             "--settings=clinic.settings.production",
         ],
         cwd=BASE,
-        env={**os.environ, **env},
+        env={**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}, **env},
         capture_output=True,
         text=True,
         timeout=120,
