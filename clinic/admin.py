@@ -193,4 +193,21 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Logins. Roles come from the staff profile (and its group); only a superuser may touch
+    superuser status, groups or single permissions, so an HQ admin cannot raise their own."""
+
     list_display = ["username", "first_name", "email", "is_staff", "is_active", "last_login"]
+    _RESERVED = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**opts, "fields": tuple(f for f in opts["fields"] if f not in self._RESERVED)})
+            for name, opts in fieldsets
+        ]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(is_superuser=False)

@@ -115,3 +115,20 @@ def test_404_page_is_chinese(front_desk, client_for):
 def test_unknown_url_for_anonymous_is_a_plain_404():
     response = Client().get("/no-such-page/")
     assert response.status_code == 404 and "页面不存在" in response.content.decode()
+
+
+def test_hq_admin_cannot_grant_superuser_status(hq_admin, front_desk, client_for):
+    client = client_for(hq_admin)
+    page = client.get(f"/admin/auth/user/{front_desk.pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in page and 'name="groups"' not in page
+    assert 'name="is_active"' in page
+
+
+def test_branch_manager_admin_is_read_only_for_catalog(manager, client_for):
+    from tests.clinic.factories import ServiceItemFactory
+
+    item = ServiceItemFactory()
+    client = client_for(manager)
+    assert client.get("/admin/clinic/serviceitem/").status_code == 200
+    response = client.post(f"/admin/clinic/serviceitem/{item.pk}/change/", {"price": "1.00"})
+    assert response.status_code == 403
