@@ -82,6 +82,31 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 }
 
 
+# notifications: the outbox and message templates (issue 3).
+_NOTIFICATIONS_GRANTS: dict[str, set[str]] = {
+    Role.CUSTOMER_SERVICE: {"notifications.view_outbox", "notifications.resend_outbox"},
+    Role.MARKETING: {"notifications.view_outbox"},
+    Role.BRANCH_MANAGER: {
+        "notifications.view_outbox",
+        "notifications.resend_outbox",
+        "notifications.view_messagetemplate",
+    },
+    Role.HQ_ADMIN: {
+        "notifications.view_outbox",
+        "notifications.resend_outbox",
+        "notifications.view_messagetemplate",
+        "notifications.add_messagetemplate",
+        "notifications.change_messagetemplate",
+        "notifications.view_optout",
+        "notifications.add_optout",
+        "notifications.change_optout",
+        "notifications.delete_optout",
+    },
+}
+for _role, _perms in _NOTIFICATIONS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
 

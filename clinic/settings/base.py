@@ -43,6 +43,7 @@ CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "clinic.apps.ClinicConfig",
+    "clinic.notifications.apps.NotificationsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -238,6 +239,44 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},
+    "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
+}
+
+# --- Notifications (see docs/notifications.md) -------------------------------------------
+# Backend per channel: console, file (writes var/outbox/, the development default), locmem,
+# aliyun, tencent, wechat, email, or a dotted path.
+NOTIFICATIONS_BACKENDS = {
+    "sms": env.str("NOTIFICATIONS_SMS_BACKEND", default="file"),
+    "wechat": env.str("NOTIFICATIONS_WECHAT_BACKEND", default="file"),
+    "email": env.str("NOTIFICATIONS_EMAIL_BACKEND", default="file"),
+}
+NOTIFICATIONS_FILE_DIR = VAR_DIR / "outbox"
+NOTIFICATIONS_QUIET_HOURS = tuple(env.list("NOTIFICATIONS_QUIET_HOURS", default=["21:00", "08:00"])) or None
+NOTIFICATIONS_RATE_LIMITS = {
+    "sms": env.int("NOTIFICATIONS_SMS_PER_MINUTE", default=0),
+    "wechat": env.int("NOTIFICATIONS_WECHAT_PER_MINUTE", default=0),
+    "email": env.int("NOTIFICATIONS_EMAIL_PER_MINUTE", default=0),
+}
+NOTIFICATIONS_ALIYUN = {
+    "ACCESS_KEY_ID": read_secret("ALIYUN_SMS_ACCESS_KEY_ID", default=""),
+    "ACCESS_KEY_SECRET": read_secret("ALIYUN_SMS_ACCESS_KEY_SECRET", default=""),
+    "ENDPOINT": env.str("ALIYUN_SMS_ENDPOINT", default="dysmsapi.aliyuncs.com"),
+    "PROTOCOL": env.str("ALIYUN_SMS_PROTOCOL", default="https"),
+}
+NOTIFICATIONS_TENCENT = {
+    "SECRET_ID": read_secret("TENCENT_SMS_SECRET_ID", default=""),
+    "SECRET_KEY": read_secret("TENCENT_SMS_SECRET_KEY", default=""),
+    "SDK_APP_ID": env.str("TENCENT_SMS_SDK_APP_ID", default=""),
+    "REGION": env.str("TENCENT_SMS_REGION", default="ap-guangzhou"),
+    "ENDPOINT": env.str("TENCENT_SMS_ENDPOINT", default="sms.tencentcloudapi.com"),
+    "SCHEME": env.str("TENCENT_SMS_SCHEME", default="https"),
+}
+NOTIFICATIONS_WECHAT = {
+    "APP_ID": env.str("WECHAT_APP_ID", default=""),
+    "APP_SECRET": read_secret("WECHAT_APP_SECRET", default=""),
+    "API_BASE": env.str("WECHAT_API_BASE", default="https://api.weixin.qq.com"),
+    # "subscribe" (订阅通知) or "template" (模板消息)
+    "KIND": env.str("WECHAT_MESSAGE_KIND", default="subscribe"),
 }
 
 # --- Logging ----------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Notifications: message templates and the outbox every outbound message goes through."""

@@ -1,0 +1,208 @@
+"""Message templates, the outbox (one row per message) and recipient opt-outs.
+
+Writes go through ``clinic.notifications.services``; the models carry no business logic.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Branch
+
+key_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_.-]{1,63}$",
+    _("Use 2–64 lower-case letters, digits, dots, dashes or underscores."),
+)
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+    EMAIL = "email", _("E-mail")
+
+
+class Purpose(models.TextChoices):
+    SERVICE = "service", _("Service")
+    MARKETING = "marketing", _("Marketing")
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class MessageTemplate(models.Model):
+    """The text of one message kind in one channel and language.
+
+    ``body`` names its variables in braces: ``{name}``, ``{start}``. SMS providers only send
+    pre-approved templates, so each carries the provider's template id and sign name; the
+    provider fills the same variables on its side, and ``body`` is our copy of that text
+    (for the console/file backends, previews and the outbox detail page).
+    """
+
+    key = models.CharField(_("key"), max_length=64, validators=[key_validator])
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True, help_text=_("E-mail only."))
+    body = models.TextField(_("body"), help_text=_("Variables in braces, e.g. {name}, {start}."))
+    aliyun_template_code = models.CharField(_("Aliyun template code"), max_length=64, blank=True)
+    aliyun_sign_name = models.CharField(_("Aliyun sign name"), max_length=64, blank=True)
+    tencent_template_id = models.CharField(_("Tencent template id"), max_length=64, blank=True)
+    tencent_sign_name = models.CharField(_("Tencent sign name"), max_length=64, blank=True)
+    tencent_param_order = models.CharField(
+        _("Tencent parameter order"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Tencent templates number their parameters {1}, {2}…: list our variable names in that order, separated by commas."
+        ),
+    )
+    wechat_template_id = models.CharField(_("WeChat template id"), max_length=128, blank=True)
+    wechat_fields = models.JSONField(
+        _("WeChat fields"),
+        default=dict,
+        blank=True,
+        help_text=_('WeChat data key → our variable, e.g. {"thing1": "service", "time2": "start"}.'),
+    )
+    wechat_page = models.CharField(_("WeChat page or link"), max_length=255, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["key", "channel", "language"]
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "channel", "language"], name="message_template_one_per_language"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} · {self.get_channel_display()} · {self.language}"
+
+
+class Outbox(models.Model):
+    """One row per message. ``dedupe_key`` is unique, so the same message is never queued
+    twice; ``status`` moves pending → sending → sent / failed / skipped, and only the worker
+    that moved a row to ``sending`` (``claim_token``) may finish it."""
+
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, unique=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    recipient = models.CharField(_("recipient"), max_length=255)
+    template_key = models.CharField(_("template"), max_length=64)
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    consent_ref = models.CharField(_("consent reference"), max_length=100, blank=True)
+    branch = models.ForeignKey(
+        Branch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("branch"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claim_token = models.CharField(_("claim token"), max_length=64, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=128, blank=True)
+    body = models.TextField(_("text sent"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+        default_permissions = ("view",)
+        permissions = [("resend_outbox", _("Resend failed messages"))]
+        indexes = [
+            # The sender's sweep: due pending rows, oldest first. Partial, so it stays small.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(status="pending"),
+                name="outbox_due_idx",
+            ),
+            # Crash recovery and the rate limit look at rows by claim time.
+            models.Index(fields=["channel", "claimed_at"], name="outbox_claimed_idx"),
+            models.Index(fields=["status", "claimed_at"], name="outbox_status_claimed_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(purpose="marketing") | ~Q(consent_ref=""),
+                name="outbox_marketing_needs_consent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.template_key} → {self.get_channel_display()}"
+
+
+class OptOutScope(models.TextChoices):
+    MARKETING = "marketing", _("Marketing only")
+    ALL = "all", _("All messages")
+
+
+class OptOut(models.Model):
+    """A recipient (phone, openid, e-mail address) who asked not to be messaged on a
+    channel: marketing only, or everything. Checked when the message is sent, so a
+    withdrawal works at once, even for messages already queued."""
+
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    recipient = models.CharField(_("recipient"), max_length=255)
+    scope = models.CharField(
+        _("scope"), max_length=16, choices=OptOutScope.choices, default=OptOutScope.MARKETING
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("opt-out")
+        verbose_name_plural = _("opt-outs")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "recipient"], name="optout_one_per_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.recipient}"
+
+
+class WeChatAccessToken(models.Model):
+    """The one access token per WeChat app id, shared by every process: fetching a new
+    token invalidates the old one, so a per-process cache would make workers knock each
+    other's tokens out."""
+
+    app_id = models.CharField(_("app id"), max_length=64, unique=True)
+    token = models.CharField(_("access token"), max_length=512)
+    expires_at = models.DateTimeField(_("expires at"))
+    refreshed_at = models.DateTimeField(_("refreshed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WeChat access token")
+        verbose_name_plural = _("WeChat access tokens")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.app_id
