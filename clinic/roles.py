@@ -107,6 +107,47 @@ for _role, _perms in _NOTIFICATIONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# members: the person record (issue 4). Kept in one block so each app's grants read together.
+_MEMBERS_GRANTS: dict[str, set[str]] = {
+    Role.FRONT_DESK: {"members.add_member", "members.change_member", "members.view_member"},
+    Role.CONSULTANT: {"members.add_member", "members.change_member", "members.view_member"},
+    Role.DOCTOR: {"members.change_member", "members.view_member"},
+    Role.NURSE: {"members.change_member", "members.view_member"},
+    Role.CUSTOMER_SERVICE: {"members.change_member", "members.view_member"},
+    Role.MARKETING: {
+        "members.add_tag",
+        "members.change_tag",
+        "members.view_acquisitionchannel",
+        "members.view_member",
+        "members.view_tag",
+    },
+    Role.BRANCH_MANAGER: {
+        "members.add_member",
+        "members.change_member",
+        "members.erase_member",
+        "members.import_members",
+        "members.merge_member",
+        "members.view_member",
+    },
+    Role.HQ_ADMIN: {
+        "members.add_acquisitionchannel",
+        "members.add_member",
+        "members.add_tag",
+        "members.change_acquisitionchannel",
+        "members.change_member",
+        "members.change_tag",
+        "members.erase_member",
+        "members.import_members",
+        "members.merge_member",
+        "members.view_acquisitionchannel",
+        "members.view_member",
+        "members.view_tag",
+    },
+}
+for _role, _perms in _MEMBERS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
 

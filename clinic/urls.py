@@ -20,6 +20,7 @@ urlpatterns = [
     path("jsi18n/", login_not_required(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("healthz", views.healthz, name="healthz"),
     path("clinic/", include((clinic_patterns, "clinic"))),
+    path("members/", include("members.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "pghistory",
     "axes",
     "csp",
+    "members.apps.MembersConfig",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +279,11 @@ NOTIFICATIONS_WECHAT = {
     # "subscribe" (订阅通知) or "template" (模板消息)
     "KIND": env.str("WECHAT_MESSAGE_KIND", default="subscribe"),
 }
+
+# --- Members: encryption at rest (newest key first; older keys still decrypt) --------
+MEMBERS_ENCRYPTION_KEYS = [k for k in env.list("MEMBERS_ENCRYPTION_KEYS", default=[]) if k]
+MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""
+MEMBERS_IMPORT_SYNC_ROWS = env.int("MEMBERS_IMPORT_SYNC_ROWS", default=2000)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -1,0 +1,23 @@
+"""Admin for the lists HQ manages (acquisition channels, tags). People are edited in the
+staff UI, where every change goes through the services."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from clinic.admin import AuditedAdmin
+
+from .models import AcquisitionChannel, Tag
+
+
+@admin.register(AcquisitionChannel)
+class AcquisitionChannelAdmin(AuditedAdmin):
+    list_display = ["name", "code", "sort_order", "is_active"]
+    list_editable = ["sort_order", "is_active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedAdmin):
+    list_display = ["name", "color"]
+    search_fields = ["name"]

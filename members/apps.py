@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+class MembersConfig(AppConfig):
+    name = "members"
+    verbose_name = _("Members")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clinic.navigation import NavItem, register
+
+        from . import services, timeline
+
+        register(NavItem("members:list", _("Customers"), "bi-people", ("members.view_member",), order=10))
+        register(
+            NavItem("members:create", _("New customer"), "bi-person-plus", ("members.add_member",), order=11)
+        )
+        services._register_own_merge_fields()
+        timeline.register_defaults()
+        checks.register(check_merge_registry, checks.Tags.models)
+
+
+def check_merge_registry(app_configs=None, **kwargs):
+    """Every foreign key to Member must be registered for merging, or a merge loses rows."""
+    from .registry import unregistered_member_foreign_keys
+
+    return [
+        checks.Error(
+            f"{name} points at Member but is not registered with members.registry.register_merge_field",
+            id="members.E001",
+        )
+        for name in unregistered_member_foreign_keys()
+    ]
+
+
+def _compile_app_catalogue() -> None:
+    """Until the project catalogue in locale/ carries this app's strings, the app ships its own
+    (members/locale, a standard Django app catalogue). .mo files are not in git; compile them."""
+    import contextlib
+    from pathlib import Path
+
+    from clinic.i18n_compile import compile_all
+
+    # A read-only install has its .mo files built with the image.
+    with contextlib.suppress(OSError):
+        compile_all(Path(__file__).resolve().parent / "locale")
+
+
+# At import, before any app's ready() can load the translation catalogues.
+_compile_app_catalogue()

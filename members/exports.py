@@ -1,0 +1,196 @@
+"""Spreadsheet and JSON exports: a person's own data on request, and staff lists.
+
+Every cell that starts with ``= + - @`` (or a tab / carriage return) is prefixed with an
+apostrophe so a spreadsheet never runs it as a formula (CSV/formula injection). Phones and ID
+numbers are masked unless the exporting role may reveal them; each export is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from clinic.phones import mask_phone, national_digits
+from clinic.services import audit_record
+
+from .idnumbers import mask_id_number
+from .models import Member
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def escape_cell(value):
+    """Make a value safe for a spreadsheet cell."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+    return value
+
+
+def workbook_bytes(sheets: Iterable[tuple[str, list[str], Iterable[Iterable]]]) -> bytes:
+    wb = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        ws = wb.create_sheet(title=title[:31])
+        ws.append(header)
+        for row in rows:
+            ws.append([escape_cell(v) for v in row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _phone(value: str, reveal: bool) -> str:
+    if not value:
+        return ""
+    return national_digits(value) if reveal else mask_phone(value)
+
+
+def member_list_rows(queryset, *, reveal_phone: bool) -> Iterable[list]:
+    for m in queryset.iterator(chunk_size=2000) if not queryset._prefetch_related_lookups else queryset:
+        yield [
+            m.pk,
+            m.name,
+            m.get_gender_display(),
+            m.birth_date,
+            _phone(m.phone, reveal_phone),
+            m.get_stage_display(),
+            m.card_no or "",
+            str(m.branch),
+            str(m.channel or ""),
+            "、".join(t.name for t in m.tags.all()),
+            m.created_at,
+            m.last_visit_at,
+        ]
+
+
+LIST_HEADER = [
+    "ID",
+    "姓名",
+    "性别",
+    "出生日期",
+    "手机号",
+    "阶段",
+    "会员卡号",
+    "所属门店",
+    "来源渠道",
+    "标签",
+    "建档时间",
+    "最近到店",
+]
+
+
+def member_list_response(*, actor, queryset, branch=None) -> HttpResponse:
+    reveal = actor.has_perm("clinic.reveal_contact")
+    rows = list(member_list_rows(queryset, reveal_phone=reveal))
+    content = workbook_bytes([("客户", LIST_HEADER, rows)])
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="members.list.exported",
+            branch=branch,
+            changes={"rows": len(rows), "phones": "full" if reveal else "masked"},
+        )
+    response = HttpResponse(content, content_type=XLSX)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="members-{stamp}.xlsx"'
+    return response
+
+
+def person_data(member: Member) -> dict:
+    """Everything the clinic holds about a person (PIPL art. 45: the right to a copy)."""
+    return {
+        "profile": {
+            "id": member.pk,
+            "name": member.name,
+            "gender": member.get_gender_display(),
+            "birth_date": member.birth_date.isoformat() if member.birth_date else None,
+            "phone": national_digits(member.phone) if member.phone else "",
+            "other_contacts": member.other_contacts,
+            "wechat_id": member.wechat_id,
+            "id_number": member.id_number,
+            "address": member.address,
+            "occupation": member.occupation,
+            "home_branch": str(member.branch),
+            "acquisition_channel": str(member.channel or ""),
+            "stage": member.get_stage_display(),
+            "card_no": member.card_no,
+            "tags": [t.name for t in member.tags.all()],
+            "notes": member.notes,
+            "created_at": member.created_at.isoformat(),
+        },
+        "medical": {
+            "allergies": member.allergies,
+            "conditions": member.condition_labels(),
+            "dental_history": member.dental_history,
+        },
+        "consents": [
+            {
+                "kind": c.get_kind_display(),
+                "channel": c.get_channel_display(),
+                "granted_at": c.granted_at.isoformat(),
+                "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
+            }
+            for c in member.consents.all()
+        ],
+        "family": [
+            {
+                "relative": link.relative.name,
+                "relation": link.get_relation_display(),
+                "guardian": link.is_guardian,
+            }
+            for link in member.family_links.select_related("relative")
+        ],
+        "communications": [
+            {
+                "at": c.at.isoformat(),
+                "channel": c.get_channel_display(),
+                "direction": c.get_direction_display(),
+                "summary": c.summary,
+            }
+            for c in member.communications.all()
+        ],
+    }
+
+
+def person_data_response(*, actor, member: Member, fmt: str) -> HttpResponse:
+    if fmt not in {"json", "xlsx"}:
+        raise Http404
+    data = person_data(member)
+    from .services import member_data_export_record
+
+    member_data_export_record(actor=actor, member=member, fmt=fmt)
+    if fmt == "json":
+        response = HttpResponse(
+            json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+        )
+    else:
+        sheets = [
+            (_("Profile"), ["字段", "内容"], [[k, _flat(v)] for k, v in data["profile"].items()]),
+            (_("Medical"), ["字段", "内容"], [[k, _flat(v)] for k, v in data["medical"].items()]),
+        ]
+        for key in ("consents", "family", "communications"):
+            rows = data[key]
+            header = list(rows[0].keys()) if rows else ["-"]
+            sheets.append((key, header, [[_flat(v) for v in r.values()] for r in rows]))
+        response = HttpResponse(workbook_bytes(sheets), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="person-{member.pk}.{fmt}"'
+    return response
+
+
+def _flat(value):
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return value
+
+
+__all__ = ["escape_cell", "mask_id_number", "member_list_response", "person_data_response"]

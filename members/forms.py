@@ -1,0 +1,209 @@
+"""Forms check the shape of input only; the services enforce the rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    MEDICAL_CONDITIONS,
+    AcquisitionChannel,
+    CommChannel,
+    ConsentChannel,
+    ConsentKind,
+    Direction,
+    Gender,
+    Member,
+    Relation,
+    Stage,
+    Tag,
+)
+
+
+class BootstrapMixin:
+    def _style(self):
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+                widget.attrs.setdefault("class", "form-check-input")
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                widget.attrs.setdefault("class", "form-select")
+            else:
+                widget.attrs.setdefault("class", "form-control")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=50)
+
+
+class MemberFilterForm(BootstrapMixin, forms.Form):
+    stage = forms.ChoiceField(
+        label=_("Stage"), required=False, choices=[("", _("All stages")), *Stage.choices]
+    )
+    channel = forms.ModelChoiceField(
+        label=_("Acquisition channel"),
+        queryset=AcquisitionChannel.objects.none(),
+        required=False,
+        empty_label=_("All channels"),
+    )
+    tag = forms.ModelChoiceField(
+        label=_("Tag"), queryset=Tag.objects.none(), required=False, empty_label=_("All tags")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].queryset = AcquisitionChannel.objects.all()
+        self.fields["tag"].queryset = Tag.objects.all()
+        self._style()
+
+
+def _consultants():
+    return get_user_model().objects.filter(staff__role__in=["consultant", "branch_manager"], is_active=True)
+
+
+class MemberForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
+    gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, required=False)
+    birth_date = forms.DateField(
+        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    id_number = forms.CharField(
+        label=_("ID number"),
+        max_length=18,
+        required=False,
+        help_text=_("Optional. Birth date and gender are taken from it."),
+    )
+    stage = forms.ChoiceField(label=_("Stage"), choices=Stage.choices, initial=Stage.LEAD)
+    channel = forms.ModelChoiceField(
+        label=_("Acquisition channel"), queryset=AcquisitionChannel.objects.none(), required=False
+    )
+    consultant = forms.ModelChoiceField(label=_("Consultant"), queryset=None, required=False)
+    tags = forms.ModelMultipleChoiceField(
+        label=_("Tags"), queryset=Tag.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    wechat_id = forms.CharField(label=_("WeChat ID"), max_length=50, required=False)
+    other_contacts = forms.CharField(label=_("Other contacts"), max_length=200, required=False)
+    address = forms.CharField(label=_("Address"), max_length=255, required=False)
+    occupation = forms.CharField(label=_("Occupation"), max_length=50, required=False)
+    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    allow_duplicate = forms.BooleanField(
+        label=_("Register anyway: this is a different person (e.g. a family member sharing the phone)"),
+        required=False,
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].queryset = AcquisitionChannel.objects.filter(is_active=True)
+        self.fields["consultant"].queryset = _consultants()
+        self.fields["consultant"].label_from_instance = lambda u: getattr(
+            getattr(u, "staff", None), "full_name", u.username
+        )
+        self.fields["tags"].queryset = Tag.objects.all()
+        if editing:
+            del self.fields["allow_duplicate"]
+        self._style()
+        self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
+
+    @staticmethod
+    def initial_from(member: Member) -> dict:
+        from clinic.phones import national_digits
+
+        return {
+            "name": member.name,
+            "phone": national_digits(member.phone) if member.phone else "",
+            "gender": member.gender,
+            "birth_date": member.birth_date,
+            "id_number": member.id_number,
+            "stage": member.stage,
+            "channel": member.channel_id,
+            "consultant": member.consultant_id,
+            "tags": list(member.tags.values_list("pk", flat=True)),
+            "wechat_id": member.wechat_id,
+            "other_contacts": member.other_contacts,
+            "address": member.address,
+            "occupation": member.occupation,
+            "notes": member.notes,
+        }
+
+
+class MedicalForm(BootstrapMixin, forms.Form):
+    allergies = forms.CharField(
+        label=_("Drug allergies"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    conditions = forms.MultipleChoiceField(
+        label=_("Systemic conditions"),
+        choices=MEDICAL_CONDITIONS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    dental_history = forms.CharField(
+        label=_("Dental history"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+
+
+class ConsentForm(BootstrapMixin, forms.Form):
+    kind = forms.ChoiceField(label=_("Consent"), choices=ConsentKind.choices)
+    channel = forms.ChoiceField(label=_("How it was given"), choices=ConsentChannel.choices)
+    guardian = forms.ModelChoiceField(label=_("Guardian"), queryset=Member.objects.none(), required=False)
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        guardians = member.family_links.filter(is_guardian=True).values_list("relative_id", flat=True)
+        self.fields["guardian"].queryset = Member.objects.filter(pk__in=list(guardians))
+        self._style()
+
+
+class CommunicationForm(BootstrapMixin, forms.Form):
+    channel = forms.ChoiceField(label=_("Channel"), choices=CommChannel.choices)
+    direction = forms.ChoiceField(label=_("Direction"), choices=Direction.choices)
+    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+
+
+class FamilyLinkForm(BootstrapMixin, forms.Form):
+    relative = forms.IntegerField(label=_("Relative (record number)"), min_value=1)
+    relation = forms.ChoiceField(label=_("The relative is this person's"), choices=Relation.choices)
+    is_guardian = forms.BooleanField(label=_("Guardian"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+
+
+class EraseForm(BootstrapMixin, forms.Form):
+    reason = forms.CharField(
+        label=_("The request"),
+        help_text=_("Who asked, when and how (e.g. 本人到店书面申请 2026-05-01)."),
+        max_length=300,
+    )
+    confirm = forms.BooleanField(label=_("I have checked the person's identity"), required=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+
+
+class ImportUploadForm(BootstrapMixin, forms.Form):
+    file = forms.FileField(label=_("Spreadsheet (.xlsx or .csv)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if not f.name.lower().endswith((".xlsx", ".csv")):
+            raise forms.ValidationError(_("Upload an .xlsx or .csv file."))
+        if f.size > 50 * 1024 * 1024:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        return f

@@ -1,0 +1,421 @@
+"""Import people from an old system's spreadsheet (.xlsx or .csv).
+
+Two passes over the file: **validate** (every row checked, errors kept per row and column in
+the user's language, a preview of the first valid rows; nothing written to the member table)
+and, once a person confirms, **commit** (the file is read and validated again, so anything
+registered in between is caught as a duplicate, then written in chunks with ``bulk_create``).
+Files over ``MEMBERS_IMPORT_SYNC_ROWS`` rows run both passes in Celery, with progress on the
+job row. See docs/members.md for why this is our own importer and not django-import-export.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from openpyxl import load_workbook
+
+from clinic.models import Branch
+from clinic.phones import PhoneError, normalize_phone
+from clinic.services import audit_record
+
+from . import crypto
+from .idnumbers import IdNumberError, birth_date_of, gender_of, normalize_id_number
+from .models import AcquisitionChannel, ImportJob, Member, Stage
+from .services import fill_derived
+
+# Header (Chinese as the old systems write it, or English) → field.
+HEADERS = {
+    "姓名": "name",
+    "name": "name",
+    "手机号": "phone",
+    "手机": "phone",
+    "电话": "phone",
+    "phone": "phone",
+    "性别": "gender",
+    "gender": "gender",
+    "出生日期": "birth_date",
+    "生日": "birth_date",
+    "birth_date": "birth_date",
+    "身份证号": "id_number",
+    "身份证": "id_number",
+    "id_number": "id_number",
+    "来源渠道": "channel",
+    "来源": "channel",
+    "channel": "channel",
+    "阶段": "stage",
+    "stage": "stage",
+    "地址": "address",
+    "address": "address",
+    "职业": "occupation",
+    "occupation": "occupation",
+    "微信号": "wechat_id",
+    "wechat": "wechat_id",
+    "备注": "notes",
+    "notes": "notes",
+}
+GENDERS = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F", "": ""}
+STAGES = {
+    "": Stage.PATIENT,
+    "潜客": Stage.LEAD,
+    "lead": Stage.LEAD,
+    "已就诊": Stage.PATIENT,
+    "患者": Stage.PATIENT,
+    "patient": Stage.PATIENT,
+    "会员": Stage.MEMBER,
+    "member": Stage.MEMBER,
+}
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
+PREVIEW_ROWS = 20
+MAX_ERRORS = 1000
+CHUNK = 2000
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def read_rows(path: Path) -> tuple[int, Iterator[tuple[int, dict]]]:
+    """``(row count estimate, iterator of (spreadsheet row number, {field: text}))``."""
+    if path.suffix.lower() == ".csv":
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030")  # what Excel on a Chinese Windows saves
+        lines = list(csv.reader(io.StringIO(text)))
+        header, body = (lines[0], lines[1:]) if lines else ([], [])
+        total = len(body)
+        source: Iterator = iter(body)
+        raw_values = True
+    else:
+        wb = load_workbook(path, read_only=True, data_only=True)
+        ws = wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        header = list(next(it, ()) or ())
+        total = max((ws.max_row or 1) - 1, 0)
+        source = it
+        raw_values = False
+    fields = [HEADERS.get(_cell(h).lower() if _cell(h).isascii() else _cell(h)) for h in header]
+
+    def rows() -> Iterator[tuple[int, dict]]:
+        for number, values in enumerate(source, start=2):
+            record = {}
+            for field, value in zip(fields, values, strict=False):
+                if field:
+                    record[field] = (
+                        value if not raw_values and isinstance(value, dt.date | dt.datetime) else _cell(value)
+                    )
+            if any(v not in ("", None) for v in record.values()):
+                yield number, record
+
+    return total, rows()
+
+
+def _date(value) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not value:
+        return None
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(value)
+
+
+class RowValidator:
+    """Checks one row at a time; keeps what it needs to catch duplicates inside the file and
+    against the database (looked up in batches, not per row)."""
+
+    def __init__(self, branch: Branch):
+        self.branch = branch
+        self.channels = {c.name: c.pk for c in AcquisitionChannel.objects.filter(is_active=True)}
+        self.seen_phone_names: set[tuple[str, str]] = set()
+        self.seen_ids: set[str] = set()
+        self.today = timezone.localdate()
+
+    def check(self, number: int, row: dict) -> tuple[Member | None, list[dict]]:
+        errors = []
+
+        def err(column: str, message: str) -> None:
+            errors.append({"row": number, "column": column, "message": message})
+
+        name = " ".join(_cell(row.get("name")).split())
+        if not name:
+            err("姓名", _("Name is missing."))
+        elif len(name) > 50:
+            err("姓名", _("Name is longer than 50 characters."))
+        phone = ""
+        if _cell(row.get("phone")):
+            try:
+                phone = normalize_phone(_cell(row.get("phone")))
+            except PhoneError:
+                err("手机号", _("Bad phone number: %(value)s") % {"value": _cell(row.get("phone"))})
+        gender = GENDERS.get(_cell(row.get("gender")).lower())
+        if gender is None:
+            err("性别", _("Gender must be 男 or 女."))
+            gender = ""
+        birth = None
+        try:
+            birth = _date(row.get("birth_date"))
+            if birth and (birth > self.today or birth.year < 1900):
+                err("出生日期", _("Birth date is not in the past: %(value)s") % {"value": birth})
+                birth = None
+        except ValueError:
+            err(
+                "出生日期",
+                _("Bad date: %(value)s (use 2020-01-31)") % {"value": _cell(row.get("birth_date"))},
+            )
+        id_number = ""
+        if _cell(row.get("id_number")):
+            try:
+                id_number = normalize_id_number(_cell(row.get("id_number")))
+                if birth and birth != birth_date_of(id_number):
+                    err("出生日期", _("Birth date does not match the ID number."))
+                birth = birth or birth_date_of(id_number)
+                gender = gender or gender_of(id_number)
+            except IdNumberError:
+                err(
+                    "身份证号",
+                    _("Bad ID number (length, date or check digit): %(value)s")
+                    % {"value": _cell(row.get("id_number"))},
+                )
+        channel_id = None
+        channel = _cell(row.get("channel"))
+        if channel:
+            channel_id = self.channels.get(channel)
+            if channel_id is None:
+                err("来源渠道", _("Unknown acquisition channel: %(value)s") % {"value": channel})
+        stage = STAGES.get(_cell(row.get("stage")).lower())
+        if stage is None:
+            err("阶段", _("Unknown stage: %(value)s") % {"value": _cell(row.get("stage"))})
+        if errors:
+            return None, errors
+        if phone and (phone, name) in self.seen_phone_names:
+            err("手机号", _("Duplicate: the same name and phone appear earlier in the file."))
+        id_hash = crypto.lookup_hash(id_number) if id_number else ""
+        if id_hash and id_hash in self.seen_ids:
+            err("身份证号", _("Duplicate: the same ID number appears earlier in the file."))
+        if errors:
+            return None, errors
+        if phone:
+            self.seen_phone_names.add((phone, name))
+        if id_hash:
+            self.seen_ids.add(id_hash)
+        member = Member(
+            name=name,
+            phone=phone,
+            gender=gender,
+            birth_date=birth,
+            id_number=id_number,
+            channel_id=channel_id,
+            stage=stage,
+            address=_cell(row.get("address"))[:255],
+            occupation=_cell(row.get("occupation"))[:50],
+            wechat_id=_cell(row.get("wechat_id"))[:50],
+            notes=_cell(row.get("notes")),
+            branch=self.branch,
+        )
+        member._row = number
+        member.id_number_hash = id_hash
+        return member, []
+
+    def against_database(self, batch: list[Member]) -> tuple[list[Member], list[dict]]:
+        """Drop rows that duplicate a person already registered (same phone and name, or same
+        ID number): one query per batch."""
+        phones = {m.phone for m in batch if m.phone}
+        hashes = {m.id_number_hash for m in batch if m.id_number_hash}
+        existing_pairs = (
+            set(Member.objects.filter(phone__in=phones).values_list("phone", "name")) if phones else set()
+        )
+        existing_ids = (
+            set(Member.objects.filter(id_number_hash__in=hashes).values_list("id_number_hash", flat=True))
+            if hashes
+            else set()
+        )
+        keep, errors = [], []
+        for m in batch:
+            if m.id_number_hash and m.id_number_hash in existing_ids:
+                errors.append(
+                    {
+                        "row": m._row,
+                        "column": "身份证号",
+                        "message": _("Duplicate: this ID number is already registered."),
+                    }
+                )
+            elif m.phone and (m.phone, m.name) in existing_pairs:
+                errors.append(
+                    {
+                        "row": m._row,
+                        "column": "手机号",
+                        "message": _("Duplicate: a person with this name and phone is already registered."),
+                    }
+                )
+            else:
+                keep.append(m)
+        return keep, errors
+
+
+def _batches(path: Path, branch: Branch, on_progress: Callable[[int, int], None] | None):
+    """Validated batches: yields ``(valid members, errors)`` per CHUNK rows."""
+    total, rows = read_rows(path)
+    validator = RowValidator(branch)
+    batch: list[Member] = []
+    errors: list[dict] = []
+    done = 0
+    for number, row in rows:
+        member, row_errors = validator.check(number, row)
+        done += 1
+        if member is not None:
+            batch.append(member)
+        errors.extend(row_errors)
+        if done % CHUNK == 0:
+            keep, dup = validator.against_database(batch)
+            yield keep, errors + dup, done, max(total, done)
+            batch, errors = [], []
+    keep, dup = validator.against_database(batch)
+    yield keep, errors + dup, done, max(total, done)
+
+
+def _progress(job: ImportJob, done: int, total: int) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(processed_rows=done, total_rows=total)
+
+
+def _preview_row(m: Member) -> dict:
+    from clinic.phones import mask_phone
+
+    return {
+        "row": m._row,
+        "name": m.name,
+        "phone": mask_phone(m.phone),
+        "gender": m.get_gender_display(),
+        "birth_date": m.birth_date.isoformat() if m.birth_date else "",
+        "id_number": bool(m.id_number),
+        "stage": m.get_stage_display(),
+    }
+
+
+def import_job_create(*, actor, branch: Branch, upload: UploadedFile) -> ImportJob:
+    """Store the upload; validate now if it is small, otherwise in Celery."""
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            file=upload, original_name=upload.name[:200], branch=branch, created_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="members.import.uploaded",
+            target=job,
+            branch=branch,
+            changes={"file": job.original_name},
+        )
+    total, _rows = read_rows(Path(job.file.path))
+    ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
+    if total <= settings.MEMBERS_IMPORT_SYNC_ROWS:
+        import_validate(job_id=job.pk)
+    else:
+        from .tasks import import_validate_task
+
+        transaction.on_commit(lambda: import_validate_task.delay(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def import_validate(*, job_id: int) -> ImportJob:
+    """Pass one: check every row, keep errors and a preview. Writes only the job row."""
+    job = ImportJob.objects.get(pk=job_id)
+    valid, errors, preview = 0, [], []
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            for keep, batch_errors, done, total in _batches(Path(job.file.path), job.branch, None):
+                valid += len(keep)
+                errors.extend(batch_errors[: max(0, MAX_ERRORS - len(errors))])
+                preview.extend(_preview_row(m) for m in keep[: max(0, PREVIEW_ROWS - len(preview))])
+                _progress(job, done, total)
+    except Exception as exc:  # a broken file must end as a failed job, not a stuck one
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, message=str(exc)[:300], finished_at=timezone.now()
+        )
+        raise
+    errors.sort(key=lambda e: e["row"])
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.PREVIEW, valid_rows=valid, errors=errors, preview=preview
+    )
+    job.refresh_from_db()
+    return job
+
+
+def import_confirm(*, actor, job: ImportJob) -> ImportJob:
+    """Start pass two, once. A conditional UPDATE claims the job so a double click imports once."""
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(
+        status=ImportJob.Status.IMPORTING, processed_rows=0
+    )
+    if not claimed:
+        return job
+    if job.total_rows <= settings.MEMBERS_IMPORT_SYNC_ROWS:
+        import_commit(job_id=job.pk, actor_id=getattr(actor, "pk", None))
+    else:
+        from .tasks import import_commit_task
+
+        actor_id = getattr(actor, "pk", None)
+        transaction.on_commit(lambda: import_commit_task.delay(job.pk, actor_id))
+    job.refresh_from_db()
+    return job
+
+
+def import_commit(*, job_id: int, actor_id: int | None) -> ImportJob:
+    """Pass two: validate again and write the valid rows in chunks, each chunk in its own
+    transaction (so progress shows and a crash keeps whole chunks; a re-run skips what was
+    written, as duplicates). One audit row per chunk."""
+    from django.contrib.auth import get_user_model
+
+    job = ImportJob.objects.get(pk=job_id)
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    imported = 0
+    now = timezone.now()
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            for keep, _errors, done, total in _batches(Path(job.file.path), job.branch, None):
+                with transaction.atomic():
+                    for m in keep:
+                        fill_derived(m)
+                        m.created_at = m.updated_at = now
+                        m.created_by = m.updated_by = actor
+                    Member.objects.bulk_create(keep, batch_size=1000)
+                    if keep:
+                        audit_record(
+                            actor=actor,
+                            action="members.import.committed",
+                            target=job,
+                            branch=job.branch,
+                            changes={"rows": len(keep), "through_row": done},
+                        )
+                imported += len(keep)
+                ImportJob.objects.filter(pk=job.pk).update(
+                    processed_rows=done, total_rows=total, imported_rows=imported
+                )
+    except Exception as exc:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, message=str(exc)[:300], finished_at=timezone.now()
+        )
+        raise
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE, imported_rows=imported, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job

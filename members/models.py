@@ -1,0 +1,467 @@
+"""The person record (客户档案) and what hangs off it: channels, tags, consents, family links,
+the communication log, and import jobs.
+
+Every write goes through ``members.services``. Search columns (pinyin, phone pieces, name
+grams) are filled by the services from the name and phone, never typed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pghistory
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Branch
+
+from .fields import EncryptedTextField
+from .idnumbers import mask_id_number
+
+
+@pghistory.track()
+class AcquisitionChannel(models.Model):
+    """来源渠道: where a person first heard of the clinic. Managed by HQ in admin."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("acquisition channel")
+        verbose_name_plural = _("acquisition channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@pghistory.track()
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=30, unique=True)
+    color = models.CharField(
+        _("colour"),
+        max_length=16,
+        default="secondary",
+        choices=[
+            ("secondary", _("Grey")),
+            ("primary", _("Blue")),
+            ("success", _("Green")),
+            ("warning", _("Yellow")),
+            ("danger", _("Red")),
+            ("info", _("Cyan")),
+        ],
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.TextChoices):
+    LEAD = "lead", _("Lead")
+    PATIENT = "patient", _("Patient")
+    MEMBER = "member", _("Member")
+
+
+class Gender(models.TextChoices):
+    UNKNOWN = "", _("Not given")
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    RESTRICTED = "restricted", _("Restricted (PIPL)")
+    ERASED = "erased", _("Erased")
+    MERGED = "merged", _("Merged into another record")
+
+
+# Systemic conditions a clinician must see before treatment.
+MEDICAL_CONDITIONS = [
+    ("hypertension", _("High blood pressure")),
+    ("diabetes", _("Diabetes")),
+    ("heart", _("Heart disease")),
+    ("anticoagulants", _("Takes anticoagulants")),
+    ("pregnancy", _("Pregnant")),
+    ("infectious", _("Infectious disease")),
+    ("bisphosphonates", _("Takes bisphosphonates")),
+    ("asthma", _("Asthma")),
+]
+
+
+@pghistory.track(exclude=["pinyin_full", "pinyin_initials", "name_grams", "phone_digits", "phone_last4"])
+class Member(models.Model):
+    """One person, from the first enquiry on. ``stage`` moves lead → patient → member."""
+
+    name = models.CharField(_("name"), max_length=50)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    phone = models.CharField(
+        _("mobile phone"), max_length=20, blank=True, help_text=_("Family members may share one.")
+    )
+    other_contacts = models.CharField(_("other contacts"), max_length=200, blank=True)
+    wechat_id = models.CharField(_("WeChat ID"), max_length=50, blank=True)
+    id_number = EncryptedTextField(_("ID number"), blank=True)
+    id_number_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    id_number_masked = models.CharField(max_length=20, blank=True, editable=False)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=50, blank=True)
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, related_name="members", verbose_name=_("home branch")
+    )
+    served_branches = models.ManyToManyField(
+        Branch, related_name="served_members", blank=True, verbose_name=_("also served at")
+    )
+    channel = models.ForeignKey(
+        AcquisitionChannel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("acquisition channel"),
+    )
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="consulted_members",
+        verbose_name=_("consultant"),
+    )
+    tags = models.ManyToManyField(Tag, related_name="members", blank=True, verbose_name=_("tags"))
+    notes = models.TextField(_("notes"), blank=True)
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices, default=Stage.LEAD)
+    status = models.CharField(
+        _("status"), max_length=12, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    card_no = models.CharField(_("card number"), max_length=32, null=True, blank=True, unique=True)
+    marketing_opt_out = models.BooleanField(_("refuses all marketing"), default=False)
+    # Medical alerts: encrypted, shown to clinical roles only; the flag is what others see.
+    allergies = EncryptedTextField(_("drug allergies"), blank=True)
+    conditions = EncryptedTextField(_("systemic conditions"), blank=True)
+    dental_history = EncryptedTextField(_("dental history"), blank=True)
+    has_medical_alerts = models.BooleanField(_("has medical alerts"), default=False)
+    last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    restricted_at = models.DateTimeField(_("restricted at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    # Search columns, derived by the services.
+    phone_digits = models.CharField(max_length=20, blank=True, editable=False)
+    phone_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    pinyin_full = models.CharField(max_length=200, blank=True, editable=False)
+    pinyin_initials = models.CharField(max_length=50, blank=True, editable=False)
+    name_grams = ArrayField(models.CharField(max_length=4), default=list, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        permissions = [
+            ("import_members", _("Import people from a spreadsheet")),
+            ("merge_member", _("Merge duplicate records")),
+            ("erase_member", _("Export, erase or restrict a person's data on request")),
+        ]
+        indexes = [
+            GinIndex(OpClass("name", name="gin_trgm_ops"), name="member_name_trgm"),
+            GinIndex(OpClass("pinyin_full", name="gin_trgm_ops"), name="member_pinyin_trgm"),
+            GinIndex(fields=["name_grams"], name="member_name_grams"),
+            models.Index(
+                OpClass("pinyin_initials", name="varchar_pattern_ops"), name="member_initials_prefix"
+            ),
+            models.Index(OpClass("pinyin_full", name="varchar_pattern_ops"), name="member_pinyin_prefix"),
+            models.Index(OpClass("phone_digits", name="varchar_pattern_ops"), name="member_phone_prefix"),
+            models.Index(fields=["phone_last4"], name="member_phone_last4"),
+            models.Index(fields=["phone"], name="member_phone"),
+            models.Index(OpClass("card_no", name="varchar_pattern_ops"), name="member_card_prefix"),
+            models.Index(fields=["branch", "-created_at"], name="member_branch_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="member_not_merged_into_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def age(self) -> int | None:
+        if not self.birth_date:
+            return None
+        today = timezone.localdate()
+        b = self.birth_date
+        return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+
+    @property
+    def is_minor(self) -> bool:
+        return self.age is not None and self.age < 18
+
+    @property
+    def needs_guardian_consent(self) -> bool:
+        """PIPL: personal information of a child under 14 needs a guardian's consent."""
+        return self.age is not None and self.age < 14
+
+    @property
+    def id_number_display(self) -> str:
+        return self.id_number_masked or mask_id_number(self.id_number)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+    def condition_labels(self) -> list[str]:
+        labels = dict(MEDICAL_CONDITIONS)
+        return [str(labels.get(code, code)) for code in self.conditions.split(",") if code]
+
+
+class ConsentKind(models.TextChoices):
+    MARKETING_SMS = "marketing_sms", _("Marketing by SMS")
+    MARKETING_WECHAT = "marketing_wechat", _("Marketing by WeChat")
+    DATA_SHARING = "data_sharing", _("Sharing data with partners")
+    GUARDIAN = "guardian", _("Guardian's consent for a child under 14")
+
+
+class ConsentChannel(models.TextChoices):
+    PAPER = "paper", _("Signed form")
+    IN_PERSON = "in_person", _("In person")
+    PHONE = "phone", _("Phone")
+    WECHAT = "wechat", _("WeChat")
+    WEB = "web", _("Web / H5")
+    IMPORT = "import", _("Imported")
+
+
+@pghistory.track()
+class Consent(models.Model):
+    """A consent as given: what, when, how and who took it. Withdrawal sets ``withdrawn_at``
+    and takes effect at once; a new grant is a new row, so the history stays whole."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(_("consent"), max_length=20, choices=ConsentKind.choices)
+    channel = models.CharField(_("channel"), max_length=12, choices=ConsentChannel.choices)
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("taken by"),
+    )
+    guardian = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="guardian_consents",
+        verbose_name=_("guardian"),
+    )
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("withdrawn by"),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="consent_one_active_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} · {self.get_kind_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class Relation(models.TextChoices):
+    PARENT = "parent", _("Parent")
+    CHILD = "child", _("Child")
+    SPOUSE = "spouse", _("Spouse")
+    SIBLING = "sibling", _("Sibling")
+    GRANDPARENT = "grandparent", _("Grandparent")
+    GRANDCHILD = "grandchild", _("Grandchild")
+    OTHER = "other", _("Other relative")
+
+    @classmethod
+    def inverse(cls, value: str) -> str:
+        return {
+            cls.PARENT: cls.CHILD,
+            cls.CHILD: cls.PARENT,
+            cls.GRANDPARENT: cls.GRANDCHILD,
+            cls.GRANDCHILD: cls.GRANDPARENT,
+        }.get(value, value)
+
+
+@pghistory.track()
+class FamilyLink(models.Model):
+    """``relative`` is ``member``'s <relation> (e.g. relative is member's parent). Links are
+    stored in both directions; ``is_guardian`` marks the relative as the member's guardian."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="family_links")
+    relative = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    relation = models.CharField(_("relation"), max_length=12, choices=Relation.choices)
+    is_guardian = models.BooleanField(_("guardian"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["relation", "id"]
+        verbose_name = _("family link")
+        verbose_name_plural = _("family links")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "relative"], name="family_link_unique"),
+            models.CheckConstraint(condition=~Q(member=models.F("relative")), name="family_link_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} → {self.relative} ({self.get_relation_display()})"
+
+
+class CommChannel(models.TextChoices):
+    PHONE = "phone", _("Phone call")
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+    IN_PERSON = "in_person", _("Face to face")
+    ONLINE = "online", _("Online chat")
+    OTHER = "other", _("Other")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", _("Inbound")
+    OUTBOUND = "out", _("Outbound")
+
+
+class CommunicationLog(models.Model):
+    """沟通记录: one contact with the person. Append-only; corrections are new entries."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="communications")
+    channel = models.CharField(_("channel"), max_length=12, choices=CommChannel.choices)
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    summary = models.TextField(_("summary"))
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff"),
+    )
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("branch")
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("communication")
+        verbose_name_plural = _("communication log")
+        indexes = [models.Index(fields=["member", "-at"], name="comm_member_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d} {self.get_channel_display()}"
+
+
+class ImportJob(models.Model):
+    """An uploaded spreadsheet: validated into a preview, written only when confirmed."""
+
+    class Status(models.TextChoices):
+        VALIDATING = "validating", _("Checking")
+        PREVIEW = "preview", _("Ready for review")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=200)
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+", verbose_name=_("branch"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.VALIDATING)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("processed"), default=0)
+    valid_rows = models.PositiveIntegerField(_("valid rows"), default=0)
+    imported_rows = models.PositiveIntegerField(_("imported rows"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    preview = models.JSONField(_("preview"), default=list, blank=True)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {self.Status.VALIDATING, self.Status.IMPORTING}
+
+
+def medical_retention_until(last_visit: dt.datetime | None) -> dt.date | None:
+    """Medical records are kept 15 years after the last visit (医疗机构病历管理规定)."""
+    if last_visit is None:
+        return None
+    day = timezone.localdate(last_visit)
+    try:
+        return day.replace(year=day.year + 15)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 15, day=28)

@@ -1,0 +1,83 @@
+"""Pinyin for search: full pinyin and initials, with the surnames whose reading differs from
+the character's most common one (曾 zeng, not ceng), and the search columns of a member."""
+
+from __future__ import annotations
+
+from pypinyin import Style, lazy_pinyin
+
+# Surnames read differently from the character's everyday reading; compound surnames first
+# (longest match wins).
+SURNAME_READINGS: dict[str, list[str]] = {
+    "尉迟": ["yu", "chi"],
+    "万俟": ["mo", "qi"],
+    "单于": ["chan", "yu"],
+    "长孙": ["zhang", "sun"],
+    "澹台": ["tan", "tai"],
+    "欧阳": ["ou", "yang"],
+    "令狐": ["ling", "hu"],
+    "曾": ["zeng"],
+    "单": ["shan"],
+    "解": ["xie"],
+    "区": ["ou"],
+    "仇": ["qiu"],
+    "朴": ["piao"],
+    "查": ["zha"],
+    "盖": ["ge"],
+    "覃": ["qin"],
+    "尉": ["wei"],
+    "翟": ["zhai"],
+    "种": ["chong"],
+    "繁": ["po"],
+    "员": ["yun"],
+    "秘": ["bi"],
+    "乐": ["yue"],
+    "缪": ["miao"],
+    "折": ["she"],
+    "黑": ["he"],
+    "华": ["hua"],
+    "任": ["ren"],
+    "纪": ["ji"],
+    "燕": ["yan"],
+    "冼": ["xian"],
+    "牟": ["mou"],
+    "隗": ["wei"],
+    "谌": ["chen"],
+    "召": ["shao"],
+    "宿": ["su"],
+    "相": ["xiang"],
+    "卜": ["bu"],
+    "句": ["gou"],
+}
+_MAX_SURNAME = max(len(k) for k in SURNAME_READINGS)
+
+
+def syllables(name: str) -> list[str]:
+    """Pinyin syllables of a Chinese name, lower case without tones; other text passes through
+    lowered and stripped of spaces."""
+    name = "".join(name.split())
+    if not name:
+        return []
+    head: list[str] = []
+    for size in range(min(_MAX_SURNAME, len(name)), 0, -1):
+        if name[:size] in SURNAME_READINGS:
+            head = list(SURNAME_READINGS[name[:size]])
+            name = name[size:]
+            break
+    rest = lazy_pinyin(name, style=Style.NORMAL, errors="default", v_to_u=False)
+    return [s.lower() for s in head + rest if s.strip()]
+
+
+def pinyin_full(name: str) -> str:
+    return "".join(syllables(name))[:200]
+
+
+def pinyin_initials(name: str) -> str:
+    return "".join(s[0] for s in syllables(name) if s)[:50]
+
+
+def name_grams(name: str) -> list[str]:
+    """Every one- and two-character piece of a name: the index behind one- and two-character
+    Chinese searches, which trigrams cannot serve."""
+    name = "".join(name.split()).lower()
+    grams = {name[i : i + n] for n in (1, 2) for i in range(len(name) - n + 1)}
+    return sorted(grams)

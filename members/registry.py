@@ -1,0 +1,129 @@
+"""Extension points for higher apps, so ``members`` never imports them.
+
+- **Timeline**: ``register_timeline_source(key, fn, permission=None)``; ``fn(member, user,
+  limit)`` returns ``TimelineEntry`` items (visits, appointments, points, follow-ups…).
+- **Profile tabs**: ``register_profile_tab(ProfileTab(...))``; the tab's template is
+  included with the context its ``context`` callable returns.
+- **Header badges**: ``register_header_badge(fn)``; ``fn(member)`` returns a ``Badge`` or None
+  (the tier badge from loyalty).
+- **Merge**: ``register_merge_field(model, field_name)`` for every foreign key to ``Member``;
+  ``member_merge`` moves those rows, and a system check fails if a foreign key to Member is
+  not registered (so a later app cannot silently lose rows in a merge).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.functional import Promise
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str
+    title: str | Promise
+    detail: str = ""
+    icon: str = "bi-circle"
+    url: str = ""
+    staff: str = ""
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    key: str
+    fn: Callable[[Any, Any, int], Iterable[TimelineEntry]]
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileTab:
+    key: str
+    label: str | Promise
+    template: str
+    context: Callable[[Any, Any], dict] = field(default=lambda member, user: {})
+    permission: str | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Badge:
+    label: str | Promise
+    css: str = "text-bg-secondary"
+
+
+@dataclass(frozen=True)
+class MergeField:
+    model: Any
+    field_name: str
+    # Rows that would clash on a unique constraint after the move are handled by this hook:
+    # ``fn(source, target)`` runs before the bulk move, inside the merge transaction.
+    before_move: Callable[[Any, Any], dict] | None = None
+
+
+TIMELINE_SOURCES: dict[str, TimelineSource] = {}
+PROFILE_TABS: dict[str, ProfileTab] = {}
+HEADER_BADGES: list[Callable[[Any], Badge | None]] = []
+MERGE_FIELDS: dict[tuple[str, str], MergeField] = {}
+
+
+def register_timeline_source(
+    key: str, fn: Callable[[Any, Any, int], Iterable[TimelineEntry]], permission: str | None = None
+) -> None:
+    TIMELINE_SOURCES[key] = TimelineSource(key, fn, permission)
+
+
+def register_profile_tab(tab: ProfileTab) -> None:
+    PROFILE_TABS[tab.key] = tab
+
+
+def register_header_badge(fn: Callable[[Any], Badge | None]) -> None:
+    if fn not in HEADER_BADGES:
+        HEADER_BADGES.append(fn)
+
+
+def register_merge_field(model, field_name: str, before_move: Callable | None = None) -> None:
+    MERGE_FIELDS[(model._meta.label_lower, field_name)] = MergeField(model, field_name, before_move)
+
+
+def timeline_for(member, user, limit: int = 50) -> list[TimelineEntry]:
+    """All registered sources, newest first. A source the user may not see is skipped."""
+    entries: list[TimelineEntry] = []
+    for source in TIMELINE_SOURCES.values():
+        if source.permission and not user.has_perm(source.permission):
+            continue
+        entries.extend(source.fn(member, user, limit))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def tabs_for(user) -> list[ProfileTab]:
+    tabs = [t for t in PROFILE_TABS.values() if not t.permission or user.has_perm(t.permission)]
+    return sorted(tabs, key=lambda t: t.order)
+
+
+def badges_for(member) -> list[Badge]:
+    return [b for b in (fn(member) for fn in HEADER_BADGES) if b is not None]
+
+
+def unregistered_member_foreign_keys() -> list[str]:
+    """Foreign keys to Member that no app registered for merging."""
+    import pghistory.models
+
+    from .models import Member
+
+    missing = []
+    for rel in Member._meta.get_fields(include_hidden=True):
+        if not rel.is_relation or not rel.auto_created or rel.concrete or rel.many_to_many:
+            continue
+        model, name = rel.related_model, rel.field.name
+        if model._meta.auto_created:
+            continue  # the tags / served_branches tables: merged by member_merge itself
+        if issubclass(model, pghistory.models.Event) or (model is Member and name == "merged_into"):
+            continue  # history stays with the merged-away record, which is kept
+        if (model._meta.label_lower, name) not in MERGE_FIELDS:
+            missing.append(f"{model._meta.label_lower}.{name}")
+    return missing

@@ -1,0 +1,233 @@
+"""Reads of the person record, already scoped to what the user may see.
+
+Scope: a member belongs to their home branch and to every branch that has served them
+(``served_branches``). Lists and exports show only the user's branches (unless they hold
+``clinic.view_all_branches``); the instant search is chain-wide, so a person who walks into
+another branch is found there, and shown masked until that branch receives them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from clinic.phones import PhoneError, national_digits, normalize_phone
+from clinic.selectors import user_branch_ids
+
+from . import crypto
+from .idnumbers import IdNumberError, normalize_id_number
+from .models import Consent, ConsentKind, Member, MemberStatus
+
+SEARCH_LIMIT = 20
+VISIBLE_STATUSES = (MemberStatus.ACTIVE, MemberStatus.RESTRICTED)
+
+_DIGITS = re.compile(r"^\d{3,11}$")
+_LATIN = re.compile(r"^[a-z]+$")
+_CARD = re.compile(r"^[A-Za-z]{0,4}\d{3,}$")
+
+
+def scope_members(qs: QuerySet[Member], user) -> QuerySet[Member]:
+    """Members of the user's branches: home branch or a branch that served them."""
+    ids = user_branch_ids(user)
+    if ids is None:
+        return qs
+    served = Member.served_branches.through.objects.filter(member_id=OuterRef("pk"), branch_id__in=ids)
+    return qs.filter(Q(branch_id__in=ids) | Exists(served))
+
+
+def member_in_scope(member: Member, user) -> bool:
+    ids = user_branch_ids(user)
+    if ids is None or member.branch_id in ids:
+        return True
+    return member.served_branches.filter(id__in=ids).exists()
+
+
+def get_member_for_user(user, pk: int, *, write: bool = False, perm: str | None = None) -> Member:
+    """404 outside the user's branches (or for a merged-away / erased record), 403 when
+    visible but not allowed (``write`` needs ``members.change_member``; ``perm`` any other)."""
+    if not user.has_perm("members.view_member"):
+        raise PermissionDenied
+    member = (
+        scope_members(Member.objects.filter(status__in=VISIBLE_STATUSES), user)
+        .select_related("branch", "channel", "consultant__staff")
+        .filter(pk=pk)
+        .first()
+    )
+    if member is None:
+        raise Http404
+    if write and (not user.has_perm("members.change_member") or member.status != MemberStatus.ACTIVE):
+        raise PermissionDenied
+    if perm and not user.has_perm(perm):
+        raise PermissionDenied
+    return member
+
+
+def get_member_chainwide(user, pk: int) -> Member:
+    """Any live member, whatever the branch: for receiving a person found by the chain-wide
+    search at another branch. Callers check their own permission."""
+    member = Member.objects.select_related("branch").filter(pk=pk, status=MemberStatus.ACTIVE).first()
+    if member is None:
+        raise Http404
+    return member
+
+
+def member_list(
+    user, *, stage: str = "", channel: int | None = None, tag: int | None = None, branch: int | None = None
+) -> QuerySet[Member]:
+    qs = scope_members(Member.objects.filter(status__in=VISIBLE_STATUSES), user)
+    if stage:
+        qs = qs.filter(stage=stage)
+    if channel:
+        qs = qs.filter(channel_id=channel)
+    if tag:
+        qs = qs.filter(tags__id=tag)
+    if branch:
+        qs = qs.filter(branch_id=branch)
+    return qs.select_related("branch", "channel").prefetch_related("tags").order_by("-created_at", "-id")
+
+
+def classify_query(raw: str) -> tuple[str, str]:
+    """What the front desk typed: ``(kind, normalised text)``.
+
+    Kinds: ``phone_last4``, ``phone_full``, ``phone_prefix``, ``card``, ``id_number``,
+    ``pinyin``, ``name``; ``""`` when there is nothing to search for.
+    """
+    text = "".join((raw or "").split())
+    if not text:
+        return "", ""
+    if len(text) == 18 and text[:17].isdigit():
+        return "id_number", text.upper()
+    plain = text.lstrip("+")
+    if plain.isdigit():
+        if len(plain) == 4:
+            return "phone_last4", plain
+        if len(plain) >= 11:
+            try:
+                return "phone_full", national_digits(normalize_phone(text))
+            except PhoneError:
+                return "card", plain
+        if len(plain) >= 3 and plain.startswith("1"):
+            return "phone_prefix", plain
+        return ("card", plain) if len(plain) >= 3 else ("", "")
+    if _CARD.match(text) and any(c.isdigit() for c in text):
+        return "card", text.upper()
+    lowered = text.lower()
+    if _LATIN.match(lowered):
+        return "pinyin", lowered
+    return "name", text
+
+
+def search_queryset(raw: str) -> QuerySet[Member]:
+    """The chain-wide search, every branch: one indexed predicate per kind of input.
+
+    No ORDER BY on purpose: with LIMIT the database stops at the first matches instead of
+    sorting every ``张``; the caller orders the few rows it gets.
+    """
+    kind, q = classify_query(raw)
+    base = Member.objects.filter(status__in=VISIBLE_STATUSES).order_by()
+    if kind == "phone_last4":
+        # Four digits are usually the last four; "1381" may also be the start of a number.
+        cond = Q(phone_last4=q) | Q(card_no=q)
+        if q.startswith("1"):
+            cond |= Q(phone_digits__startswith=q)
+        return base.filter(cond)
+    if kind == "phone_full":
+        return base.filter(phone_digits=q)
+    if kind == "phone_prefix":
+        return base.filter(Q(phone_digits__startswith=q) | Q(card_no=q))
+    if kind == "card":
+        return base.filter(card_no__startswith=q)
+    if kind == "id_number":
+        try:
+            value = normalize_id_number(q)
+        except IdNumberError:
+            return base.none()
+        return base.filter(id_number_hash=crypto.lookup_hash(value))
+    if kind == "pinyin":
+        if len(q) <= 4:
+            return base.filter(Q(pinyin_initials__startswith=q) | Q(pinyin_full__startswith=q))
+        return base.filter(pinyin_full__contains=q)
+    if kind == "name":
+        if len(q) <= 2:
+            return base.filter(name_grams__contains=[q.lower()])
+        return base.filter(name__contains=q)
+    return base.none()
+
+
+SEARCH_FIELDS = (
+    "id",
+    "name",
+    "gender",
+    "birth_date",
+    "phone",
+    "stage",
+    "status",
+    "card_no",
+    "branch_id",
+    "last_visit_at",
+    "has_medical_alerts",
+    "pinyin_initials",
+)
+
+
+def member_search(user, raw: str, *, limit: int = SEARCH_LIMIT) -> list[Member]:
+    """Up to ``limit`` matches across the chain, exact matches first. Each carries
+    ``in_scope``: whether the user's branches may open the profile."""
+    kind, q = classify_query(raw)
+    if not kind:
+        return []
+    rows = list(search_queryset(raw).only(*SEARCH_FIELDS)[:limit])
+    ids = user_branch_ids(user)
+    served: set[int] = set()
+    if ids is not None and rows:
+        outside = [m.pk for m in rows if m.branch_id not in ids]
+        if outside:
+            served = set(
+                Member.served_branches.through.objects.filter(
+                    member_id__in=outside, branch_id__in=ids
+                ).values_list("member_id", flat=True)
+            )
+    for m in rows:
+        m.in_scope = ids is None or m.branch_id in ids or m.pk in served
+
+    def rank(m: Member) -> tuple:
+        exact = m.name == q or m.pinyin_initials == q or m.card_no == q or m.phone.endswith(q)
+        return (not exact, not m.in_scope, m.name)
+
+    rows.sort(key=rank)
+    return rows
+
+
+def likely_duplicates(
+    *, phone: str = "", name: str = "", id_number_hash: str = "", exclude_pk: int | None = None
+) -> QuerySet[Member]:
+    """Same ID number, or same phone with a similar name (or the same name)."""
+    cond = Q()
+    if id_number_hash:
+        cond |= Q(id_number_hash=id_number_hash)
+    if phone and name:
+        cond |= Q(phone=phone, name__trigram_similar=name) | Q(phone=phone, name=name)
+    if not cond:
+        return Member.objects.none()
+    qs = Member.objects.filter(cond, status__in=VISIBLE_STATUSES).select_related("branch")
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.order_by("created_at")[:10]
+
+
+def members_sharing_phone(phone: str, exclude_pk: int | None = None) -> QuerySet[Member]:
+    qs = Member.objects.filter(phone=phone, status__in=VISIBLE_STATUSES)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs
+
+
+def active_consent(member: Member, kind: str) -> Consent | None:
+    return Consent.objects.filter(member=member, kind=kind, withdrawn_at__isnull=True).first()
+
+
+def marketing_consent_kind(channel: str) -> str | None:
+    return {"sms": ConsentKind.MARKETING_SMS, "wechat": ConsentKind.MARKETING_WECHAT}.get(channel)
