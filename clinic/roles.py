@@ -148,6 +148,33 @@ for _role, _perms in _MEMBERS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# appointments: bookings, schedules, visits and checkout (issue 7).
+_APPT_BOOK = {"appointments.view_appointment", "appointments.add_appointment", "appointments.change_appointment"}
+_APPT_SCHEDULE_READ = {"appointments.view_shifttemplate", "appointments.view_shiftexception", "appointments.view_chair"}
+_APPT_SCHEDULE_WRITE = _APPT_SCHEDULE_READ | {
+    "appointments.add_shifttemplate",
+    "appointments.change_shifttemplate",
+    "appointments.delete_shifttemplate",
+    "appointments.add_shiftexception",
+    "appointments.change_shiftexception",
+    "appointments.delete_shiftexception",
+    "appointments.add_chair",
+    "appointments.change_chair",
+}
+_APPT_VISIT = {"appointments.view_visit", "appointments.change_visit"}
+_APPOINTMENTS_GRANTS: dict[str, set[str]] = {
+    Role.FRONT_DESK: _APPT_BOOK | _APPT_SCHEDULE_READ | _APPT_VISIT | {"appointments.checkout_visit"},
+    Role.CONSULTANT: _APPT_BOOK | _APPT_SCHEDULE_READ,
+    Role.DOCTOR: {"appointments.view_appointment", "appointments.change_appointment"} | _APPT_SCHEDULE_READ | _APPT_VISIT,
+    Role.NURSE: {"appointments.view_appointment", "appointments.change_appointment"} | _APPT_VISIT,
+    Role.CUSTOMER_SERVICE: {"appointments.view_appointment", "appointments.view_visit"},
+    Role.BRANCH_MANAGER: _APPT_BOOK | _APPT_SCHEDULE_WRITE | _APPT_VISIT | {"appointments.checkout_visit", "appointments.void_visit"},
+    Role.HQ_ADMIN: _APPT_BOOK | _APPT_SCHEDULE_WRITE | _APPT_VISIT | {"appointments.checkout_visit", "appointments.void_visit"},
+}
+for _role, _perms in _APPOINTMENTS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
 

@@ -9,3 +9,16 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
     verbose_name = _("Notifications")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clinic import navigation
+
+        navigation.register(
+            navigation.NavItem(
+                "notifications:outbox_list",
+                _("Messages"),
+                "bi-envelope",
+                ("notifications.view_outbox",),
+                order=700,
+            )
+        )

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "members.apps.MembersConfig",
+    "appointments.apps.AppointmentsConfig",
 ]
 
 MIDDLEWARE = [
@@ -241,6 +242,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},
     "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
+    "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
+    "appointments-mark-no-shows": {"task": "appointments.tasks.mark_no_shows", "schedule": 300.0},
 }
 
 # --- Notifications (see docs/notifications.md) -------------------------------------------

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from clinic import services
 from clinic.models import Branch, OpeningHours, Role, ServiceCategory, ServiceItem, StaffProfile
+from clinic.notifications.demo import seed_notifications
 
 User = get_user_model()
 
@@ -210,6 +211,8 @@ class Command(BaseCommand):
                     branches=[branches[c] for c in codes],
                     job_title=title,
                 )
+
+        seed_notifications(branches=branches)
 
         if not quiet:
             self.stdout.write(

@@ -1,0 +1,176 @@
+"""The outbox under load: enqueue N messages through ``notification_enqueue`` (1% of them
+repeat an earlier dedupe key), then two sender processes sweep the queue at once against the
+file backend. Every send is also logged per process, so a message sent twice shows up.
+
+    python -m benchmarks.outbox --messages 100000
+    python -m benchmarks.outbox --small
+
+Ends with ``BENCH outbox enqueued=<n> unique=<n> sent=<n> sent_twice=<n> per_s=<x>``, where
+per_s is messages sent per second of the two senders' wall time. The floor printed beside it
+is a raw ``UPDATE`` of the same rows to ``sent`` in one statement.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import BASE, bench_line, parser, setup_django
+
+TEMPLATE_KEY = "bench.reminder"
+BACKEND = "benchmarks.outbox.CountingFileBackend"
+
+
+def _file_backend_base():
+    from clinic.notifications.backends.simple import FileBackend
+
+    return FileBackend
+
+
+class CountingFileBackend(_file_backend_base()):
+    """The file backend, plus one line per send in this process's log."""
+
+    def send(self, message):
+        result = super().send(message)
+        log = os.environ["BENCH_OUTBOX_LOG"]
+        with open(log, "a", encoding="ascii") as handle:
+            handle.write(f"{message.outbox_id}\n")
+        return result
+
+
+def configure(outbox_dir: str) -> None:
+    from django.conf import settings
+
+    settings.NOTIFICATIONS_BACKENDS = {"sms": BACKEND, "wechat": BACKEND, "email": BACKEND}
+    settings.NOTIFICATIONS_FILE_DIR = outbox_dir
+    settings.NOTIFICATIONS_RATE_LIMITS = {}
+    settings.NOTIFICATIONS_QUIET_HOURS = None
+
+
+def sender(outbox_dir: str, batch: int) -> None:
+    setup_django(migrate=False)
+    configure(outbox_dir)
+    from clinic.notifications.sending import outbox_send_due
+
+    counts = outbox_send_due(batch_size=batch, budget_seconds=3600, worker=f"bench{os.getpid()}")
+    print(dict(counts), flush=True)
+
+
+def main() -> None:
+    args_parser = parser("Notification outbox benchmark")
+    args_parser.add_argument("--messages", type=int, default=100_000)
+    args_parser.add_argument("--batch", type=int, default=500)
+    args_parser.add_argument("--sender", metavar="DIR", help=argparse_hidden())
+    args = args_parser.parse_args()
+    if args.sender:
+        sender(args.sender, args.batch)
+        return
+    if args.small:
+        args.messages = 2_000
+    setup_django()
+    from django.db import connection, transaction
+
+    from clinic.notifications.models import MessageTemplate, Outbox, Status
+    from clinic.notifications.services import notification_enqueue
+
+    MessageTemplate.objects.update_or_create(
+        key=TEMPLATE_KEY,
+        channel="sms",
+        language="zh-hans",
+        defaults={"name": "基准测试", "body": "【微笑口腔】{name}您好，您预约了{start}的{service}。"},
+    )
+    Outbox.objects.filter(template_key=TEMPLATE_KEY).delete()
+
+    run = int(time.time())
+    start = time.perf_counter()
+    enqueued = 0
+    with transaction.atomic():
+        for i in range(args.messages):
+            # Every hundredth message repeats the previous key: a retried caller.
+            key_no = i - 1 if i % 100 == 99 else i
+            notification_enqueue(
+                channel="sms",
+                recipient=f"+86139{key_no % 100_000_000:08d}",
+                template_key=TEMPLATE_KEY,
+                params={"name": f"会员{key_no}", "start": "5月6日 10:00", "service": "超声洁牙"},
+                purpose="service",
+                dedupe_key=f"bench:{run}:{key_no}",
+            )
+            enqueued += 1
+    enqueue_s = time.perf_counter() - start
+    unique = Outbox.objects.filter(template_key=TEMPLATE_KEY).count()
+    print(f"enqueued {enqueued} in {enqueue_s:.1f}s ({enqueued / enqueue_s:.0f}/s), {unique} unique rows")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
+    env = dict(os.environ)
+    procs = []
+    start = time.perf_counter()
+    for n in range(2):
+        env_n = {**env, "BENCH_OUTBOX_LOG": str(work / f"sender{n}.log")}
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.outbox",
+                    "--sender",
+                    str(work / "files"),
+                    "--batch",
+                    str(args.batch),
+                ],
+                cwd=BASE,
+                env=env_n,
+            )
+        )
+    codes = [p.wait() for p in procs]
+    send_s = time.perf_counter() - start
+    if any(codes):
+        raise SystemExit(f"a sender failed: {codes}")
+
+    sends = collections.Counter()
+    per_sender = []
+    for n in range(2):
+        log = work / f"sender{n}.log"
+        ids = log.read_text().split() if log.exists() else []
+        per_sender.append(len(ids))
+        sends.update(ids)
+    sent_rows = Outbox.objects.filter(template_key=TEMPLATE_KEY, status=Status.SENT).count()
+    sent_twice = sum(1 for c in sends.values() if c > 1)
+    print(f"senders: {per_sender[0]} + {per_sender[1]} sends in {send_s:.1f}s; {sent_rows} rows marked sent")
+
+    # The floor: mark the same rows sent in one raw statement.
+    with transaction.atomic(), connection.cursor() as cursor:
+        floor_start = time.perf_counter()
+        cursor.execute(
+            "UPDATE notifications_outbox SET status = 'sent', sent_at = now() WHERE template_key = %s",
+            [TEMPLATE_KEY],
+        )
+        floor_s = time.perf_counter() - floor_start
+        transaction.set_rollback(True)
+    per_s = len(sends) / send_s if send_s else 0.0
+    print(f"raw-SQL floor: {unique / floor_s:.0f} rows/s; senders at {per_s / (unique / floor_s):.3f} of it")
+    shutil.rmtree(work, ignore_errors=True)
+    bench_line(
+        "outbox",
+        enqueued=enqueued,
+        unique=unique,
+        sent=len(sends),
+        sent_twice=sent_twice,
+        per_s=round(per_s, 1),
+    )
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main()
