@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AppointmentsConfig(AppConfig):
+    name = "appointments"
+    verbose_name = _("Appointments")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clinic.navigation import NavItem, register
+        from members.registry import register_merge_field, register_timeline_source
+
+        from . import timeline
+        from .models import Appointment, AppointmentEvent, Visit
+
+        register(
+            NavItem(
+                "appointments:today",
+                _("Today"),
+                "bi-clipboard-pulse",
+                ("appointments.view_appointment",),
+                order=5,
+            )
+        )
+        register(
+            NavItem(
+                "appointments:day",
+                _("Appointments"),
+                "bi-calendar3",
+                ("appointments.view_appointment",),
+                order=20,
+            )
+        )
+        register_merge_field(Appointment, "member")
+        register_merge_field(AppointmentEvent, "member")
+        register_merge_field(Visit, "member")
+        register_timeline_source(
+            "appointments.events", timeline.events, permission="appointments.view_appointment"
+        )
+        register_timeline_source("appointments.visits", timeline.visits, permission="appointments.view_visit")
+        _compile_app_catalogue()
+
+
+def _compile_app_catalogue() -> None:
+    """Until the project catalogue in locale/ carries this app's strings, the app ships its own
+    (appointments/locale, built from var/i18n/appointments.json); compile the .mo files."""
+    import contextlib
+    from pathlib import Path
+
+    from clinic.i18n_compile import compile_all
+
+    with contextlib.suppress(OSError):  # read-only install: the .mo files were built with the image
+        compile_all(Path(__file__).resolve().parent / "locale")

@@ -1,0 +1,300 @@
+"""Visits (就诊), their charge lines, checkout and void. Every write here is a service with its
+own transaction and audit row; ``visit_completed`` is sent after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinic.models import ServiceItem
+from clinic.money import ZERO, to_money
+from clinic.services import audit_record
+from members.models import Stage
+from members.services import member_stage_advance
+
+from . import integration, pricing
+from .errors import AppointmentError
+from .fdi import validate_tooth
+from .models import (
+    Appointment,
+    ChargeLine,
+    Payment,
+    PaymentMethod,
+    Status,
+    Visit,
+    VisitDiscount,
+    VisitStatus,
+)
+from .signals import visit_completed, visit_voided
+
+MANUAL_DISCOUNT_PERM = "clinic.approve_discount"
+VOID_PERM = "appointments.void_visit"
+
+
+@transaction.atomic
+def visit_open(*, actor, appointment: Appointment) -> Visit:
+    """The visit of an arrived appointment (created once; a second call returns it)."""
+    visit = Visit.objects.filter(appointment=appointment).first()
+    if visit is not None:
+        return visit
+    if appointment.status not in (Status.ARRIVED, Status.IN_TREATMENT, Status.COMPLETED):
+        raise AppointmentError(_("The person has not arrived yet."), code="state")
+    visit = Visit.objects.create(
+        branch_id=appointment.branch_id,
+        member_id=appointment.member_id,
+        appointment=appointment,
+        doctor_id=appointment.doctor_id,
+        opened_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor, action="appointments.visit.opened", target=visit, changes={"appointment": appointment.pk}
+    )
+    return visit
+
+
+def _lock_visit(visit: Visit) -> Visit:
+    return (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("member", "branch", "appointment")
+        .get(pk=visit.pk)
+    )
+
+
+@transaction.atomic
+def charge_line_add(
+    *, actor, visit: Visit, item: ServiceItem, quantity: int = 1, teeth: Iterable[int] = (), doctor=None
+) -> ChargeLine:
+    """Add a catalog item to an open visit, at today's list price, with optional FDI teeth."""
+    visit = _lock_visit(visit)
+    if visit.status != VisitStatus.OPEN:
+        raise AppointmentError(_("This visit is already checked out."), code="state")
+    if not item.is_active:
+        raise AppointmentError(_("This service is no longer offered."), field="item")
+    if quantity < 1 or quantity > 99:
+        raise AppointmentError(_("The quantity must be between 1 and 99."), field="quantity")
+    teeth = list(dict.fromkeys(int(t) for t in teeth))
+    try:
+        for tooth in teeth:
+            validate_tooth(tooth)
+    except ValidationError as exc:
+        raise AppointmentError(exc.messages[0], field="teeth") from exc
+    line = ChargeLine.objects.create(
+        visit=visit,
+        item=item,
+        quantity=quantity,
+        unit_price=item.price,
+        teeth=teeth,
+        doctor_id=doctor.pk if doctor else visit.doctor_id,
+        list_amount=to_money(item.price * quantity),
+        net_amount=to_money(item.price * quantity),
+    )
+    audit_record(
+        actor=actor,
+        action="appointments.visit.line_added",
+        target=visit,
+        changes={"item": item.code, "quantity": quantity, "teeth": teeth, "price": item.price},
+    )
+    return line
+
+
+@transaction.atomic
+def charge_line_remove(*, actor, line: ChargeLine) -> None:
+    visit = _lock_visit(line.visit)
+    if visit.status != VisitStatus.OPEN:
+        raise AppointmentError(_("This visit is already checked out."), code="state")
+    audit_record(
+        actor=actor,
+        action="appointments.visit.line_removed",
+        target=visit,
+        changes={"item": line.item.code, "quantity": line.quantity, "teeth": line.teeth},
+    )
+    line.delete()
+
+
+def quote(
+    *,
+    visit: Visit,
+    coupon_codes: Iterable[str] = (),
+    manual_discount: Decimal = ZERO,
+    manual_reason: str = "",
+):
+    """Price an open visit without writing anything (the checkout page's preview)."""
+    lines = list(visit.lines.select_related("item").order_by("id"))
+    item_ids = {line.item_id for line in lines}
+    tier_percent, tier_label = integration.tier_pricing(visit.member)
+    data = pricing.PricingInput(
+        lines=[
+            pricing.LineInput(line.pk, line.item_id, line.item.category_id, line.unit_price, line.quantity)
+            for line in lines
+        ],
+        tier_percent=tier_percent,
+        tier_label=tier_label or _("Tier discount"),
+        allowances=integration.allowance_grants(visit.member, item_ids),
+        entitlements=integration.entitlement_grants(visit.member, item_ids),
+        coupons=integration.coupon_quotes(member=visit.member, codes=list(coupon_codes), visit=visit),
+        manual_amount=to_money(manual_discount or 0),
+        manual_label=manual_reason or _("Manual discount"),
+    )
+    return lines, pricing.price(data)
+
+
+@transaction.atomic
+def visit_checkout(
+    *,
+    actor,
+    visit: Visit,
+    payments: Iterable[tuple[str, Decimal]],
+    checkout_key: str,
+    coupon_codes: Iterable[str] = (),
+    manual_discount: Decimal = ZERO,
+    manual_reason: str = "",
+) -> Visit:
+    """Check out in one transaction: price (allowances, entitlements, tier, coupons, manual;
+    see ``pricing``), record the payment lines, record the purchase and points (loyalty),
+    complete the appointment, move a lead to patient; ``visit_completed`` after commit.
+
+    Idempotent on ``checkout_key``: a double submit (the same key) returns the visit already
+    checked out instead of charging twice. The visit row lock serialises concurrent submits.
+    """
+    visit = _lock_visit(visit)
+    if visit.status == VisitStatus.CHECKED_OUT and visit.checkout_key == checkout_key:
+        return visit
+    if visit.status != VisitStatus.OPEN:
+        raise AppointmentError(_("This visit is already checked out."), code="state")
+    manual_discount = to_money(manual_discount or 0)
+    if manual_discount < 0:
+        raise AppointmentError(_("A discount cannot be negative."), field="manual_discount")
+    if manual_discount > 0:
+        if not actor.has_perm(MANUAL_DISCOUNT_PERM):
+            raise AppointmentError(
+                _("Only a supervisor may give a manual discount."), code="forbidden", field="manual_discount"
+            )
+        if not (manual_reason or "").strip():
+            raise AppointmentError(_("Give the reason for the manual discount."), field="manual_reason")
+    lines, result = quote(
+        visit=visit, coupon_codes=coupon_codes, manual_discount=manual_discount, manual_reason=manual_reason
+    )
+    if not lines:
+        raise AppointmentError(_("Add at least one charge line first."), code="empty")
+    payments = [(m, to_money(a)) for m, a in payments if to_money(a) != 0]
+    for method, amount in payments:
+        if method not in PaymentMethod.values:
+            raise AppointmentError(_("Unknown payment method."), field="payments")
+        if amount < 0:
+            raise AppointmentError(_("A payment cannot be negative."), field="payments")
+    paid = to_money(sum((a for _m, a in payments), ZERO))
+    if paid != result.amount_due:
+        raise AppointmentError(
+            _("The payments (%(paid)s) do not add up to the amount due (%(due)s).")
+            % {"paid": paid, "due": result.amount_due},
+            field="payments",
+        )
+    now = timezone.now()
+    by_key = {line.pk: line for line in lines}
+    for priced in result.lines:
+        line = by_key[priced.line.key]
+        line.list_amount, line.net_amount = priced.list_amount, priced.net
+        line.discount_amount = priced.list_amount - priced.net
+    ChargeLine.objects.bulk_update(lines, ["list_amount", "net_amount", "discount_amount"])
+    VisitDiscount.objects.bulk_create(
+        [
+            VisitDiscount(
+                visit=visit, line_id=a.line_key, kind=a.kind, label=a.label[:200], amount=a.amount, ref=a.ref
+            )
+            for a in result.applied
+        ]
+    )
+    Payment.objects.bulk_create(
+        [
+            Payment(visit=visit, method=m, amount=a, at=now, by=actor if getattr(actor, "pk", None) else None)
+            for m, a in payments
+        ]
+    )
+    visit.status = VisitStatus.CHECKED_OUT
+    visit.list_total, visit.discount_total = result.list_total, result.discount_total
+    visit.amount_due, visit.amount_paid = result.amount_due, paid
+    visit.manual_discount, visit.manual_discount_reason = manual_discount, (manual_reason or "")[:200]
+    visit.checkout_key, visit.checked_out_at = checkout_key, now
+    visit.checked_out_by = actor if getattr(actor, "pk", None) else None
+    visit.points_earned = integration.after_checkout(actor=actor, visit=visit, result=result)
+    visit.save()
+    appt = visit.appointment
+    if appt is not None and appt.status in (Status.ARRIVED, Status.IN_TREATMENT):
+        from .services import appointment_complete
+
+        appointment_complete(actor=actor, appointment=appt)
+    if visit.member.stage == Stage.LEAD:
+        member_stage_advance(actor=actor, member=visit.member, stage=Stage.PATIENT)
+    audit_record(
+        actor=actor,
+        action="appointments.visit.checked_out",
+        target=visit,
+        changes={
+            "list_total": visit.list_total,
+            "discounts": [[a.kind, a.label, str(a.amount)] for a in result.applied],
+            "amount_due": visit.amount_due,
+            "payments": [[m, str(a)] for m, a in payments],
+            "points_earned": visit.points_earned,
+            "manual_discount": [str(manual_discount), manual_reason] if manual_discount else None,
+        },
+    )
+    pk = visit.pk
+    transaction.on_commit(lambda: visit_completed.send(sender=Visit, visit=Visit.objects.get(pk=pk)))
+    return visit
+
+
+@transaction.atomic
+def visit_void(*, actor, visit: Visit, reason: str) -> Visit:
+    """Void a checked-out visit: a reversing row per payment, loyalty reversals (points,
+    allowances, coupons, tier, referral rewards), audited; ``visit_voided`` after commit.
+    Charge lines and discounts stay as the record of what was voided."""
+    if not actor.has_perm(VOID_PERM):
+        raise AppointmentError(_("You may not void visits."), code="forbidden")
+    reason = (reason or "").strip()
+    if not reason:
+        raise AppointmentError(_("Give the reason for the void."), field="reason")
+    visit = _lock_visit(visit)
+    if visit.status != VisitStatus.CHECKED_OUT:
+        raise AppointmentError(_("Only a checked-out visit can be voided."), code="state")
+    now = timezone.now()
+    originals = list(visit.payments.filter(reverses__isnull=True, amount__gt=0))
+    Payment.objects.bulk_create(
+        [
+            Payment(
+                visit=visit,
+                method=p.method,
+                amount=-p.amount,
+                reverses=p,
+                at=now,
+                reference=_("Void"),
+                by=actor if getattr(actor, "pk", None) else None,
+            )
+            for p in originals
+        ]
+    )
+    integration.after_void(actor=actor, visit=visit, reason=reason)
+    visit.status, visit.voided_at, visit.void_reason = VisitStatus.VOIDED, now, reason[:200]
+    visit.voided_by = actor if getattr(actor, "pk", None) else None
+    visit.save(update_fields=["status", "voided_at", "void_reason", "voided_by"])
+    audit_record(
+        actor=actor,
+        action="appointments.visit.voided",
+        target=visit,
+        changes={
+            "reason": reason,
+            "refunded": [[p.method, str(p.amount)] for p in originals],
+            "points": visit.points_earned,
+        },
+    )
+    pk = visit.pk
+    transaction.on_commit(lambda: visit_voided.send(sender=Visit, visit=Visit.objects.get(pk=pk)))
+    return visit
+
+
+def visit_net_paid(visit: Visit) -> Decimal:
+    return to_money(sum(visit.payments.values_list("amount", flat=True), ZERO))

@@ -1,0 +1,232 @@
+"""Forms check the shape of input only; the rules live in the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import ServiceItem
+from clinic.selectors import catalog_items
+
+from . import schedule
+from .fdi import parse_teeth
+from .models import Channel, ExceptionKind, PaymentMethod, Status
+from .selectors import chairs_for_branch
+
+
+class DoctorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.staff.full_name
+
+
+class ServiceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.code} {obj.display_name}（{obj.duration_minutes}′）"
+
+
+def _date_input():
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _time_input():
+    return forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M")
+
+
+class BookingForm(forms.Form):
+    member = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    lead_name = forms.CharField(label=_("New person's name"), max_length=50, required=False)
+    lead_phone = forms.CharField(label=_("New person's phone"), max_length=20, required=False)
+    service = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
+    doctor = DoctorChoiceField(label=_("Doctor"), queryset=None)
+    chair = forms.ModelChoiceField(
+        label=_("Chair"), queryset=None, required=False, empty_label=_("Any chair")
+    )
+    date = forms.DateField(label=_("Date"), widget=_date_input())
+    time = forms.TimeField(label=_("Start time"), widget=_time_input())
+    end_time = forms.TimeField(
+        label=_("End time"),
+        required=False,
+        widget=_time_input(),
+        help_text=_("Empty: the service's usual duration."),
+    )
+    channel = forms.ChoiceField(label=_("Booked via"), choices=Channel.choices, initial=Channel.PHONE)
+    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    override = forms.BooleanField(
+        label=_("Book even if the time is taken (overbooking, audited)"), required=False
+    )
+
+    def __init__(self, *args, branch, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = catalog_items()
+        self.fields["doctor"].queryset = schedule.doctors_for_branch(branch)
+        self.fields["chair"].queryset = chairs_for_branch(branch)
+        if not user.has_perm("clinic.override_booking"):
+            del self.fields["override"]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("member") and not (data.get("lead_name") or "").strip():
+            raise ValidationError(_("Choose a person, or enter a new person's name and phone."))
+        if data.get("date") and data.get("time"):
+            data["start"] = schedule.local_dt(data["date"], data["time"])
+            data["end"] = schedule.local_dt(data["date"], data["end_time"]) if data.get("end_time") else None
+        return data
+
+
+class MoveForm(forms.Form):
+    doctor = DoctorChoiceField(label=_("Doctor"), queryset=None)
+    chair = forms.ModelChoiceField(
+        label=_("Chair"), queryset=None, required=False, empty_label=_("Any chair")
+    )
+    date = forms.DateField(label=_("Date"), widget=_date_input())
+    time = forms.TimeField(label=_("Start time"), widget=_time_input())
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    override = forms.BooleanField(
+        label=_("Book even if the time is taken (overbooking, audited)"), required=False
+    )
+
+    def __init__(self, *args, branch, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["doctor"].queryset = schedule.doctors_for_branch(branch)
+        self.fields["chair"].queryset = chairs_for_branch(branch)
+        if not user.has_perm("clinic.override_booking"):
+            del self.fields["override"]
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for cancelling"), max_length=200)
+
+
+class FilterForm(forms.Form):
+    date = forms.DateField(label=_("Date"), required=False, widget=_date_input())
+    doctor = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All statuses")), *Status.choices], required=False
+    )
+    by = forms.ChoiceField(choices=[("doctor", _("By doctor")), ("chair", _("By chair"))], required=False)
+    q = forms.CharField(label=_("Name or phone"), required=False, max_length=50)
+
+    def day(self) -> dt.date:
+        if self.is_valid() and self.cleaned_data.get("date"):
+            return self.cleaned_data["date"]
+        return timezone.localdate()
+
+
+class WalkInForm(forms.Form):
+    member = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    lead_name = forms.CharField(label=_("New person's name"), max_length=50, required=False)
+    lead_phone = forms.CharField(label=_("New person's phone"), max_length=20, required=False)
+    service = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
+    doctor = DoctorChoiceField(
+        label=_("Doctor"),
+        queryset=None,
+        required=False,
+        empty_label=_("Assign fairly (fewest patients today)"),
+    )
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=500)
+
+    def __init__(self, *args, branch, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = catalog_items()
+        self.fields["doctor"].queryset = schedule.doctors_for_branch(branch)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("member") and not (data.get("lead_name") or "").strip():
+            raise ValidationError(_("Choose a person, or enter a new person's name and phone."))
+        return data
+
+
+class LeaveForm(forms.Form):
+    doctor = DoctorChoiceField(label=_("Doctor"), queryset=None)
+    date = forms.DateField(label=_("Date"), widget=_date_input())
+    kind = forms.ChoiceField(label=_("Kind"), choices=ExceptionKind.choices, initial=ExceptionKind.LEAVE)
+    starts = forms.TimeField(label=_("From"), required=False, widget=_time_input())
+    ends = forms.TimeField(
+        label=_("To"), required=False, widget=_time_input(), help_text=_("Empty: the whole day.")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args, branch, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["doctor"].queryset = schedule.doctors_for_branch(branch)
+
+
+class BulkMoveForm(forms.Form):
+    appointments = forms.TypedMultipleChoiceField(label=_("Appointments"), coerce=int, choices=())
+    doctor = DoctorChoiceField(
+        label=_("To doctor"), queryset=None, required=False, empty_label=_("Same doctor")
+    )
+    date = forms.DateField(
+        label=_("To date"), required=False, widget=_date_input(), help_text=_("Same time of day.")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args, branch, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["doctor"].queryset = schedule.doctors_for_branch(branch)
+        self.fields["appointments"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("doctor") and not data.get("date"):
+            raise ValidationError(_("Choose another doctor, another date, or both."))
+        return data
+
+
+class ChargeLineForm(forms.Form):
+    item = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=99, initial=1)
+    teeth = forms.CharField(label=_("Teeth (FDI)"), required=False, max_length=100, help_text=_("e.g. 16 26"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].queryset = catalog_items()
+
+    def clean_teeth(self) -> list[int]:
+        return parse_teeth(self.cleaned_data.get("teeth", ""))
+
+
+class CheckoutForm(forms.Form):
+    checkout_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    method = forms.ChoiceField(
+        label=_("Payment method"), choices=PaymentMethod.choices, initial=PaymentMethod.WECHAT_PAY
+    )
+    amount = forms.DecimalField(label=_("Amount paid"), max_digits=12, decimal_places=2, min_value=0)
+    method2 = forms.ChoiceField(
+        label=_("Second payment method"), choices=[("", "—"), *PaymentMethod.choices], required=False
+    )
+    amount2 = forms.DecimalField(
+        label=_("Second amount"), max_digits=12, decimal_places=2, min_value=0, required=False
+    )
+    coupons = forms.CharField(label=_("Coupon codes"), required=False, max_length=200)
+    manual_discount = forms.DecimalField(
+        label=_("Manual discount (supervisors)"), max_digits=12, decimal_places=2, min_value=0, required=False
+    )
+    manual_reason = forms.CharField(label=_("Reason for the manual discount"), max_length=200, required=False)
+
+    def payments(self) -> list[tuple[str, object]]:
+        data = self.cleaned_data
+        out = [(data["method"], data["amount"])]
+        if data.get("method2") and data.get("amount2"):
+            out.append((data["method2"], data["amount2"]))
+        return out
+
+    def coupon_codes(self) -> list[str]:
+        return [
+            c.strip().upper()
+            for c in (self.cleaned_data.get("coupons") or "").replace("，", ",").split(",")
+            if c.strip()
+        ]
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for the void"), max_length=200)
+
+
+class MemberPickForm(forms.Form):
+    q = forms.CharField(label=_("Find a person"), max_length=50, required=False)

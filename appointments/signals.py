@@ -1,0 +1,12 @@
+"""Signals this app sends, always after commit. Higher apps (followups) listen.
+
+``visit_completed(sender=Visit, visit=<Visit>)`` — a visit was checked out.
+``visit_voided(sender=Visit, visit=<Visit>)`` — a checked-out visit was voided.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+visit_completed = Signal()
+visit_voided = Signal()

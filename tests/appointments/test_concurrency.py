@@ -1,0 +1,70 @@
+"""No double booking under concurrent requests: the exclusion constraints decide.
+
+First the race the constraint exists for: every thread passes the friendly pre-check (none of
+them sees the others' uncommitted rows), then exactly one insert wins in the database.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from appointments.errors import AppointmentError
+from appointments.models import Appointment
+from tests.members.factories import make_member
+
+from .factories import at, book, make_chair, make_doctor
+
+N = 8
+
+
+def race(fn, args_list):
+    barrier = threading.Barrier(len(args_list))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def worker(args):
+        try:
+            barrier.wait()
+            fn(*args)
+            outcome = "ok"
+        except AppointmentError as exc:
+            outcome = exc.code
+        except Exception as exc:  # anything else would be a 500
+            outcome = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_of_n_concurrent_bookings_of_one_doctor_slot_succeeds(
+    branch, doc, service, front_desk, clock
+):
+    people = [make_member(branch, name=f"并发{i}") for i in range(N)]
+    results = race(lambda m: book(front_desk, branch, m, service, doc, at(0, 10)), [(m,) for m in people])
+    assert sorted(results) == ["clash"] * (N - 1) + ["ok"], results
+    assert Appointment.objects.filter(doctor=doc).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_of_n_concurrent_bookings_of_one_chair_succeeds(branch, service, front_desk, clock):
+    chair = make_chair(branch)
+    doctors = [make_doctor(branch, f"doc{i}", f"医生{i}") for i in range(4)]
+    people = [make_member(branch, name=f"并发{i}") for i in range(4)]
+    results = race(
+        lambda m, d: book(front_desk, branch, m, service, d, at(0, 10), chair=chair),
+        list(zip(people, doctors, strict=True)),
+    )
+    assert sorted(results) == ["clash"] * 3 + ["ok"], results
+    assert Appointment.objects.filter(chair=chair).count() == 1
