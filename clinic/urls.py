@@ -20,6 +20,7 @@ urlpatterns = [
     path("jsi18n/", login_not_required(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("healthz", views.healthz, name="healthz"),
     path("clinic/", include((clinic_patterns, "clinic"))),
+    path("notifications/", include("clinic.notifications.urls")),
     path("members/", include("members.urls")),
     path("appointments/", include("appointments.urls")),
     path("admin/", admin.site.urls),
