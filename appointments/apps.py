@@ -40,7 +40,6 @@ class AppointmentsConfig(AppConfig):
         register_timeline_source(
             "appointments.events", timeline.events, permission="appointments.view_appointment"
         )
-        register_timeline_source("appointments.visits", timeline.visits, permission="appointments.view_visit")
         _compile_app_catalogue()
 
 

@@ -57,6 +57,13 @@ def visit_open(*, actor, appointment: Appointment) -> Visit:
     return visit
 
 
+def _visit_event(visit: Visit, action: str, *, actor, detail: str) -> None:
+    if visit.appointment_id:
+        from .services import _event
+
+        _event(visit.appointment, action, actor=actor, detail=detail)
+
+
 def _lock_visit(visit: Visit) -> Visit:
     return (
         Visit.objects.select_for_update(of=("self",))
@@ -230,6 +237,7 @@ def visit_checkout(
         appointment_complete(actor=actor, appointment=appt)
     if visit.member.stage == Stage.LEAD:
         member_stage_advance(actor=actor, member=visit.member, stage=Stage.PATIENT)
+    _visit_event(visit, "checked_out", actor=actor, detail=f"¥{visit.amount_due}")
     audit_record(
         actor=actor,
         action="appointments.visit.checked_out",
@@ -281,6 +289,7 @@ def visit_void(*, actor, visit: Visit, reason: str) -> Visit:
     visit.status, visit.voided_at, visit.void_reason = VisitStatus.VOIDED, now, reason[:200]
     visit.voided_by = actor if getattr(actor, "pk", None) else None
     visit.save(update_fields=["status", "voided_at", "void_reason", "voided_by"])
+    _visit_event(visit, "voided", actor=actor, detail=reason)
     audit_record(
         actor=actor,
         action="appointments.visit.voided",

@@ -370,11 +370,7 @@ def _transition(*, actor, appointment: Appointment, action: str, detail: str = "
     allowed, to, stamp = TRANSITIONS[action]
     appt = _lock(appointment)
     if appt.status not in allowed:
-        raise AppointmentError(
-            _("A %(status)s appointment cannot be %(action)s.")
-            % {"status": appt.get_status_display(), "action": _transition_label(action)},
-            code="state",
-        )
+        raise AppointmentError(_refusal(action, appt.get_status_display()), code="state")
     frm = appt.status
     appt.status = to
     fields = ["status"]
@@ -400,15 +396,18 @@ def _transition(*, actor, appointment: Appointment, action: str, detail: str = "
     return appt
 
 
-def _transition_label(action: str) -> str:
-    return {
-        "confirm": _("confirmed"),
-        "arrive": _("checked in"),
-        "start_treatment": _("taken into treatment"),
-        "complete": _("completed"),
-        "cancel": _("cancelled"),
-        "no_show": _("marked as no-show"),
-    }[action]
+def _refusal(action: str, status_label) -> str:
+    messages = {
+        "confirm": _("Only a booked appointment can be confirmed (this one is %(status)s)."),
+        "arrive": _("Only a booked or confirmed appointment can be checked in (this one is %(status)s)."),
+        "start_treatment": _("Only a person who has arrived can start treatment (this one is %(status)s)."),
+        "complete": _(
+            "Only an arrived or in-treatment appointment can be completed (this one is %(status)s)."
+        ),
+        "cancel": _("This appointment is %(status)s and can no longer be cancelled."),
+        "no_show": _("Only a booked or confirmed appointment can become a no-show (this one is %(status)s)."),
+    }
+    return messages[action] % {"status": status_label}
 
 
 @transaction.atomic
@@ -472,9 +471,7 @@ def no_shows_mark(*, now: dt.datetime | None = None) -> int:
     for pk in ids:
         try:
             with transaction.atomic():
-                _transition(
-                    actor=None, appointment=Appointment(pk=pk), action="no_show", detail="auto", now=now
-                )
+                _transition(actor=None, appointment=Appointment(pk=pk), action="no_show", now=now)
                 marked += 1
         except AppointmentError:
             continue  # checked in or cancelled since the list was read

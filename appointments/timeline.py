@@ -1,4 +1,5 @@
-"""What this app adds to a person's timeline: every booking event and every visit."""
+"""What this app adds to a person's timeline: every booking event, reminder, checkout and void
+(one query: visits are recorded as events of their appointment)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.registry import TimelineEntry
 
-from .models import AppointmentEvent, Status, Visit, VisitStatus
+from .models import AppointmentEvent
 
 _TITLES = {
     "booked": _("Appointment booked"),
@@ -19,12 +20,25 @@ _TITLES = {
     "cancel": _("Appointment cancelled"),
     "no_show": _("No-show"),
     "reminded": _("Reminder sent"),
+    "checked_out": _("Visit checked out"),
+    "voided": _("Visit voided"),
 }
-_ICONS = {"cancel": "bi-x-circle", "no_show": "bi-person-x", "reminded": "bi-bell", "arrive": "bi-door-open"}
+_ICONS = {
+    "checked_out": "bi-receipt",
+    "voided": "bi-receipt-cutoff",
+    "cancel": "bi-x-circle",
+    "no_show": "bi-person-x",
+    "reminded": "bi-bell",
+    "arrive": "bi-door-open",
+}
+
+
+def title(action: str):
+    return _TITLES.get(action, action)
 
 
 def events(member, user, limit):
-    rows = AppointmentEvent.objects.filter(member=member).select_related("appointment")[:limit]
+    rows = AppointmentEvent.objects.filter(member=member)[:limit]
     for e in rows:
         yield TimelineEntry(
             at=e.at,
@@ -37,17 +51,4 @@ def events(member, user, limit):
         )
 
 
-def visits(member, user, limit):
-    rows = Visit.objects.filter(member=member).exclude(status=VisitStatus.OPEN)[:limit]
-    for v in rows:
-        yield TimelineEntry(
-            at=v.voided_at or v.checked_out_at or v.opened_at,
-            kind=f"visit.{v.status}",
-            title=_("Visit voided") if v.status == VisitStatus.VOIDED else _("Visit checked out"),
-            detail=f"¥{v.amount_due}",
-            icon="bi-receipt",
-            url=reverse("appointments:visit", args=[v.pk]),
-        )
-
-
-__all__ = ["Status", "events", "visits"]
+__all__ = ["events", "title"]

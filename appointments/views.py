@@ -21,7 +21,7 @@ from clinic.errors import DomainError
 from clinic.models import ServiceItem
 from members.selectors import get_member_for_user, member_search
 
-from . import checkout, schedule, selectors, services
+from . import checkout, schedule, selectors, services, timeline
 from .forms import (
     BookingForm,
     BulkMoveForm,
@@ -224,7 +224,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "appointments/detail.html",
         {
             "appt": appt,
-            "events": appt.events.all()[:50],
+            "events": [(e, timeline.title(e.action)) for e in appt.events.all()[:50]],
             "reminders": Reminder.objects.filter(appointment=appt).order_by("due_at"),
             "visit": getattr(appt, "visit", None) if hasattr(appt, "visit") else None,
             "cancel_form": CancelForm(),

@@ -175,6 +175,50 @@ for _role, _perms in _APPOINTMENTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# loyalty: enrolment, tiers, the points ledger (issue 5).
+_LOYALTY_LEDGER_READ = {
+    "loyalty.view_membership",
+    "loyalty.view_tierchange",
+    "loyalty.view_pointsaccount",
+    "loyalty.view_pointsentry",
+    "loyalty.view_pointslot",
+    "loyalty.view_lotconsumption",
+    "loyalty.view_tier",
+}
+_LOYALTY_GRANTS: dict[str, set[str]] = {
+    Role.FRONT_DESK: {"loyalty.enrol_member"},
+    Role.CONSULTANT: {"loyalty.enrol_member"},
+    Role.BRANCH_MANAGER: {"loyalty.enrol_member", "loyalty.override_tier"} | _LOYALTY_LEDGER_READ,
+    Role.HQ_ADMIN: {
+        "loyalty.enrol_member",
+        "loyalty.override_tier",
+        "loyalty.view_ledgerdrift",
+        "loyalty.add_tier",
+        "loyalty.change_tier",
+        "loyalty.add_tiercategorydiscount",
+        "loyalty.change_tiercategorydiscount",
+        "loyalty.delete_tiercategorydiscount",
+        "loyalty.view_tiercategorydiscount",
+        "loyalty.add_tierallowance",
+        "loyalty.change_tierallowance",
+        "loyalty.delete_tierallowance",
+        "loyalty.view_tierallowance",
+        "loyalty.change_pointspolicy",
+        "loyalty.view_pointspolicy",
+        "loyalty.add_earncategoryrate",
+        "loyalty.change_earncategoryrate",
+        "loyalty.delete_earncategoryrate",
+        "loyalty.view_earncategoryrate",
+        "loyalty.add_bonusrule",
+        "loyalty.change_bonusrule",
+        "loyalty.view_bonusrule",
+    }
+    | _LOYALTY_LEDGER_READ,
+}
+for _role, _perms in _LOYALTY_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
 
