@@ -90,15 +90,16 @@ def charge_line_add(
             validate_tooth(tooth)
     except ValidationError as exc:
         raise AppointmentError(exc.messages[0], field="teeth") from exc
+    price = to_money(item.price)
     line = ChargeLine.objects.create(
         visit=visit,
         item=item,
         quantity=quantity,
-        unit_price=item.price,
+        unit_price=price,
         teeth=teeth,
         doctor_id=doctor.pk if doctor else visit.doctor_id,
-        list_amount=to_money(item.price * quantity),
-        net_amount=to_money(item.price * quantity),
+        list_amount=to_money(price * quantity),
+        net_amount=to_money(price * quantity),
     )
     audit_record(
         actor=actor,
@@ -133,7 +134,7 @@ def quote(
     """Price an open visit without writing anything (the checkout page's preview)."""
     lines = list(visit.lines.select_related("item").order_by("id"))
     item_ids = {line.item_id for line in lines}
-    tier_percent, tier_label = integration.tier_pricing(visit.member)
+    tier_percent, tier_label = integration.tier_pricing(visit.member, {line.item.category for line in lines})
     data = pricing.PricingInput(
         lines=[
             pricing.LineInput(line.pk, line.item_id, line.item.category_id, line.unit_price, line.quantity)
@@ -234,7 +235,7 @@ def visit_checkout(
     if appt is not None and appt.status in (Status.ARRIVED, Status.IN_TREATMENT):
         from .services import appointment_complete
 
-        appointment_complete(actor=actor, appointment=appt)
+        visit.appointment = appointment_complete(actor=actor, appointment=appt)
     if visit.member.stage == Stage.LEAD:
         member_stage_advance(actor=actor, member=visit.member, stage=Stage.PATIENT)
     _visit_event(visit, "checked_out", actor=actor, detail=f"¥{visit.amount_due}")

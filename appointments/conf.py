@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "APPOINTMENTS_SUGGEST_DAYS": 7,
     "APPOINTMENTS_SUGGEST_COUNT": 6,
     "APPOINTMENTS_SWEEP_BATCH": 500,
+    # Which catalog items each yearly benefit (loyalty AllowanceKind) pays for.
+    "APPOINTMENTS_ALLOWANCE_ITEMS": {"cleaning": ["PV01"], "exam": ["EX01"]},
 }
 
 

@@ -78,35 +78,67 @@ def notify_member(
 
 
 # --- checkout: loyalty (issue 5) and coupons (issue 6) ----------------------------------------
-# Until those services land, members pay list price (no tier discount, allowance or coupon)
-# and earn no points; each function below is the single place where the real call goes.
+# Loyalty is called through these functions only; each keeps working (list price, no points)
+# while loyalty is not installed. Coupons plug in at ``coupon_quotes`` and ``after_checkout``.
 
 
-def tier_pricing(member) -> tuple[dict[int, Any], str]:
+def _membership(member):
+    fn = _optional("loyalty.selectors", "membership_for")
+    return fn(member) if fn else None
+
+
+def tier_pricing(member, categories) -> tuple[dict[int, Any], str]:
     """(category id → discount percent, label) of the person's tier."""
-    fn = _optional("loyalty.selectors", "tier_discounts_for")
-    if fn is None:
+    membership = _membership(member)
+    percent = _optional("loyalty.selectors", "tier_discount_percent")
+    if membership is None or percent is None:
         return {}, ""
-    return fn(member)
+    from django.utils.translation import gettext as _
+
+    label = _("%(tier)s discount") % {"tier": membership.tier}
+    return {c.pk: percent(membership.tier, c) for c in categories}, label
 
 
 def allowance_grants(member, item_ids) -> list:
-    """Yearly benefits left this year, as ``pricing.UnitGrant`` for the given services."""
-    fn = _optional("loyalty.selectors", "allowance_grants_for")
-    return list(fn(member, item_ids)) if fn else []
+    """Yearly benefits left this membership year, as ``pricing.UnitGrant`` over the catalog
+    items each benefit covers (``APPOINTMENTS_ALLOWANCE_ITEMS``: kind → item codes)."""
+    membership = _membership(member)
+    status = _optional("loyalty.services", "allowance_status")
+    if membership is None or status is None:
+        return []
+    from clinic.models import ServiceItem
+
+    from . import conf
+    from .pricing import UnitGrant
+
+    codes = conf.get("APPOINTMENTS_ALLOWANCE_ITEMS")
+    grants = []
+    for s in status(membership):
+        if s.remaining <= 0 or s.kind not in codes:
+            continue
+        ids = frozenset(
+            ServiceItem.objects.filter(code__in=codes[s.kind], pk__in=item_ids).values_list("pk", flat=True)
+        )
+        if ids:
+            grants.append(
+                UnitGrant(ref=f"allowance:{s.kind}", label=str(s.label), item_ids=ids, units=s.remaining)
+            )
+    return grants
 
 
 def entitlement_grants(member, item_ids) -> list:
+    """Reward redemptions that grant a service (loyalty's rewards catalogue, not built yet)."""
     fn = _optional("loyalty.selectors", "entitlement_grants_for")
     return list(fn(member, item_ids)) if fn else []
 
 
 def coupon_quotes(*, member, codes, visit) -> list:
-    """``coupon_validate`` for each code, as ``pricing.CouponQuote``. Issue 6 plugs in here."""
+    """``coupon_validate`` for each code, as ``pricing.CouponQuote``. Issue 6 plugs in here
+    (and redeems in ``after_checkout``, restores in ``after_void``)."""
     codes = [c for c in (codes or []) if c]
     if not codes:
         return []
-    fn = _optional("loyalty.coupons", "coupon_validate")
+    fn = _optional("loyalty.services", "coupon_validate")
     if fn is None:
         from django.utils.translation import gettext as _
 
@@ -116,16 +148,57 @@ def coupon_quotes(*, member, codes, visit) -> list:
     return [fn(member=member, code=code, visit=visit) for code in codes]
 
 
+def visit_source_key(visit) -> str:
+    return f"visit:{visit.pk}"
+
+
 def after_checkout(*, actor, visit, result) -> int:
-    """In the checkout transaction: record the purchase, earn points, re-evaluate the tier,
-    consume allowances and redeem coupons. Returns the points earned."""
-    fn = _optional("loyalty.services", "visit_checkout_record")
-    return int(fn(actor=actor, visit=visit, result=result) or 0) if fn else 0
+    """In the checkout transaction: consume the allowances used, record the purchase (which
+    earns points and re-evaluates the tier, idempotent on ``visit:<id>``). Returns the points
+    earned."""
+    source = visit_source_key(visit)
+    consume = _optional("loyalty.services", "allowance_consume")
+    for ref, units in result.consumed.items():
+        if ref.startswith("allowance:") and consume:
+            kind = ref.split(":", 1)[1]
+            for i in range(units):
+                consume(
+                    actor=actor, member=visit.member, kind=kind, source_key=f"{source}:allowance:{kind}:{i}"
+                )
+    redeem = _optional("loyalty.services", "coupon_redeem")
+    for ref in result.consumed:
+        if ref.startswith("coupon:") and redeem:
+            redeem(actor=actor, code=ref.split(":", 1)[1], member=visit.member, source_key=source)
+    record = _optional("loyalty.services", "purchase_record")
+    if record is None:
+        return 0
+    by_category: dict[str, Any] = {}
+    for priced in result.lines:
+        key = str(priced.line.category_id)
+        by_category[key] = by_category.get(key, 0) + priced.net
+    record(
+        actor=actor,
+        member=visit.member,
+        amount=result.amount_due,
+        source_key=source,
+        occurred_at=visit.checked_out_at,
+        eligible_by_category=by_category,
+        branch=visit.branch,
+    )
+    from loyalty.models import PointsEntry
+
+    earned = (
+        PointsEntry.objects.filter(idempotency_key=f"{source}:earn").values_list("points", flat=True).first()
+    )
+    return int(earned or 0)
 
 
 def after_void(*, actor, visit, reason: str) -> None:
-    """In the void transaction: reverse points, allowances, coupons, tier effects and
-    referral rewards of the visit."""
-    fn = _optional("loyalty.services", "visit_void_record")
-    if fn:
-        fn(actor=actor, visit=visit, reason=reason)
+    """In the void transaction: loyalty reverses the purchase (points, tier count, allowances
+    used under ``visit:<id>:…``); coupons are restored once issue 6 lands."""
+    reverse = _optional("loyalty.services", "purchase_reverse")
+    if reverse:
+        reverse(actor=actor, source_key=visit_source_key(visit), reason=reason)
+    restore = _optional("loyalty.services", "coupon_restore")
+    if restore:
+        restore(actor=actor, source_key=visit_source_key(visit))
