@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
@@ -28,6 +29,7 @@ from clinic.phones import PhoneError, normalize_phone
 from clinic.services import audit_record
 
 from . import crypto
+from .fields import EncryptedTextField
 from .idnumbers import IdNumberError, birth_date_of, gender_of, normalize_id_number
 from .models import AcquisitionChannel, ImportJob, Member, Stage
 from .services import fill_derived
@@ -336,16 +338,47 @@ def import_job_create(*, actor, branch: Branch, upload: UploadedFile) -> ImportJ
     return job
 
 
+def staging_path(job: ImportJob) -> Path:
+    """Pass one's output: the valid rows, ready for the database (ID numbers already
+    encrypted), one JSON object a line. Pass two reads this instead of the spreadsheet."""
+    return Path(job.file.path).with_suffix(".staged.jsonl")
+
+
+# Columns written by pass two. Encrypted fields are encrypted here, as Member.save() would.
+_FIELDS = [f for f in Member._meta.concrete_fields if not f.primary_key]
+_ENCRYPTED = {f.attname for f in _FIELDS if isinstance(f, EncryptedTextField)}
+
+
+def _staged_row(m: Member) -> dict:
+    fill_derived(m)
+    row = {}
+    for f in _FIELDS:
+        value = getattr(m, f.attname)
+        if value and f.attname in _ENCRYPTED:
+            value = crypto.encrypt(value)
+        elif isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        row[f.column] = value
+    return row
+
+
 def import_validate(*, job_id: int) -> ImportJob:
-    """Pass one: check every row, keep errors and a preview. Writes only the job row."""
+    """Pass one: check every row, keep errors, a preview and the staged valid rows. Writes
+    nothing to the member table."""
     job = ImportJob.objects.get(pk=job_id)
     valid, errors, preview = 0, [], []
     try:
-        with translation.override(settings.LANGUAGE_CODE):
+        with (
+            translation.override(settings.LANGUAGE_CODE),
+            staging_path(job).open("w", encoding="utf-8") as out,
+        ):
             for keep, batch_errors, done, total in _batches(Path(job.file.path), job.branch, None):
                 valid += len(keep)
                 errors.extend(batch_errors[: max(0, MAX_ERRORS - len(errors))])
                 preview.extend(_preview_row(m) for m in keep[: max(0, PREVIEW_ROWS - len(preview))])
+                for m in keep:
+                    out.write(json.dumps(_staged_row(m), ensure_ascii=False))
+                    out.write("\n")
                 _progress(job, done, total)
     except Exception as exc:  # a broken file must end as a failed job, not a stuck one
         ImportJob.objects.filter(pk=job.pk).update(
@@ -378,44 +411,83 @@ def import_confirm(*, actor, job: ImportJob) -> ImportJob:
     return job
 
 
-def import_commit(*, job_id: int, actor_id: int | None) -> ImportJob:
-    """Pass two: validate again and write the valid rows in chunks, each chunk in its own
-    transaction (so progress shows and a crash keeps whole chunks; a re-run skips what was
-    written, as duplicates). One audit row per chunk."""
-    from django.contrib.auth import get_user_model
+def _staged_chunks(path: Path) -> Iterator[list[dict]]:
+    chunk: list[dict] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            chunk.append(json.loads(line))
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
 
+
+def _still_new(chunk: list[dict]) -> list[dict]:
+    """Drop rows that someone registered between preview and confirm (or that an earlier,
+    interrupted run of this job already wrote)."""
+    phones = {r["phone"] for r in chunk if r["phone"]}
+    hashes = {r["id_number_hash"] for r in chunk if r["id_number_hash"]}
+    pairs = set(Member.objects.filter(phone__in=phones).values_list("phone", "name")) if phones else set()
+    ids = (
+        set(Member.objects.filter(id_number_hash__in=hashes).values_list("id_number_hash", flat=True))
+        if hashes
+        else set()
+    )
+    return [r for r in chunk if (r["phone"], r["name"]) not in pairs and r["id_number_hash"] not in ids]
+
+
+def import_commit(*, job_id: int, actor_id: int | None) -> ImportJob:
+    """Pass two: write the staged rows with COPY in chunks, each chunk in its own transaction
+    with its audit row (so progress shows, and a crash keeps whole chunks; a re-run skips
+    what was written). Row triggers still fire, so field history records every insert."""
     job = ImportJob.objects.get(pk=job_id)
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    imported = 0
-    now = timezone.now()
+    imported = done = 0
+    now = timezone.now().isoformat()
+    columns = [f.column for f in _FIELDS]
+    sql = f"COPY {Member._meta.db_table} ({', '.join(columns)}) FROM STDIN"
     try:
-        with translation.override(settings.LANGUAGE_CODE):
-            for keep, _errors, done, total in _batches(Path(job.file.path), job.branch, None):
-                with transaction.atomic():
-                    for m in keep:
-                        fill_derived(m)
-                        m.created_at = m.updated_at = now
-                        m.created_by = m.updated_by = actor
-                    Member.objects.bulk_create(keep, batch_size=1000)
-                    if keep:
-                        audit_record(
-                            actor=actor,
-                            action="members.import.committed",
-                            target=job,
-                            branch=job.branch,
-                            changes={"rows": len(keep), "through_row": done},
-                        )
-                imported += len(keep)
-                ImportJob.objects.filter(pk=job.pk).update(
-                    processed_rows=done, total_rows=total, imported_rows=imported
-                )
+        for chunk in _staged_chunks(staging_path(job)):
+            done += len(chunk)
+            rows = _still_new(chunk)
+            with transaction.atomic():
+                if rows:
+                    with connection.cursor() as cursor:
+                        # A bigger GIN pending list for this transaction: the three search
+                        # indexes take the rows in bulk instead of merging them row by row.
+                        cursor.execute("SET LOCAL gin_pending_list_limit = '32MB'")
+                    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+                        for r in rows:
+                            r["created_at"] = r["updated_at"] = now
+                            r["created_by_id"] = r["updated_by_id"] = actor_id
+                            copy.write_row([r[c] for c in columns])
+                    audit_record(
+                        actor=_actor(actor_id),
+                        action="members.import.committed",
+                        target=job,
+                        branch=job.branch,
+                        changes={"rows": len(rows), "through_row": done},
+                    )
+            imported += len(rows)
+            ImportJob.objects.filter(pk=job.pk).update(processed_rows=done, imported_rows=imported)
     except Exception as exc:
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.FAILED, message=str(exc)[:300], finished_at=timezone.now()
         )
         raise
     ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.DONE, imported_rows=imported, finished_at=timezone.now()
+        status=ImportJob.Status.DONE,
+        imported_rows=imported,
+        processed_rows=done,
+        total_rows=max(done, job.valid_rows),
+        finished_at=timezone.now(),
     )
+    staging_path(job).unlink(missing_ok=True)
     job.refresh_from_db()
     return job
+
+
+def _actor(actor_id: int | None):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=actor_id).first() if actor_id else None

@@ -3,6 +3,8 @@ the character's most common one (曾 zeng, not ceng), and the search columns of 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pypinyin import Style, lazy_pinyin
 
 # Surnames read differently from the character's everyday reading; compound surnames first
@@ -63,8 +65,14 @@ def syllables(name: str) -> list[str]:
             head = list(SURNAME_READINGS[name[:size]])
             name = name[size:]
             break
-    rest = lazy_pinyin(name, style=Style.NORMAL, errors="default", v_to_u=False)
-    return [s.lower() for s in head + rest if s.strip()]
+    return [s.lower() for s in head + list(_rest(name)) if s.strip()]
+
+
+@lru_cache(maxsize=100_000)
+def _rest(text: str) -> tuple[str, ...]:
+    # Given names repeat a great deal (伟, 芳, 静…): an import of 100,000 people computes
+    # each one once.
+    return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="default", v_to_u=False))
 
 
 def pinyin_full(name: str) -> str:

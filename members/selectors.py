@@ -8,18 +8,21 @@ another branch is found there, and shown masked until that branch receives them.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from clinic.phones import PhoneError, national_digits, normalize_phone
 from clinic.selectors import user_branch_ids
 
 from . import crypto
 from .idnumbers import IdNumberError, normalize_id_number
-from .models import Consent, ConsentKind, Member, MemberStatus
+from .models import Consent, ConsentKind, Member, MemberStatus, Stage
 
 SEARCH_LIMIT = 20
 VISIBLE_STATUSES = (MemberStatus.ACTIVE, MemberStatus.RESTRICTED)
@@ -164,7 +167,6 @@ SEARCH_FIELDS = (
     "birth_date",
     "phone",
     "stage",
-    "status",
     "card_no",
     "branch_id",
     "last_visit_at",
@@ -173,13 +175,43 @@ SEARCH_FIELDS = (
 )
 
 
-def member_search(user, raw: str, *, limit: int = SEARCH_LIMIT) -> list[Member]:
+@dataclass(slots=True)
+class SearchHit:
+    """One search result: just what the result list shows (no model instance, so the
+    instant search costs little more than its SQL)."""
+
+    pk: int
+    name: str
+    gender: str
+    birth_date: dt.date | None
+    phone: str
+    stage: str
+    card_no: str | None
+    branch_id: int
+    last_visit_at: dt.datetime | None
+    has_medical_alerts: bool
+    pinyin_initials: str
+    in_scope: bool = True
+
+    @property
+    def age(self) -> int | None:
+        if not self.birth_date:
+            return None
+        today = timezone.localdate()
+        b = self.birth_date
+        return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+
+    def get_stage_display(self) -> str:
+        return str(Stage(self.stage).label)
+
+
+def member_search(user, raw: str, *, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
     """Up to ``limit`` matches across the chain, exact matches first. Each carries
     ``in_scope``: whether the user's branches may open the profile."""
     kind, q = classify_query(raw)
     if not kind:
         return []
-    rows = list(search_queryset(raw).only(*SEARCH_FIELDS)[:limit])
+    rows = [SearchHit(*values) for values in search_queryset(raw).values_list(*SEARCH_FIELDS)[:limit]]
     ids = user_branch_ids(user)
     served: set[int] = set()
     if ids is not None and rows:
@@ -193,7 +225,7 @@ def member_search(user, raw: str, *, limit: int = SEARCH_LIMIT) -> list[Member]:
     for m in rows:
         m.in_scope = ids is None or m.branch_id in ids or m.pk in served
 
-    def rank(m: Member) -> tuple:
+    def rank(m: SearchHit) -> tuple:
         exact = m.name == q or m.pinyin_initials == q or m.card_no == q or m.phone.endswith(q)
         return (not exact, not m.in_scope, m.name)
 

@@ -93,7 +93,9 @@ def fill_derived(member: Member) -> None:
     member.pinyin_initials = names.pinyin_initials(member.name)
     member.name_grams = names.name_grams(member.name)
     if member.phone:
-        digits = national_digits(member.phone)
+        # A Chinese mobile (+861…, the common case) needs no parsing.
+        cn_mobile = member.phone.startswith("+861") and len(member.phone) == 14
+        digits = member.phone[3:] if cn_mobile else national_digits(member.phone)
         member.phone_digits, member.phone_last4 = digits, digits[-4:]
     else:
         member.phone_digits = member.phone_last4 = ""

@@ -214,6 +214,11 @@ class Command(BaseCommand):
 
         seed_notifications(branches=branches)
 
+        # Demo people (members is a higher layer: imported here, when the command runs).
+        from members.demo import seed_members
+
+        seed_members(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
