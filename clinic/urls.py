@@ -22,6 +22,7 @@ urlpatterns = [
     path("clinic/", include((clinic_patterns, "clinic"))),
     path("notifications/", include("clinic.notifications.urls")),
     path("members/", include("members.urls")),
+    path("loyalty/", include("loyalty.urls")),
     path("appointments/", include("appointments.urls")),
     path("admin/", admin.site.urls),
 ]

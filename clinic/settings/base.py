@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "members.apps.MembersConfig",
+    "loyalty.apps.LoyaltyConfig",
     "appointments.apps.AppointmentsConfig",
 ]
 
@@ -242,6 +244,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},
     "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
+    # Loyalty (docs/loyalty.md): expiry after midnight, then reconciliation; warnings by day.
+    "loyalty-points-expire": {"task": "loyalty.tasks.points_expire", "schedule": crontab(hour=0, minute=30)},
+    "loyalty-points-reconcile": {"task": "loyalty.tasks.points_reconcile", "schedule": crontab(hour=2, minute=30)},
+    "loyalty-points-expiry-warn": {"task": "loyalty.tasks.points_expiry_warn", "schedule": crontab(hour=10, minute=0)},
+    "loyalty-tier-reviews": {"task": "loyalty.tasks.tier_reviews", "schedule": crontab(hour=9, minute=30)},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-mark-no-shows": {"task": "appointments.tasks.mark_no_shows", "schedule": 300.0},
 }

@@ -219,6 +219,11 @@ class Command(BaseCommand):
 
         seed_members(branches=branches)
 
+        # Members in every tier, points about to expire, allowances partly used.
+        from loyalty.demo import seed_loyalty
+
+        seed_loyalty(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,219 @@
+"""Admin: HQ configures tiers, earn rules and bonuses; managers and HQ read the ledger.
+Configuration saves go through services (audited); the ledger is read-only here."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from clinic.admin import AuditedAdmin
+from clinic.selectors import scope_to_branches
+
+from . import services
+from .models import (
+    BonusRule,
+    EarnCategoryRate,
+    LedgerDrift,
+    LotConsumption,
+    Membership,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    PointsPolicy,
+    Tier,
+    TierAllowance,
+    TierCategoryDiscount,
+    TierChange,
+)
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = [
+            "name",
+            "name_en",
+            "code",
+            "rank",
+            "qualify_amount",
+            "qualify_visits",
+            "qualify_logic",
+            "basic_care_discount",
+            "points_multiplier",
+            "priority_booking",
+            "dedicated_rep",
+            "badge_css",
+            "is_active",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        candidate = self.instance
+        for key, value in data.items():
+            setattr(candidate, key, value)
+        errors = services.tier_ladder_errors(services.config.tier_ladder_with(candidate))
+        if errors:
+            raise forms.ValidationError(errors)
+        return data
+
+
+class TierCategoryDiscountInline(admin.TabularInline):
+    model = TierCategoryDiscount
+    extra = 0
+    autocomplete_fields = ["category"]
+
+
+class TierAllowanceInline(admin.TabularInline):
+    model = TierAllowance
+    extra = 0
+
+
+@admin.register(Tier)
+class TierAdmin(AuditedAdmin):
+    form = TierForm
+    list_display = [
+        "rank",
+        "name",
+        "code",
+        "qualify_amount",
+        "qualify_visits",
+        "qualify_logic",
+        "basic_care_discount",
+        "points_multiplier",
+        "priority_booking",
+        "dedicated_rep",
+        "is_active",
+    ]
+    list_display_links = ["name"]
+    inlines = [TierCategoryDiscountInline, TierAllowanceInline]
+
+    def save_model(self, request, obj, form, change):
+        services.tier_save(actor=request.user, tier=obj)
+
+
+@admin.register(PointsPolicy)
+class PointsPolicyAdmin(AuditedAdmin):
+    list_display = [
+        "__str__",
+        "points_per_yuan",
+        "expiry_mode",
+        "expiry_months",
+        "warn_days",
+        "welcome_points",
+    ]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not PointsPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EarnCategoryRate)
+class EarnCategoryRateAdmin(AuditedAdmin):
+    list_display = ["category", "points_per_yuan"]
+    autocomplete_fields = ["category"]
+
+
+@admin.register(BonusRule)
+class BonusRuleAdmin(AuditedAdmin):
+    list_display = ["kind", "points", "is_active"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The ledger is changed only by its services; admin shows it."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdmin):
+    list_display = ["card_no", "member", "tier", "branch", "enrolled_at", "review_on"]
+    list_filter = ["tier", "branch"]
+    search_fields = ["card_no", "member__name", "member__phone_digits"]
+    list_select_related = ["member", "tier", "branch"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "member", "from_tier", "to_tier", "cause", "reason"]
+    list_filter = ["cause", "to_tier"]
+    search_fields = ["member__name", "reason"]
+    list_select_related = ["member", "from_tier", "to_tier"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
+
+
+@admin.register(PointsAccount)
+class PointsAccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "member", "balance", "is_open", "updated_at"]
+    list_filter = ["is_open"]
+    search_fields = ["member__name", "member__card_no", "=id"]
+    list_select_related = ["member"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
+
+
+class ConsumptionInline(admin.TabularInline):
+    model = LotConsumption
+    fields = ["lot", "points"]
+    readonly_fields = ["lot", "points"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "account",
+        "kind",
+        "points",
+        "balance_after",
+        "source_key",
+        "idempotency_key",
+        "reason",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["=account__id", "idempotency_key", "source_key", "account__member__name"]
+    list_select_related = ["account__member"]
+    inlines = [ConsumptionInline]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
+
+
+@admin.register(PointsLot)
+class PointsLotAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "points", "remaining", "earned_at", "expires_on"]
+    search_fields = ["=account__id"]
+    list_select_related = ["account__member"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
+
+
+@admin.register(LedgerDrift)
+class LedgerDriftAdmin(ReadOnlyAdmin):
+    list_display = ["detected_at", "account", "balance", "entries_sum", "lots_sum"]
+    list_select_related = ["account__member"]

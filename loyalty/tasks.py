@@ -1,0 +1,42 @@
+"""The loyalty jobs on the beat schedule. Each one calls a service that is idempotent, so a
+retry or a second beat never applies anything twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from clinic.services import heartbeat_record
+
+from . import services
+
+
+@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=3600, soft_time_limit=3300)
+def points_expire(self) -> dict:
+    """Nightly: expire the lots whose last valid day has passed (one expire entry per lot)."""
+    lots, points = services.points_expire_due()
+    heartbeat_record(name="loyalty.points_expire")
+    return {"lots": lots, "points": points}
+
+
+@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
+def points_expiry_warn(self) -> int:
+    """Daily: warn members 30 days before their points expire (once per expiry date)."""
+    sent = services.points_expiry_warn()
+    heartbeat_record(name="loyalty.points_expiry_warn")
+    return sent
+
+
+@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=3600, soft_time_limit=3300)
+def points_reconcile(self) -> int:
+    """Nightly: balance == sum(entries) == sum(open lots) for every account; report drift."""
+    drifts = services.points_reconcile()
+    heartbeat_record(name="loyalty.points_reconcile")
+    return len(drifts)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
+def tier_reviews(self) -> dict:
+    """Daily: tier anniversary warnings (30 days ahead) and one-step downgrades."""
+    counts = services.tier_reviews_run()
+    heartbeat_record(name="loyalty.tier_reviews")
+    return counts
