@@ -132,7 +132,7 @@ def quote(
     manual_reason: str = "",
 ):
     """Price an open visit without writing anything (the checkout page's preview)."""
-    lines = list(visit.lines.select_related("item").order_by("id"))
+    lines = list(visit.lines.select_related("item__category").order_by("id"))
     item_ids = {line.item_id for line in lines}
     tier_percent, tier_label = integration.tier_pricing(visit.member, {line.item.category for line in lines})
     data = pricing.PricingInput(

@@ -83,8 +83,12 @@ def notify_member(
 
 
 def _membership(member):
-    fn = _optional("loyalty.selectors", "membership_for")
-    return fn(member) if fn else None
+    """The person's loyalty membership, looked up once per member object (a checkout prices
+    with it several times)."""
+    if not hasattr(member, "_appointments_membership"):
+        fn = _optional("loyalty.selectors", "membership_for")
+        member._appointments_membership = fn(member) if fn else None
+    return member._appointments_membership
 
 
 def tier_pricing(member, categories) -> tuple[dict[int, Any], str]:

@@ -11,10 +11,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Max, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from psycopg.errors import DeadlockDetected
 
 from clinic.errors import DomainError
 from clinic.models import Branch, Role, ServiceItem
@@ -129,18 +130,31 @@ def _clashes(doctor, chair, start, end, exclude_pk=None):
 def _save_guarded(appt: Appointment, *, override: bool, member, update_fields=None) -> None:
     """Save under the exclusion constraints. A clash that the pre-check could not see (a
     concurrent booking committed meanwhile) becomes the same friendly error; with an
-    override the booking is saved as an overbooking instead."""
-    try:
-        with transaction.atomic():
-            appt.save(update_fields=update_fields)
-    except IntegrityError as exc:
-        if not any(name in str(exc) for name in _CONSTRAINTS):
-            raise
-        if not override:
-            raise _clash_error(appt.doctor, appt.branch, appt.start, appt.end, appt.chair, member) from exc
-        appt.overbooked = True
-        with transaction.atomic():
-            appt.save(update_fields=[*update_fields, "overbooked"] if update_fields else None)
+    override the booking is saved as an overbooking instead.
+
+    Two concurrent inserts that clash on both constraints (doctor and chair) can wait for each
+    other; PostgreSQL then aborts one with a deadlock error. That one retries from its
+    savepoint, waits for the winner, and gets the clash like everybody else.
+    """
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                appt.save(update_fields=update_fields)
+            return
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, DeadlockDetected) or attempt == 2:
+                raise
+        except IntegrityError as exc:
+            if not any(name in str(exc) for name in _CONSTRAINTS):
+                raise
+            if not override:
+                raise _clash_error(
+                    appt.doctor, appt.branch, appt.start, appt.end, appt.chair, member
+                ) from exc
+            appt.overbooked = True
+            with transaction.atomic():
+                appt.save(update_fields=[*update_fields, "overbooked"] if update_fields else None)
+            return
 
 
 def _validate_slot(

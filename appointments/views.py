@@ -94,6 +94,10 @@ def day(request: HttpRequest) -> HttpResponse:
             "next": when + dt.timedelta(days=1),
             "branch": branch,
             "doctors": schedule.doctors_for_branch(branch),
+            "detail_prefix": reverse("appointments:detail", args=[0])[:-2],
+            "show_medical": request.user.has_perm("clinic.view_medical"),
+            "overbooked_label": _("Overbooked"),
+            "medical_label": _("Medical alert"),
         },
     )
 

@@ -224,6 +224,11 @@ class Command(BaseCommand):
 
         seed_loyalty(branches=branches)
 
+        # Chairs, shifts, today's bookings in every state, tomorrow's with reminders pending.
+        from appointments.demo import seed_appointments
+
+        seed_appointments(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
