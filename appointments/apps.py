@@ -11,7 +11,12 @@ class AppointmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic.navigation import NavItem, register
-        from members.registry import register_merge_field, register_timeline_source
+        from members.registry import (
+            ProfileTab,
+            register_merge_field,
+            register_profile_tab,
+            register_timeline_source,
+        )
 
         from . import timeline
         from .models import Appointment, AppointmentEvent, Visit
@@ -39,6 +44,16 @@ class AppointmentsConfig(AppConfig):
         register_merge_field(Visit, "member")
         register_timeline_source(
             "appointments.events", timeline.events, permission="appointments.view_appointment"
+        )
+        register_profile_tab(
+            ProfileTab(
+                key="appointments",
+                label=_("Appointments & visits"),
+                template="appointments/_member_tab.html",
+                context=timeline.profile_tab,
+                permission="appointments.view_appointment",
+                order=30,
+            )
         )
         _compile_app_catalogue()
 

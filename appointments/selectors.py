@@ -229,3 +229,14 @@ def today_board(branch: Branch, *, now: dt.datetime | None = None) -> dict[str, 
 
 def visits_for_appointments(ids) -> dict[int, Visit]:
     return {v.appointment_id: v for v in Visit.objects.filter(appointment_id__in=list(ids))}
+
+
+def member_visit_stats(member) -> dict:
+    """First and last visit, number of visits and total spent, from checked-out visits."""
+    from django.db.models import Count, Max, Min, Sum
+
+    from .models import VisitStatus
+
+    return Visit.objects.filter(member=member, status=VisitStatus.CHECKED_OUT).aggregate(
+        first=Min("checked_out_at"), last=Max("checked_out_at"), count=Count("id"), total=Sum("amount_paid")
+    )

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.registry import TimelineEntry
 
-from .models import AppointmentEvent
+from .models import Appointment, AppointmentEvent
 
 _TITLES = {
     "booked": _("Appointment booked"),
@@ -51,4 +51,16 @@ def events(member, user, limit):
         )
 
 
-__all__ = ["events", "title"]
+def profile_tab(member, user) -> dict:
+    """The person's bookings (newest first) and visit statistics, for the profile tab."""
+    from .selectors import member_visit_stats
+
+    bookings = list(
+        Appointment.objects.filter(member=member)
+        .select_related("service", "doctor__staff", "branch")
+        .order_by("-start")[:30]
+    )
+    return {"bookings": bookings, "stats": member_visit_stats(member)}
+
+
+__all__ = ["events", "profile_tab", "title"]

@@ -257,3 +257,27 @@ def test_loyalty_allowance_tier_points_and_void_restores_everything(
     checkout.visit_void(actor=manager, visit=v, reason="测试作废")
     assert loyalty_selectors.open_balance(person) == 0
     assert {s.kind: s.remaining for s in loyalty.allowance_status(membership)}["cleaning"] == 2
+
+
+def _pdf_objects(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated (font names live in object streams)."""
+    import re
+    import zlib
+
+    parts = [pdf]
+    for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            parts.append(zlib.decompress(raw))
+        except zlib.error:
+            continue
+    return b"".join(parts)
+
+
+def test_receipt_pdf_embeds_a_cjk_font(client_for, visit, service, front_desk):
+    pytest.importorskip("weasyprint")
+    checkout.charge_line_add(actor=front_desk, visit=visit, item=service)
+    pay(front_desk, visit, "280")
+    r = client_for(front_desk).get(reverse("appointments:receipt", args=[visit.pk]), {"format": "pdf"})
+    assert r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    inflated = _pdf_objects(r.content)
+    assert b"CJK" in inflated or b"WenQuanYi" in inflated, "no CJK font: Chinese text would vanish"

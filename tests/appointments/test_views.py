@@ -239,9 +239,13 @@ def test_get_on_a_transition_is_refused(client_for, front_desk, appt):
     )
 
 
-def test_timeline_on_the_member_profile(client_for, front_desk, appt, member):
-    r = client_for(front_desk).get(reverse("members:detail", args=[member.pk]))
+def test_timeline_and_tab_on_the_member_profile(client_for, front_desk, appt, member):
+    client = client_for(front_desk)
+    r = client.get(reverse("members:detail", args=[member.pk]))
     assert r.status_code == 200
+    r = client.get(reverse("members:detail", args=[member.pk]), {"tab": "appointments"})
+    html = r.content.decode()
+    assert 'data-testid="member-appointments"' in html and "2026-12-07 10:00" in html
 
 
 assert MONDAY
