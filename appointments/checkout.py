@@ -14,8 +14,7 @@ from django.utils.translation import gettext as _
 from clinic.models import ServiceItem
 from clinic.money import ZERO, to_money
 from clinic.services import audit_record
-from members.models import Stage
-from members.services import member_stage_advance
+from members.services import member_visit_record
 
 from . import integration, pricing
 from .errors import AppointmentError
@@ -236,8 +235,7 @@ def visit_checkout(
         from .services import appointment_complete
 
         visit.appointment = appointment_complete(actor=actor, appointment=appt)
-    if visit.member.stage == Stage.LEAD:
-        member_stage_advance(actor=actor, member=visit.member, stage=Stage.PATIENT)
+    member_visit_record(actor=actor, member=visit.member, at=now)
     _visit_event(visit, "checked_out", actor=actor, detail=f"¥{visit.amount_due}")
     audit_record(
         actor=actor,

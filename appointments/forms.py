@@ -182,10 +182,14 @@ class ChargeLineForm(forms.Form):
     item = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=99, initial=1)
     teeth = forms.CharField(label=_("Teeth (FDI)"), required=False, max_length=100, help_text=_("e.g. 16 26"))
+    doctor = DoctorChoiceField(
+        label=_("Doctor"), queryset=None, required=False, empty_label=_("The visit's doctor")
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, branch, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["item"].queryset = catalog_items()
+        self.fields["doctor"].queryset = schedule.doctors_for_branch(branch)
 
     def clean_teeth(self) -> list[int]:
         return parse_teeth(self.cleaned_data.get("teeth", ""))

@@ -414,7 +414,7 @@ def bulk_move(request: HttpRequest) -> HttpResponse:
 
 def visit(request: HttpRequest, pk: int) -> HttpResponse:
     v = selectors.get_visit_for_user(request.user, pk)
-    line_form = ChargeLineForm(request.POST or None, prefix="line")
+    line_form = ChargeLineForm(request.POST or None, prefix="line", branch=v.branch)
     if request.method == "POST":
         if not request.user.has_perm("appointments.change_visit"):
             raise PermissionDenied
@@ -426,6 +426,7 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
                     item=line_form.cleaned_data["item"],
                     quantity=line_form.cleaned_data["quantity"],
                     teeth=line_form.cleaned_data["teeth"],
+                    doctor=line_form.cleaned_data["doctor"],
                 )
             except DomainError as exc:
                 _form_error(line_form, exc)

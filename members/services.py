@@ -744,3 +744,23 @@ def _register_own_merge_fields() -> None:
     register_merge_field(FamilyLink, "member", before_move=_family_before_move)
     register_merge_field(FamilyLink, "relative")
     register_merge_field(CommunicationLog, "member")
+
+
+@transaction.atomic
+def member_visit_record(*, actor, member: Member, at: dt.datetime) -> Member:
+    """A paid visit was checked out (appointments): the last visit moves forward, never back
+    (a voided visit keeps it: the person did come), and a lead becomes a patient. The
+    medical-record retention clock runs from ``last_visit_at``."""
+    member = _lock(member)
+    changes: dict[str, list[Any]] = {}
+    if member.last_visit_at is None or at > member.last_visit_at:
+        changes["last_visit_at"] = [member.last_visit_at, at]
+        member.last_visit_at = at
+    if member.stage == Stage.LEAD:
+        changes["stage"] = [member.stage, Stage.PATIENT]
+        member.stage = Stage.PATIENT
+    if changes:
+        member.updated_at = timezone.now()
+        member.save(update_fields=["last_visit_at", "stage", "updated_at"])
+        audit_record(actor=actor, action="members.member.visited", target=member, changes=changes)
+    return member

@@ -78,7 +78,8 @@ def test_checkout_records_payment_completes_and_moves_a_lead_to_patient(
     )
     assert fired == [v.pk]
     assert v.appointment.status == Status.COMPLETED
-    assert Member.objects.get(pk=v.member_id).stage == Stage.PATIENT
+    person = Member.objects.get(pk=v.member_id)
+    assert person.stage == Stage.PATIENT and person.last_visit_at == v.checked_out_at
     assert AuditLog.objects.filter(action="appointments.visit.checked_out", target_id=str(v.pk)).exists()
     assert v.appointment.events.filter(action="checked_out").exists()
 
