@@ -68,3 +68,24 @@ def test_exactly_one_of_n_concurrent_bookings_of_one_chair_succeeds(branch, serv
     )
     assert sorted(results) == ["clash"] * 3 + ["ok"], results
     assert Appointment.objects.filter(chair=chair).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submitted_checkout_charges_once(branch, doc, service, front_desk, clock):
+    from decimal import Decimal
+
+    from appointments import checkout, services
+    from appointments.models import Payment
+
+    appt = book(front_desk, branch, make_member(branch, name="双击"), service, doc, at(0, 10))
+    services.appointment_check_in(actor=front_desk, appointment=appt)
+    visit = services.appointment_start_treatment(actor=front_desk, appointment=appt).visit
+    checkout.charge_line_add(actor=front_desk, visit=visit, item=service)
+    results = race(
+        lambda: checkout.visit_checkout(
+            actor=front_desk, visit=visit, payments=[("cash", Decimal("280"))], checkout_key="same-form"
+        ),
+        [(), (), ()],
+    )
+    assert results == ["ok", "ok", "ok"], results
+    assert Payment.objects.filter(visit=visit).count() == 1

@@ -248,4 +248,11 @@ def test_timeline_and_tab_on_the_member_profile(client_for, front_desk, appt, me
     assert 'data-testid="member-appointments"' in html and "2026-12-07 10:00" in html
 
 
+def test_admin_shows_a_manager_only_their_branch(client_for, manager, other_branch, branch):
+    make_chair(branch, "C1", "静安1号椅")
+    make_chair(other_branch, "C1", "浦东1号椅")
+    html = client_for(manager).get(reverse("admin:appointments_chair_changelist")).content.decode()
+    assert "静安1号椅" in html and "浦东1号椅" not in html
+
+
 assert MONDAY
