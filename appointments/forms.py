@@ -102,10 +102,19 @@ class CancelForm(forms.Form):
 
 
 class FilterForm(forms.Form):
-    date = forms.DateField(label=_("Date"), required=False, widget=_date_input())
+    date = forms.DateField(
+        label=_("Date"),
+        required=False,
+        widget=forms.DateInput(
+            attrs={"type": "date", "class": "form-control form-control-sm w-auto"}, format="%Y-%m-%d"
+        ),
+    )
     doctor = forms.IntegerField(required=False, widget=forms.HiddenInput)
     status = forms.ChoiceField(
-        label=_("Status"), choices=[("", _("All statuses")), *Status.choices], required=False
+        label=_("Status"),
+        choices=[("", _("All statuses")), *Status.choices],
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm w-auto"}),
     )
     by = forms.ChoiceField(choices=[("doctor", _("By doctor")), ("chair", _("By chair"))], required=False)
     q = forms.CharField(label=_("Name or phone"), required=False, max_length=50)

@@ -66,6 +66,20 @@ class Column:
     bookings: list = field(default_factory=list)
     free: list = field(default_factory=list)
 
+    @property
+    def items(self) -> list:
+        """Bookings and free gaps in time order, as the column shows them."""
+        return sorted([*self.bookings, *self.free], key=lambda x: (x.start, x.is_free))
+
+
+@dataclass
+class FreeGap:
+    start: dt.datetime
+    end: dt.datetime
+    hm: str
+    hm_end: str
+    is_free: bool = True
+
 
 def day_columns(
     branch: Branch, day: dt.date, *, by: str = "doctor", doctor_id: int | None = None, status: str = ""
@@ -98,8 +112,11 @@ def day_columns(
             continue
         col = Column(d.pk, d.staff.full_name, shifts.get(d.pk, []), by_doctor.get(d.pk, []))
         held = [(b.start, b.end) for b in col.bookings if b.status in ACTIVE_STATUSES]
+        tz = timezone.get_current_timezone()
         col.free = [
-            iv for iv in schedule.subtract(col.shifts, held) if iv[1] - iv[0] >= dt.timedelta(minutes=15)
+            FreeGap(s, e, s.astimezone(tz).strftime("%H:%M"), e.astimezone(tz).strftime("%H:%M"))
+            for s, e in schedule.subtract(col.shifts, held)
+            if e - s >= dt.timedelta(minutes=15)
         ]
         columns.append(col)
     return columns
@@ -126,6 +143,7 @@ class Card:
     service_label: str
     hm: str
     hm_end: str
+    is_free: bool = False
 
 
 def _cards(qs) -> list[Card]:

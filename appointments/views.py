@@ -98,6 +98,9 @@ def day(request: HttpRequest) -> HttpResponse:
             "show_medical": request.user.has_perm("clinic.view_medical"),
             "overbooked_label": _("Overbooked"),
             "medical_label": _("Medical alert"),
+            "free_label": _("Free"),
+            "book_url": reverse("appointments:book"),
+            "can_book": request.user.has_perm(ADD),
         },
     )
 
