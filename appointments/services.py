@@ -316,7 +316,7 @@ def appointment_move(
         update_fields=["start", "end", "doctor", "chair", "overbooked", "priority_slot"],
     )
     Reminder.objects.filter(appointment=appt, status=ReminderStatus.PENDING).update(
-        status=ReminderStatus.CANCELLED, processed_at=now, note="moved"
+        status=ReminderStatus.CANCELLED, processed_at=now
     )
     _schedule_reminders(appt, now=now)
     new = {"start": appt.start, "end": appt.end, "doctor": doctor_name(appt.doctor), "chair": appt.chair_id}
@@ -398,7 +398,7 @@ def _transition(*, actor, appointment: Appointment, action: str, detail: str = "
     _save_guarded(appt, override=False, member=appt.member, update_fields=fields)
     if to in (Status.CANCELLED, Status.NO_SHOW, Status.ARRIVED, Status.IN_TREATMENT, Status.COMPLETED):
         Reminder.objects.filter(appointment=appt, status=ReminderStatus.PENDING).update(
-            status=ReminderStatus.CANCELLED, processed_at=timezone.now(), note=to
+            status=ReminderStatus.CANCELLED, processed_at=timezone.now()
         )
     _event(appt, action, actor=actor, frm=frm, to=to, detail=detail)
     audit_record(

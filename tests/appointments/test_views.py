@@ -256,3 +256,27 @@ def test_admin_shows_a_manager_only_their_branch(client_for, manager, other_bran
 
 
 assert MONDAY
+
+
+def test_pages_have_no_untranslated_text(client_for, front_desk, manager, appt, doc, service, clock):
+    from tests.clinic.test_i18n import untranslated, visible_text
+
+    services.appointment_check_in(actor=front_desk, appointment=appt)
+    visit = services.appointment_start_treatment(actor=front_desk, appointment=appt).visit
+    desk, boss = client_for(front_desk), client_for(manager)
+    pages = [
+        (desk, reverse("appointments:today")),
+        (desk, reverse("appointments:day") + "?date=2026-12-07"),
+        (desk, reverse("appointments:week") + "?date=2026-12-07"),
+        (desk, reverse("appointments:list")),
+        (desk, reverse("appointments:book")),
+        (desk, reverse("appointments:walk_in")),
+        (desk, reverse("appointments:detail", args=[appt.pk])),
+        (desk, reverse("appointments:visit", args=[visit.pk])),
+        (boss, reverse("appointments:leave")),
+    ]
+    for client, url in pages:
+        html = client.get(url).content.decode()
+        # FDI is the tooth-numbering standard's name, written so in Chinese dental practice too.
+        bad = [p for p in untranslated(visible_text(html)) if "FDI" not in p]
+        assert bad == [], url
