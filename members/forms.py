@@ -106,16 +106,24 @@ class MemberForm(BootstrapMixin, forms.Form):
         self._style()
         self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
 
+    def show_masked(self, member: Member) -> None:
+        """Editing: the phone and ID number are never sent to the browser in full (that would be
+        an unaudited reveal). Their masked forms are placeholders; left blank, they stay."""
+        from clinic.phones import mask_phone
+
+        keep = _("leave blank to keep")
+        if member.phone:
+            self.fields["phone"].widget.attrs["placeholder"] = f"{mask_phone(member.phone)} ({keep})"
+        if member.id_number_masked:
+            self.fields["id_number"].widget.attrs["placeholder"] = f"{member.id_number_masked} ({keep})"
+            self.fields["id_number"].help_text = ""
+
     @staticmethod
     def initial_from(member: Member) -> dict:
-        from clinic.phones import national_digits
-
         return {
             "name": member.name,
-            "phone": national_digits(member.phone) if member.phone else "",
             "gender": member.gender,
             "birth_date": member.birth_date,
-            "id_number": member.id_number,
             "stage": member.stage,
             "channel": member.channel_id,
             "consultant": member.consultant_id,
@@ -194,7 +202,7 @@ class EraseForm(BootstrapMixin, forms.Form):
 
 
 class ImportUploadForm(BootstrapMixin, forms.Form):
-    file = forms.FileField(label=_("Spreadsheet (.xlsx or .csv)"))
+    file = forms.FileField(label=_("Spreadsheet (.xlsx, .xls or .csv)"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -202,8 +210,8 @@ class ImportUploadForm(BootstrapMixin, forms.Form):
 
     def clean_file(self):
         f = self.cleaned_data["file"]
-        if not f.name.lower().endswith((".xlsx", ".csv")):
-            raise forms.ValidationError(_("Upload an .xlsx or .csv file."))
+        if not f.name.lower().endswith((".xlsx", ".xls", ".csv")):
+            raise forms.ValidationError(_("Upload an .xlsx, .xls or .csv file."))
         if f.size > 50 * 1024 * 1024:
             raise forms.ValidationError(_("The file is larger than 50 MB."))
         return f

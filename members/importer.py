@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
 
 from clinic.models import Branch
 from clinic.phones import PhoneError, normalize_phone
@@ -103,11 +103,11 @@ def read_rows(path: Path) -> tuple[int, Iterator[tuple[int, dict]]]:
         source: Iterator = iter(body)
         raw_values = True
     else:
-        wb = load_workbook(path, read_only=True, data_only=True)
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = list(next(it, ()) or ())
-        total = max((ws.max_row or 1) - 1, 0)
+        # calamine (Rust) reads a sheet ~10x faster than openpyxl, and old .xls files too.
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        it = sheet.iter_rows()
+        header = list(next(it, []) or [])
+        total = max(sheet.height - 1, 0)
         source = it
         raw_values = False
     fields = [HEADERS.get(_cell(h).lower() if _cell(h).isascii() else _cell(h)) for h in header]

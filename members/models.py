@@ -100,7 +100,12 @@ MEDICAL_CONDITIONS = [
 ]
 
 
-@pghistory.track(exclude=["pinyin_full", "pinyin_initials", "name_grams", "phone_digits", "phone_last4"])
+# Statement-level history triggers: an import's COPY of thousands of rows writes its history
+# in one INSERT ... SELECT from the transition table instead of one trigger call per row.
+@pghistory.track(
+    exclude=["pinyin_full", "pinyin_initials", "name_grams", "phone_digits", "phone_last4"],
+    level=pghistory.Statement,
+)
 class Member(models.Model):
     """One person, from the first enquiry on. ``stage`` moves lead → patient → member."""
 
@@ -113,7 +118,7 @@ class Member(models.Model):
     other_contacts = models.CharField(_("other contacts"), max_length=200, blank=True)
     wechat_id = models.CharField(_("WeChat ID"), max_length=50, blank=True)
     id_number = EncryptedTextField(_("ID number"), blank=True)
-    id_number_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    id_number_hash = models.CharField(max_length=64, blank=True, editable=False)
     id_number_masked = models.CharField(max_length=20, blank=True, editable=False)
     address = models.CharField(_("address"), max_length=255, blank=True)
     occupation = models.CharField(_("occupation"), max_length=50, blank=True)
@@ -148,7 +153,7 @@ class Member(models.Model):
     language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
-    card_no = models.CharField(_("card number"), max_length=32, null=True, blank=True, unique=True)
+    card_no = models.CharField(_("card number"), max_length=32, null=True, blank=True)
     marketing_opt_out = models.BooleanField(_("refuses all marketing"), default=False)
     # Medical alerts: encrypted, shown to clinical roles only; the flag is what others see.
     allergies = EncryptedTextField(_("drug allergies"), blank=True)
@@ -210,12 +215,17 @@ class Member(models.Model):
             models.Index(OpClass("phone_digits", name="varchar_pattern_ops"), name="member_phone_prefix"),
             models.Index(fields=["phone_last4"], name="member_phone_last4"),
             models.Index(fields=["phone"], name="member_phone"),
-            models.Index(OpClass("card_no", name="varchar_pattern_ops"), name="member_card_prefix"),
+            # Most people have no ID number on file: index only those who do.
+            models.Index(fields=["id_number_hash"], condition=~Q(id_number_hash=""), name="member_id_hash"),
             models.Index(fields=["branch", "-created_at"], name="member_branch_created"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(merged_into=models.F("id")), name="member_not_merged_into_itself"
+            ),
+            # One index for both uniqueness and the card-number prefix search.
+            models.UniqueConstraint(
+                fields=["card_no"], name="member_card_no_unique", opclasses=["varchar_pattern_ops"]
             ),
         ]
 
@@ -381,6 +391,7 @@ class Direction(models.TextChoices):
     OUTBOUND = "out", _("Outbound")
 
 
+@pghistory.track()
 class CommunicationLog(models.Model):
     """沟通记录: one contact with the person. Append-only; corrections are new entries."""
 
@@ -412,7 +423,10 @@ class CommunicationLog(models.Model):
 
 
 class ImportJob(models.Model):
-    """An uploaded spreadsheet: validated into a preview, written only when confirmed."""
+    """An uploaded spreadsheet: validated into a preview, written only when confirmed.
+
+    Bookkeeping, not tracked by pghistory (its progress counters change every few thousand
+    rows); the upload and every committed chunk are in the audit log."""
 
     class Status(models.TextChoices):
         VALIDATING = "validating", _("Checking")

@@ -1,7 +1,7 @@
 """The profile page's context: header, tabs (own and registered), timeline, forms.
 
 Only the active tab's data is loaded (tabs are server-side links), and what the header and
-the timeline share is prefetched once: the page stays under 15 queries.
+the timeline share is prefetched once: the page stays under 15 queries (the duplicates panel loads after it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from . import services
 from .forms import CommunicationForm, ConsentForm, FamilyLinkForm, MedicalForm
 from .models import CommunicationLog, Consent, Member, MemberStatus
 from .registry import badges_for, tabs_for, timeline_for
-from .selectors import likely_duplicates
 
 TABS = ("overview", "details", "communications", "consents", "family", "medical")
 
@@ -28,20 +27,9 @@ def profile_context(request: HttpRequest, member: Member) -> dict:
         services.medical_view_record(actor=user, member=member)
     prefetch_related_objects(
         [member],
-        "tags",
         Prefetch("communications", queryset=CommunicationLog.objects.select_related("staff__staff")),
         Prefetch("consents", queryset=Consent.objects.select_related("granted_by__staff", "guardian")),
     )
-    duplicates = []
-    if user.has_perm("members.merge_member") and active:
-        duplicates = list(
-            likely_duplicates(
-                phone=member.phone,
-                name=member.name,
-                id_number_hash=member.id_number_hash,
-                exclude_pk=member.pk,
-            )
-        )
     family = []
     if tab == "family" or member.needs_guardian_consent:
         family = list(member.family_links.select_related("relative"))
@@ -56,13 +44,13 @@ def profile_context(request: HttpRequest, member: Member) -> dict:
         "can_reveal_id": user.has_perm("clinic.reveal_id_number") and active,
         "can_erase": user.has_perm("members.erase_member"),
         "badges": badges_for(member),
-        "tags": list(member.tags.all()),
+        "tags": member.tag_rows if hasattr(member, "tag_rows") else list(member.tags.values("name", "color")),
         "consents": list(member.consents.all()),
         "family": family,
         "guardians": [link for link in family if link.is_guardian],
         "communications": list(member.communications.all())[:50],
         "timeline": timeline_for(member, user) if tab == "overview" else [],
-        "duplicates": duplicates,
+        "check_duplicates": user.has_perm("members.merge_member") and active,
         "extra_tabs": extra_tabs,
         "consent_form": ConsentForm(member=member) if can_change and tab == "consents" else None,
         "communication_form": CommunicationForm() if can_change else None,

@@ -12,8 +12,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import JSONObject
 from django.http import Http404
 from django.utils import timezone
 
@@ -22,7 +25,7 @@ from clinic.selectors import user_branch_ids
 
 from . import crypto
 from .idnumbers import IdNumberError, normalize_id_number
-from .models import Consent, ConsentKind, Member, MemberStatus, Stage
+from .models import Consent, ConsentKind, Member, MemberStatus, Stage, Tag
 
 SEARCH_LIMIT = 20
 VISIBLE_STATUSES = (MemberStatus.ACTIVE, MemberStatus.RESTRICTED)
@@ -48,17 +51,26 @@ def member_in_scope(member: Member, user) -> bool:
     return member.served_branches.filter(id__in=ids).exists()
 
 
-def get_member_for_user(user, pk: int, *, write: bool = False, perm: str | None = None) -> Member:
+def get_member_for_user(
+    user, pk: int, *, write: bool = False, perm: str | None = None, with_tags: bool = False
+) -> Member:
     """404 outside the user's branches (or for a merged-away / erased record), 403 when
-    visible but not allowed (``write`` needs ``members.change_member``; ``perm`` any other)."""
+    visible but not allowed (``write`` needs ``members.change_member``; ``perm`` any other).
+    ``with_tags`` brings the tags in the same query (``member.tag_rows``: name and colour)."""
     if not user.has_perm("members.view_member"):
         raise PermissionDenied
-    member = (
-        scope_members(Member.objects.filter(status__in=VISIBLE_STATUSES), user)
-        .select_related("branch", "channel", "consultant__staff")
-        .filter(pk=pk)
-        .first()
+    qs = scope_members(Member.objects.filter(status__in=VISIBLE_STATUSES), user).select_related(
+        "branch", "channel", "consultant__staff"
     )
+    if with_tags:
+        qs = qs.annotate(
+            tag_rows=ArraySubquery(
+                Tag.objects.filter(members=OuterRef("pk"))
+                .order_by("name")
+                .values(json=JSONObject(name="name", color="color"))
+            )
+        )
+    member = qs.filter(pk=pk).first()
     if member is None:
         raise Http404
     if write and (not user.has_perm("members.change_member") or member.status != MemberStatus.ACTIVE):
@@ -123,6 +135,44 @@ def classify_query(raw: str) -> tuple[str, str]:
     return "name", text
 
 
+def _variant(kind: str, q: str):
+    """What, besides the kind, shapes the predicate (so each shape compiles once)."""
+    if kind == "phone_last4":
+        return q.startswith("1")
+    if kind == "pinyin":
+        return len(q) <= 4
+    if kind == "name":
+        return len(q) <= 2
+    return None
+
+
+def _predicate(kind: str, q: str, variant) -> Q | None:
+    """One indexed predicate per kind of input. Depends on ``q`` only as a value."""
+    if kind == "phone_last4":
+        # Four digits are usually the last four; "1381" may also be the start of a number.
+        cond = Q(phone_last4=q) | Q(card_no=q)
+        return cond | Q(phone_digits__startswith=q) if variant else cond
+    if kind == "phone_full":
+        return Q(phone_digits=q)
+    if kind == "phone_prefix":
+        return Q(phone_digits__startswith=q) | Q(card_no=q)
+    if kind == "card":
+        return Q(card_no__startswith=q)
+    if kind == "pinyin":
+        return (
+            Q(pinyin_initials__startswith=q) | Q(pinyin_full__startswith=q)
+            if variant
+            else Q(pinyin_full__contains=q)
+        )
+    if kind == "name":
+        return Q(name_grams__contains=[q]) if variant else Q(name__contains=q)
+    return None
+
+
+def _normalised(kind: str, q: str) -> str:
+    return q.lower() if kind == "name" and len(q) <= 2 else q
+
+
 def search_queryset(raw: str) -> QuerySet[Member]:
     """The chain-wide search, every branch: one indexed predicate per kind of input.
 
@@ -131,33 +181,62 @@ def search_queryset(raw: str) -> QuerySet[Member]:
     """
     kind, q = classify_query(raw)
     base = Member.objects.filter(status__in=VISIBLE_STATUSES).order_by()
-    if kind == "phone_last4":
-        # Four digits are usually the last four; "1381" may also be the start of a number.
-        cond = Q(phone_last4=q) | Q(card_no=q)
-        if q.startswith("1"):
-            cond |= Q(phone_digits__startswith=q)
-        return base.filter(cond)
-    if kind == "phone_full":
-        return base.filter(phone_digits=q)
-    if kind == "phone_prefix":
-        return base.filter(Q(phone_digits__startswith=q) | Q(card_no=q))
-    if kind == "card":
-        return base.filter(card_no__startswith=q)
     if kind == "id_number":
         try:
             value = normalize_id_number(q)
         except IdNumberError:
             return base.none()
         return base.filter(id_number_hash=crypto.lookup_hash(value))
-    if kind == "pinyin":
-        if len(q) <= 4:
-            return base.filter(Q(pinyin_initials__startswith=q) | Q(pinyin_full__startswith=q))
-        return base.filter(pinyin_full__contains=q)
-    if kind == "name":
-        if len(q) <= 2:
-            return base.filter(name_grams__contains=[q.lower()])
-        return base.filter(name__contains=q)
-    return base.none()
+    q = _normalised(kind, q)
+    predicate = _predicate(kind, q, _variant(kind, q))
+    return base.filter(predicate) if predicate is not None else base.none()
+
+
+# The instant search runs on every keystroke: its SQL is compiled once per shape, with a
+# sentinel where the typed text goes, and reused with the real value (LIKE-escaped where the
+# sentinel sits inside a pattern, exactly as the ORM would have escaped it).
+_SENTINEL = "QQSEARCHSENTINELQQ"
+_COMPILED: dict[tuple, tuple[str, tuple]] = {}
+
+
+def _compiled_search(kind: str, variant, limit: int) -> tuple[str, tuple]:
+    key = (kind, variant, limit)
+    if key not in _COMPILED:
+        qs = Member.objects.filter(status__in=VISIBLE_STATUSES).order_by()
+        qs = qs.filter(_predicate(kind, _SENTINEL, variant)).values_list(*SEARCH_FIELDS)[:limit]
+        sql, params = qs.query.sql_with_params()
+        _COMPILED[key] = (sql, tuple(params))
+    return _COMPILED[key]
+
+
+def _bind(params: tuple, q: str) -> list:
+    escaped = None
+    out = []
+    for p in params:
+        if p == _SENTINEL:
+            out.append(q)
+        elif isinstance(p, str) and _SENTINEL in p:
+            escaped = escaped or connection.ops.prep_for_like_query(q)
+            out.append(p.replace(_SENTINEL, escaped))
+        elif isinstance(p, list | tuple):
+            out.append([q if x == _SENTINEL else x for x in p])
+        else:
+            out.append(p)
+    return out
+
+
+def search_rows(raw: str, limit: int = SEARCH_LIMIT) -> list[tuple]:
+    """The search's rows (``SEARCH_FIELDS`` values), through the compiled-SQL cache."""
+    kind, q = classify_query(raw)
+    if not kind:
+        return []
+    if kind == "id_number":
+        return list(search_queryset(raw).values_list(*SEARCH_FIELDS)[:limit])
+    q = _normalised(kind, q)
+    sql, params = _compiled_search(kind, _variant(kind, q), limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _bind(params, q))
+        return cursor.fetchall()
 
 
 SEARCH_FIELDS = (
@@ -211,7 +290,7 @@ def member_search(user, raw: str, *, limit: int = SEARCH_LIMIT) -> list[SearchHi
     kind, q = classify_query(raw)
     if not kind:
         return []
-    rows = [SearchHit(*values) for values in search_queryset(raw).values_list(*SEARCH_FIELDS)[:limit]]
+    rows = [SearchHit(*values) for values in search_rows(raw, limit)]
     ids = user_branch_ids(user)
     served: set[int] = set()
     if ids is not None and rows:

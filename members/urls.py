@@ -14,6 +14,7 @@ urlpatterns = [
     path("import/<int:pk>/confirm/", views_import.import_confirm, name="import_confirm"),
     path("<int:pk>/", views.member_detail, name="detail"),
     path("<int:pk>/edit/", views.member_edit, name="edit"),
+    path("<int:pk>/duplicates/", views.member_duplicates, name="duplicates"),
     path("<int:pk>/reveal/<str:field>/", views.member_reveal, name="reveal"),
     path("<int:pk>/medical/", views.member_medical, name="medical"),
     path("<int:pk>/consents/", views.consent_add, name="consent_add"),

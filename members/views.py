@@ -90,17 +90,38 @@ def member_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    member = selectors.get_member_for_user(request.user, pk)
+    member = selectors.get_member_for_user(request.user, pk, with_tags=True)
     return render(request, "members/detail.html", profile_context(request, member))
+
+
+@require_GET
+def member_duplicates(request: HttpRequest, pk: int) -> HttpResponse:
+    """The profile's "possible duplicates" panel, loaded after the page (htmx)."""
+    member = selectors.get_member_for_user(request.user, pk, perm="members.merge_member")
+    duplicates = []
+    if member.status == MemberStatus.ACTIVE:
+        duplicates = list(
+            selectors.likely_duplicates(
+                phone=member.phone,
+                name=member.name,
+                id_number_hash=member.id_number_hash,
+                exclude_pk=member.pk,
+            )
+        )
+    return render(request, "members/_duplicates.html", {"member": member, "duplicates": duplicates})
 
 
 @require_http_methods(["GET", "POST"])
 def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
     member = selectors.get_member_for_user(request.user, pk, write=True)
     form = MemberForm(request.POST or None, initial=MemberForm.initial_from(member), editing=True)
+    form.show_masked(member)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         tags = data.pop("tags")
+        for secret in ("phone", "id_number"):  # blank means unchanged (never shown in full)
+            if not data[secret]:
+                del data[secret]
         try:
             services.member_update(actor=request.user, member=member, tags=tags, **data)
         except MemberError as exc:

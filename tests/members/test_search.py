@@ -6,7 +6,7 @@ from django.db import connection
 from members import services
 from members.models import Member, Stage
 from members.names import pinyin_full, pinyin_initials
-from members.selectors import classify_query, member_search, search_queryset
+from members.selectors import classify_query, member_search, search_queryset, search_rows
 from members.services import fill_derived
 
 from .factories import make_id_number, make_member
@@ -146,3 +146,33 @@ def test_chinese_substring_uses_the_trigram_index(branch):
     assert "member_phone_last4" in plan, plan
     plan = search_queryset("zs").explain()
     assert "member_initials_prefix" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "5678",
+        "1381",
+        "0000",
+        "1381234",
+        "13812345678",
+        "zs",
+        "zhangsanf",
+        "三",
+        "田芳",
+        "欧阳娜",
+        "M0001",
+        "张_三",
+    ],
+)
+def test_compiled_search_sql_matches_the_orm(people, raw):
+    """The keystroke path reuses compiled SQL; it must find exactly what the ORM query finds."""
+    services.member_stage_advance(actor=None, member=people["zeng"], stage=Stage.MEMBER, card_no="M000123")
+    expected = sorted(search_queryset(raw).values_list("id", flat=True)[:20])
+    assert sorted(row[0] for row in search_rows(raw)) == expected
+
+
+def test_like_wildcards_typed_by_the_user_are_literal(branch, people):
+    make_member(branch, name="张X三", phone="13700009999")
+    assert [r[1] for r in search_rows("张_三")] == []
+    assert [r[1] for r in search_rows("张X三")] == ["张X三"]

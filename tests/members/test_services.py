@@ -342,3 +342,17 @@ def test_erase_with_medical_records_restricts_instead(branch, manager):
     Member.objects.filter(pk=old.pk).update(last_visit_at=timezone.now() - dt.timedelta(days=366 * 16))
     old.refresh_from_db()
     assert services.member_erase(actor=manager, member=old, reason="申请") == "erased"
+
+
+def test_field_history_is_recorded_for_every_write(branch, front_desk):
+    from django.apps import apps
+
+    event = apps.get_model("members", "MemberEvent")
+    m = make_member(branch, name="许巍")
+    services.member_update(actor=front_desk, member=m, occupation="歌手")
+    Member.objects.filter(pk=m.pk).update(notes="bulk")  # even a bulk update
+    labels = list(
+        event.objects.filter(pgh_obj_id=m.pk).order_by("pgh_id").values_list("pgh_label", "occupation")
+    )
+    assert [label for label, _ in labels] == ["insert", "update", "update"]
+    assert labels[1][1] == "歌手"

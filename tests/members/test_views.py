@@ -36,7 +36,7 @@ def url(name, *args):
 
 # --- permission matrix ----------------------------------------------------------------------
 
-MEMBER_VIEWS_GET = ["detail", "edit", "erase", "merge"]
+MEMBER_VIEWS_GET = ["detail", "edit", "erase", "merge", "duplicates"]
 MEMBER_VIEWS_POST = [
     ("edit", {"name": "x"}),
     ("medical", {"allergies": "x"}),
@@ -88,6 +88,8 @@ def test_wrong_role_is_refused(person, front_desk, doctor, marketer, client_for)
     assert fd.get(url("erase", person.pk)).status_code == 403
     assert fd.get(url("data_export", person.pk, "json")).status_code == 403
     assert fd.get(member_url("merge", person)).status_code == 403
+    assert fd.get(url("duplicates", person.pk)).status_code == 403
+    assert url("duplicates", person.pk) not in fd.get(url("detail", person.pk)).content.decode()
     assert fd.get(url("import")).status_code == 403
     assert fd.get(url("export")).status_code == 403
     assert client_for(doctor).get(url("create")).status_code == 403
@@ -220,15 +222,18 @@ def test_register_flow_with_duplicate_warning(person, front_desk, client_for):
 def test_edit(person, front_desk, client_for):
     client = client_for(front_desk)
     page = client.get(url("edit", person.pk)).content.decode()
-    assert 'value="13812345678"' in page or "13812345678" in page
+    # Neither the phone nor the ID number goes to the browser in full: masked placeholders.
+    assert "13812345678" not in page and "138****5678" in page and person.id_number not in page
     response = client.post(
-        url("edit", person.pk),
-        {"name": "张三", "phone": "13812345678", "stage": "patient", "occupation": "工程师"},
+        url("edit", person.pk), {"name": "张三", "stage": "patient", "occupation": "工程师"}
     )
     assert response.status_code == 302
     person.refresh_from_db()
-    assert person.occupation == "工程师"
-    back = client.post(url("edit", person.pk), {"name": "张三", "phone": "13812345678", "stage": "lead"})
+    assert person.occupation == "工程师" and person.phone == "+8613812345678" and person.id_number
+    client.post(url("edit", person.pk), {"name": "张三", "phone": "13900002222", "stage": "patient"})
+    person.refresh_from_db()
+    assert person.phone == "+8613900002222"
+    back = client.post(url("edit", person.pk), {"name": "张三", "stage": "lead"})
     assert back.status_code == 200 and "invalid-feedback" in back.content.decode()
 
 
@@ -270,7 +275,9 @@ def test_merge_view(branch, person, manager, client_for):
     dup = make_member(branch, name="张三", phone="13812345678")
     services.consent_grant(actor=manager, member=dup, kind=ConsentKind.MARKETING_SMS, channel="paper")
     client = client_for(manager)
-    assert 'data-testid="duplicates"' in client.get(url("detail", person.pk)).content.decode()
+    assert url("duplicates", person.pk) in client.get(url("detail", person.pk)).content.decode()
+    panel = client.get(url("duplicates", person.pk), HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="duplicates"' in panel and url("merge", person.pk, dup.pk) in panel
     assert client.get(url("merge", person.pk, dup.pk)).status_code == 200
     assert client.post(url("merge", person.pk, dup.pk)).status_code == 302
     dup.refresh_from_db()
