@@ -136,13 +136,14 @@ def _save_guarded(appt: Appointment, *, override: bool, member, update_fields=No
     other; PostgreSQL then aborts one with a deadlock error. That one retries from its
     savepoint, waits for the winner, and gets the clash like everybody else.
     """
-    for attempt in range(3):
+    attempts = 6  # each retry waits for a winner that commits, so this converges quickly
+    for attempt in range(attempts):
         try:
             with transaction.atomic():
                 appt.save(update_fields=update_fields)
             return
         except OperationalError as exc:
-            if not isinstance(exc.__cause__, DeadlockDetected) or attempt == 2:
+            if not isinstance(exc.__cause__, DeadlockDetected) or attempt == attempts - 1:
                 raise
         except IntegrityError as exc:
             if not any(name in str(exc) for name in _CONSTRAINTS):

@@ -181,3 +181,25 @@ def test_bulk_move_to_another_date_reports_failures(doc, branch, member, service
         actor=manager, appointments=[a], date=at(2, 10).date() + dt.timedelta(days=0)
     )
     assert not moved and failed[0][0] == a
+
+
+def test_a_deadlock_between_concurrent_inserts_is_retried(
+    monkeypatch, doc, branch, member, service, front_desk, clock
+):
+    """Two inserts that clash on both constraints can deadlock; the loser retries from its savepoint."""
+    from django.db import OperationalError
+    from psycopg.errors import DeadlockDetected
+
+    original, calls = Appointment.save, []
+
+    def deadlock_once(self, *args, **kwargs):
+        if not calls:
+            calls.append("deadlock")
+            err = OperationalError("deadlock detected")
+            err.__cause__ = DeadlockDetected("deadlock detected")
+            raise err
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Appointment, "save", deadlock_once)
+    appt = book(front_desk, branch, member, service, doc, at(0, 10))
+    assert appt.pk and calls == ["deadlock"]
