@@ -280,6 +280,10 @@ def main() -> None:
     args = parser(__doc__).parse_args()
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     setup_django()
+    from django.conf import settings
+
+    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the in-process client
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
