@@ -55,16 +55,3 @@ class AppointmentsConfig(AppConfig):
                 order=30,
             )
         )
-        _compile_app_catalogue()
-
-
-def _compile_app_catalogue() -> None:
-    """Until the project catalogue in locale/ carries this app's strings, the app ships its own
-    (appointments/locale, built from var/i18n/appointments.json); compile the .mo files."""
-    import contextlib
-    from pathlib import Path
-
-    from clinic.i18n_compile import compile_all
-
-    with contextlib.suppress(OSError):  # read-only install: the .mo files were built with the image
-        compile_all(Path(__file__).resolve().parent / "locale")

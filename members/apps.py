@@ -35,20 +35,3 @@ def check_merge_registry(app_configs=None, **kwargs):
         )
         for name in unregistered_member_foreign_keys()
     ]
-
-
-def _compile_app_catalogue() -> None:
-    """Until the project catalogue in locale/ carries this app's strings, the app ships its own
-    (members/locale, a standard Django app catalogue). .mo files are not in git; compile them."""
-    import contextlib
-    from pathlib import Path
-
-    from clinic.i18n_compile import compile_all
-
-    # A read-only install has its .mo files built with the image.
-    with contextlib.suppress(OSError):
-        compile_all(Path(__file__).resolve().parent / "locale")
-
-
-# At import, before any app's ready() can load the translation catalogues.
-_compile_app_catalogue()
