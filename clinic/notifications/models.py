@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clinic.models import Branch
 
@@ -26,8 +27,8 @@ class Channel(models.TextChoices):
 
 
 class Purpose(models.TextChoices):
-    SERVICE = "service", _("Service")
-    MARKETING = "marketing", _("Marketing")
+    SERVICE = "service", pgettext_lazy("message purpose", "Service")
+    MARKETING = "marketing", pgettext_lazy("message purpose", "Marketing")
 
 
 class Status(models.TextChoices):

@@ -37,7 +37,7 @@ def tier_ladder_errors(tiers: Iterable[Tier]) -> list[str]:
         if not lower.has_thresholds:
             continue
         shared = False
-        for field, label in (("qualify_amount", _("amount")), ("qualify_visits", _("visits"))):
+        for field, label in (("qualify_amount", _("amount")), ("qualify_visits", _("visit count"))):
             low, high = getattr(lower, field), getattr(higher, field)
             if low is None or high is None:
                 continue
