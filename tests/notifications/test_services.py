@@ -388,6 +388,7 @@ def test_rate_limit_per_channel(templates, settings):
         assert services.outbox_send_due(budget_seconds=5)["sent"] == 3
 
 
+@time_machine.travel(dt.datetime(2030, 3, 1, 10, 0, tzinfo=SHANGHAI), tick=False)  # outside quiet hours
 def test_opt_out_skips_marketing_but_not_service(templates):
     services.optout_set(actor=None, channel=Channel.SMS, recipient="13812345678", reason="回复TD退订")
     promo = enqueue(purpose=Purpose.MARKETING, consent_ref="consent:1", dedupe_key="promo")
