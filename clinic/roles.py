@@ -149,8 +149,16 @@ for _role, _perms in _MEMBERS_GRANTS.items():
 
 
 # appointments: bookings, schedules, visits and checkout (issue 7).
-_APPT_BOOK = {"appointments.view_appointment", "appointments.add_appointment", "appointments.change_appointment"}
-_APPT_SCHEDULE_READ = {"appointments.view_shifttemplate", "appointments.view_shiftexception", "appointments.view_chair"}
+_APPT_BOOK = {
+    "appointments.view_appointment",
+    "appointments.add_appointment",
+    "appointments.change_appointment",
+}
+_APPT_SCHEDULE_READ = {
+    "appointments.view_shifttemplate",
+    "appointments.view_shiftexception",
+    "appointments.view_chair",
+}
 _APPT_SCHEDULE_WRITE = _APPT_SCHEDULE_READ | {
     "appointments.add_shifttemplate",
     "appointments.change_shifttemplate",
@@ -165,11 +173,19 @@ _APPT_VISIT = {"appointments.view_visit", "appointments.change_visit"}
 _APPOINTMENTS_GRANTS: dict[str, set[str]] = {
     Role.FRONT_DESK: _APPT_BOOK | _APPT_SCHEDULE_READ | _APPT_VISIT | {"appointments.checkout_visit"},
     Role.CONSULTANT: _APPT_BOOK | _APPT_SCHEDULE_READ,
-    Role.DOCTOR: {"appointments.view_appointment", "appointments.change_appointment"} | _APPT_SCHEDULE_READ | _APPT_VISIT,
+    Role.DOCTOR: {"appointments.view_appointment", "appointments.change_appointment"}
+    | _APPT_SCHEDULE_READ
+    | _APPT_VISIT,
     Role.NURSE: {"appointments.view_appointment", "appointments.change_appointment"} | _APPT_VISIT,
     Role.CUSTOMER_SERVICE: {"appointments.view_appointment", "appointments.view_visit"},
-    Role.BRANCH_MANAGER: _APPT_BOOK | _APPT_SCHEDULE_WRITE | _APPT_VISIT | {"appointments.checkout_visit", "appointments.void_visit"},
-    Role.HQ_ADMIN: _APPT_BOOK | _APPT_SCHEDULE_WRITE | _APPT_VISIT | {"appointments.checkout_visit", "appointments.void_visit"},
+    Role.BRANCH_MANAGER: _APPT_BOOK
+    | _APPT_SCHEDULE_WRITE
+    | _APPT_VISIT
+    | {"appointments.checkout_visit", "appointments.void_visit"},
+    Role.HQ_ADMIN: _APPT_BOOK
+    | _APPT_SCHEDULE_WRITE
+    | _APPT_VISIT
+    | {"appointments.checkout_visit", "appointments.void_visit"},
 }
 for _role, _perms in _APPOINTMENTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
@@ -219,6 +235,27 @@ for _role, _perms in _LOYALTY_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# loyalty: coupons, printed batches (issue 6).
+_COUPON_CAMPAIGN = {
+    "loyalty.view_coupon",
+    "loyalty.issue_coupon",
+    "loyalty.view_coupontemplate",
+    "loyalty.view_couponbatch",
+    "loyalty.add_couponbatch",
+    "loyalty.export_couponbatch",
+}
+_COUPONS_GRANTS: dict[str, set[str]] = {
+    Role.FRONT_DESK: {"loyalty.view_coupon"},
+    Role.CONSULTANT: {"loyalty.view_coupon"},
+    Role.CUSTOMER_SERVICE: {"loyalty.view_coupon", "loyalty.issue_coupon"},
+    Role.MARKETING: _COUPON_CAMPAIGN,
+    Role.BRANCH_MANAGER: _COUPON_CAMPAIGN,
+    Role.HQ_ADMIN: _COUPON_CAMPAIGN | {"loyalty.add_coupontemplate", "loyalty.change_coupontemplate"},
+}
+for _role, _perms in _COUPONS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
 
@@ -232,6 +269,14 @@ def sync_roles(apps: Any = None) -> dict[str, int]:
         Permission = apps.get_model("auth", "Permission")
 
     wanted = {p for perms in ROLE_PERMISSIONS.values() for p in perms}
+    if apps is None and Permission.objects.filter(content_type__app_label="clinic").count() == 0:
+        # The permission table was emptied (a flushed test database, a botched restore):
+        # rebuild it the way migrate's post_migrate step does, then apply the role table.
+        from django.apps import apps as global_apps
+        from django.contrib.auth.management import create_permissions
+
+        for app_config in global_apps.get_app_configs():
+            create_permissions(app_config, verbosity=0)
     by_key = {}
     for perm in Permission.objects.select_related("content_type").filter(
         codename__in={p.split(".", 1)[1] for p in wanted}

@@ -72,3 +72,12 @@ def test_each_role_user_has_the_documented_permissions(role, staff_factory):
     for perm in {p for perms in ROLE_PERMISSIONS.values() for p in perms}:
         assert user.has_perm(perm) == (perm in doc), (role, perm)
     assert user.is_staff == (role in {Role.BRANCH_MANAGER, Role.HQ_ADMIN})
+
+
+@pytest.mark.django_db
+def test_sync_roles_rebuilds_an_emptied_permission_table():
+    Permission.objects.all().delete()
+    Group.objects.all().delete()
+    sync_roles()
+    group = Group.objects.get(name=GROUP_NAMES[Role.FRONT_DESK])
+    assert group.permissions.filter(codename="view_serviceitem").exists()
