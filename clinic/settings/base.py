@@ -247,8 +247,14 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
     # Loyalty (docs/loyalty.md): expiry after midnight, then reconciliation; warnings by day.
     "loyalty-points-expire": {"task": "loyalty.tasks.points_expire", "schedule": crontab(hour=0, minute=30)},
-    "loyalty-points-reconcile": {"task": "loyalty.tasks.points_reconcile", "schedule": crontab(hour=2, minute=30)},
-    "loyalty-points-expiry-warn": {"task": "loyalty.tasks.points_expiry_warn", "schedule": crontab(hour=10, minute=0)},
+    "loyalty-points-reconcile": {
+        "task": "loyalty.tasks.points_reconcile",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "loyalty-points-expiry-warn": {
+        "task": "loyalty.tasks.points_expiry_warn",
+        "schedule": crontab(hour=10, minute=0),
+    },
     "loyalty-tier-reviews": {"task": "loyalty.tasks.tier_reviews", "schedule": crontab(hour=9, minute=30)},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-mark-no-shows": {"task": "appointments.tasks.mark_no_shows", "schedule": 300.0},
