@@ -137,19 +137,45 @@ def entitlement_grants(member, item_ids) -> list:
 
 
 def coupon_quotes(*, member, codes, visit) -> list:
-    """``coupon_validate`` for each code, as ``pricing.CouponQuote``. Issue 6 plugs in here
-    (and redeems in ``after_checkout``, restores in ``after_void``)."""
+    """``loyalty.coupons.coupons_validate`` over the visit's lines, as ``pricing.CouponQuote``
+    (the amount already worked out by loyalty: percentage, cap, free item, after the tier
+    discount). A refusal becomes an ``AppointmentError`` on the coupons field with loyalty's
+    Chinese reason."""
     codes = [c for c in (codes or []) if c]
     if not codes:
         return []
-    fn = _optional("loyalty.services", "coupon_validate")
-    if fn is None:
-        from django.utils.translation import gettext as _
+    from django.utils.translation import gettext as _
 
-        from .errors import AppointmentError
+    from .errors import AppointmentError
 
+    validate = _optional("loyalty.coupons", "coupons_validate")
+    cart_line = _optional("loyalty.coupons", "CartLine")
+    if validate is None or cart_line is None:
         raise AppointmentError(_("Coupons cannot be used yet."), field="coupons")
-    return [fn(member=member, code=code, visit=visit) for code in codes]
+    from loyalty.errors import LoyaltyError
+
+    from .pricing import CouponQuote
+
+    lines = list(visit.lines.select_related("item__category"))
+    percents, _label = tier_pricing(member, {line.item.category for line in lines})
+    cart = [
+        cart_line(
+            item_id=line.item_id,
+            category_id=line.item.category_id,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            tier_percent=percents.get(line.item.category_id, 0),
+        )
+        for line in lines
+    ]
+    try:
+        offers = validate(codes, member=member, lines=cart)
+    except LoyaltyError as exc:
+        raise AppointmentError(exc.message, field="coupons") from exc
+    return [
+        CouponQuote(ref=o.ref, label=o.label, amount_off=o.amount, category_ids=o.category_ids)
+        for o in offers
+    ]
 
 
 def visit_source_key(visit) -> str:
@@ -169,10 +195,17 @@ def after_checkout(*, actor, visit, result) -> int:
                 consume(
                     actor=actor, member=visit.member, kind=kind, source_key=f"{source}:allowance:{kind}:{i}"
                 )
-    redeem = _optional("loyalty.services", "coupon_redeem")
+    redeem = _optional("loyalty.coupons", "coupon_redeem")
     for ref in result.consumed:
         if ref.startswith("coupon:") and redeem:
-            redeem(actor=actor, code=ref.split(":", 1)[1], member=visit.member, source_key=source)
+            from loyalty.errors import LoyaltyError
+
+            from .errors import AppointmentError
+
+            try:
+                redeem(actor=actor, code=ref.split(":", 1)[1], member=visit.member, source_key=source)
+            except LoyaltyError as exc:  # lost the race for the coupon to another checkout
+                raise AppointmentError(exc.message, field="coupons") from exc
     record = _optional("loyalty.services", "purchase_record")
     if record is None:
         return 0
@@ -199,10 +232,10 @@ def after_checkout(*, actor, visit, result) -> int:
 
 def after_void(*, actor, visit, reason: str) -> None:
     """In the void transaction: loyalty reverses the purchase (points, tier count, allowances
-    used under ``visit:<id>:…``); coupons are restored once issue 6 lands."""
+    used under ``visit:<id>:…``); and the coupons it used are given back."""
     reverse = _optional("loyalty.services", "purchase_reverse")
     if reverse:
         reverse(actor=actor, source_key=visit_source_key(visit), reason=reason)
-    restore = _optional("loyalty.services", "coupon_restore")
+    restore = _optional("loyalty.coupons", "coupon_restore")
     if restore:
         restore(actor=actor, source_key=visit_source_key(visit))

@@ -217,3 +217,68 @@ class PointsLotAdmin(ReadOnlyAdmin):
 class LedgerDriftAdmin(ReadOnlyAdmin):
     list_display = ["detected_at", "account", "balance", "entries_sum", "lots_sum"]
     list_select_related = ["account__member"]
+
+
+# --- coupons ---------------------------------------------------------------------------------
+
+from . import coupons as coupon_services  # noqa: E402
+from .coupon_models import Coupon, CouponBatch, CouponTemplate  # noqa: E402
+
+
+@admin.register(CouponTemplate)
+class CouponTemplateAdmin(AuditedAdmin):
+    list_display = ["name", "kind", "amount_off", "percent_off", "cap", "min_spend", "stackable", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name"]
+    filter_horizontal = ["categories", "items"]
+
+
+class CouponBatchForm(forms.ModelForm):
+    count = forms.IntegerField(min_value=1, max_value=coupon_services.MAX_BATCH)
+
+    class Meta:
+        model = CouponBatch
+        fields = ["template", "name", "branch", "marketer", "channel"]
+
+
+@admin.register(CouponBatch)
+class CouponBatchAdmin(admin.ModelAdmin):
+    """A batch is printed once by ``coupon_batch_create``; afterwards it is read-only."""
+
+    form = CouponBatchForm
+    list_display = ["name", "template", "start_no", "end_no", "marketer", "channel", "branch", "created_at"]
+    list_filter = ["template", "channel", "branch"]
+    list_select_related = ["template", "marketer", "branch"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        batch = coupon_services.coupon_batch_create(
+            actor=request.user,
+            template=data["template"],
+            count=data["count"],
+            name=data["name"],
+            branch=data["branch"],
+            marketer=data.get("marketer"),
+            channel=data.get("channel") or "",
+        )
+        obj.pk = batch.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdmin):
+    list_display = ["code", "template", "member", "batch", "serial", "valid_until", "used_at", "used_source"]
+    list_filter = ["template"]
+    search_fields = ["code", "member__name"]
+    list_select_related = ["template", "member", "batch"]

@@ -575,3 +575,12 @@ class LedgerDrift(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.account_id} {self.balance}/{self.entries_sum}/{self.lots_sum}"
+
+
+from .coupon_models import (  # noqa: E402,F401  (registered with the app)
+    Coupon,
+    CouponBatch,
+    CouponEvent,
+    CouponKind,
+    CouponTemplate,
+)

@@ -215,3 +215,7 @@ def register() -> None:
     register_merge_field(Purchase, "member")
     register_merge_field(TierChange, "member")
     register_merge_field(PointsAccount, "member", before_move=_account_before_move)
+    from .coupon_models import Coupon, CouponEvent
+
+    register_merge_field(Coupon, "member")
+    register_merge_field(CouponEvent, "member")

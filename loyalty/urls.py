@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import coupon_views, views
 
 app_name = "loyalty"
 
@@ -11,4 +11,9 @@ urlpatterns = [
     path("members/<int:pk>/enrol/", views.enrol, name="enrol"),
     path("members/<int:pk>/adjust/", views.adjust, name="adjust"),
     path("members/<int:pk>/tier/", views.tier_override, name="tier_override"),
+    path("members/<int:pk>/coupons/", coupon_views.member_coupons, name="coupons"),
+    path("members/<int:pk>/coupons/issue/", coupon_views.coupon_issue, name="coupon_issue"),
+    path("coupons/batches/", coupon_views.batches, name="coupon_batches"),
+    path("coupons/batches/<int:pk>/codes.xlsx", coupon_views.batch_xlsx, name="coupon_batch_xlsx"),
+    path("coupons/batches/<int:pk>/sheet.pdf", coupon_views.batch_pdf, name="coupon_batch_pdf"),
 ]

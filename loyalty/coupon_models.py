@@ -1,0 +1,182 @@
+"""Coupons (优惠券), printed batches (号段) and the rewards catalogue (积分兑换).
+
+Imported by ``loyalty.models`` so Django registers them. Writes go through
+``loyalty.coupons`` and ``loyalty.rewards`` only. A coupon is used at most once: the use is a
+conditional UPDATE (``used_at IS NULL``) and every use and restore is an append-only
+``CouponEvent`` row; a reward item's stock has a CHECK (stock >= 0) and is taken with a
+conditional ``F()`` update, so concurrent redemptions never oversell.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Branch, ServiceCategory, ServiceItem
+from members.models import Member
+
+PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+class CouponKind(models.TextChoices):
+    AMOUNT = "amount", _("Fixed amount off")
+    PERCENT = "percent", _("Percentage off")
+    FREE_ITEM = "free_item", _("Free service item")
+
+
+class CouponTemplate(models.Model):
+    """What a coupon gives and when it may be used. Validity is either fixed dates or a
+    number of days after issue (``valid_days``)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=CouponKind.choices)
+    amount_off = models.DecimalField(_("amount off"), max_digits=12, decimal_places=2, default=0)
+    percent_off = models.DecimalField(
+        _("percent off"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
+    cap = models.DecimalField(_("largest discount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    free_item = models.ForeignKey(
+        ServiceItem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("free service item"),
+    )
+    min_spend = models.DecimalField(_("minimum spend"), max_digits=12, decimal_places=2, default=0)
+    categories = models.ManyToManyField(
+        ServiceCategory, blank=True, related_name="+", verbose_name=_("eligible categories")
+    )
+    items = models.ManyToManyField(
+        ServiceItem, blank=True, related_name="+", verbose_name=_("eligible items")
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    valid_days = models.PositiveIntegerField(_("valid for days after issue"), null=True, blank=True)
+    per_member_limit = models.PositiveSmallIntegerField(
+        _("per-member limit"), default=1, help_text=_("0 means no limit.")
+    )
+    stackable = models.BooleanField(_("stackable with other coupons"), default=False)
+    with_tier_discount = models.BooleanField(_("usable with the tier discount"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("coupon template")
+        verbose_name_plural = _("coupon templates")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_off__gte=0) & Q(min_spend__gte=0), name="coupon_tpl_amounts"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CouponBatch(models.Model):
+    """A printed number range (号段) of codes handed to a marketer or a channel."""
+
+    template = models.ForeignKey(
+        CouponTemplate, on_delete=models.PROTECT, related_name="batches", verbose_name=_("template")
+    )
+    name = models.CharField(_("campaign"), max_length=100)
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+", verbose_name=_("branch"))
+    start_no = models.PositiveIntegerField(_("first number"))
+    end_no = models.PositiveIntegerField(_("last number"))
+    marketer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("marketer"),
+    )
+    channel = models.CharField(_("channel"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("coupon batch")
+        verbose_name_plural = _("coupon batches")
+        default_permissions = ("view", "add")
+        permissions = [("export_couponbatch", _("Export a coupon batch for printing"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_no__gte=models.F("start_no")), name="coupon_batch_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.start_no:06d}–{self.end_no:06d}"
+
+
+class Coupon(models.Model):
+    """One code. ``member`` is empty for a printed code until it is first used (a bearer
+    code binds to whoever redeems it). ``used_at`` / ``used_source`` change only through
+    ``coupon_redeem`` and ``coupon_restore``."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    template = models.ForeignKey(
+        CouponTemplate, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("template")
+    )
+    batch = models.ForeignKey(
+        CouponBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+    )
+    serial = models.PositiveIntegerField(_("number"), null=True, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+    )
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    issue_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_source = models.CharField(_("used by"), max_length=100, blank=True, db_index=True)
+    voided_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        default_permissions = ("view",)
+        permissions = [("issue_coupon", _("Issue a coupon to a member"))]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "serial"], name="coupon_batch_serial"),
+        ]
+        indexes = [models.Index(fields=["member", "template"], name="coupon_member_tpl")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CouponEvent(models.Model):
+    """Append-only: each use and each restore of a coupon."""
+
+    USE, RESTORE = "use", "restore"
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=8, choices=[(USE, _("used")), (RESTORE, _("restored"))])
+    source_key = models.CharField(_("source"), max_length=100)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        default_permissions = ("view",)
+        verbose_name = _("coupon use")
+        verbose_name_plural = _("coupon uses")
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} {self.kind} {self.source_key}"

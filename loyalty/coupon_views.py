@@ -1,0 +1,138 @@
+"""Coupon screens: a member's coupons (and issuing one), batches with their statistics,
+and the batch exports for printing (xlsx, PDF)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.selectors import scope_to_branches
+from members.exports import workbook_bytes
+from members.selectors import get_member_for_user
+
+from . import coupons
+from .coupon_models import Coupon, CouponBatch, CouponTemplate
+from .errors import LoyaltyError
+
+
+class IssueForm(forms.Form):
+    template = forms.ModelChoiceField(
+        CouponTemplate.objects.filter(is_active=True), label=gettext_lazy("Coupon")
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200, required=False)
+
+
+@require_GET
+def member_coupons(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_member_for_user(request.user, pk)
+    if not request.user.has_perm("loyalty.view_coupon"):
+        raise PermissionDenied
+    rows = list(
+        Coupon.objects.filter(member=member).select_related("template", "batch").order_by("-issued_at")
+    )
+    for row in rows:
+        row.shown = coupons.code_format(row.code)
+    context = {"member": member, "rows": rows, "form": IssueForm()}
+    return render(request, "loyalty/coupons.html", context)
+
+
+@require_POST
+def coupon_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_member_for_user(request.user, pk, perm=coupons.ISSUE_PERMISSION)
+    form = IssueForm(request.POST)
+    back = redirect(reverse("loyalty:coupons", args=[pk]))
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return back
+    try:
+        coupon = coupons.coupon_issue(
+            actor=request.user,
+            member=member,
+            template=form.cleaned_data["template"],
+            reason=form.cleaned_data["reason"],
+        )
+    except LoyaltyError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Coupon %(code)s issued.") % {"code": coupons.code_format(coupon.code)})
+    return back
+
+
+def _batches(request: HttpRequest, perm: str = "loyalty.view_couponbatch"):
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+    return scope_to_branches(CouponBatch.objects.all(), request.user)
+
+
+def _batch(request: HttpRequest, pk: int, perm: str) -> CouponBatch:
+    batch = (
+        _batches(request, "loyalty.view_couponbatch")
+        .select_related("template", "marketer")
+        .filter(pk=pk)
+        .first()
+    )
+    if batch is None:
+        raise Http404
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+    return batch
+
+
+@require_GET
+def batches(request: HttpRequest) -> HttpResponse:
+    ids = list(_batches(request).values_list("pk", flat=True)[:200])
+    stats = coupons.batch_stats_by(batch_ids=ids)
+    context = {"by_batch": stats["batch"], "by_marketer": stats["marketer"], "by_channel": stats["channel"]}
+    return render(request, "loyalty/coupon_batches.html", context)
+
+
+def _sheet_rows(batch: CouponBatch):
+    return [
+        (c.serial, coupons.code_format(c.code), batch.name, batch.template.name, c.valid_until)
+        for c in batch.coupons.order_by("serial")
+    ]
+
+
+@require_GET
+def batch_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk, "loyalty.export_couponbatch")
+    header = [_("Number"), _("Code"), _("Campaign"), _("Coupon"), _("Valid until")]
+    data = workbook_bytes([(str(batch.start_no), header, _sheet_rows(batch))])
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="coupons-{batch.start_no}-{batch.end_no}.xlsx"'
+    return response
+
+
+def _no_network(url: str, *args, **kwargs):
+    raise ValueError(f"coupon sheets do not fetch {url}")
+
+
+@require_GET
+def batch_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """A printable sheet of codes with a CJK font (see ``appointments.receipts``); the HTML
+    page when WeasyPrint is not installed."""
+    batch = _batch(request, pk, "loyalty.export_couponbatch")
+    context = {"batch": batch, "rows": _sheet_rows(batch)}
+    html = render_to_string("loyalty/coupon_sheet.html", context, request=request)
+    try:
+        from weasyprint import CSS, HTML
+    except (ImportError, OSError):
+        return HttpResponse(html)
+    css = CSS(filename=finders.find("loyalty/coupon_sheet.css"), url_fetcher=_no_network)
+    pdf = HTML(string=html, url_fetcher=_no_network).write_pdf(stylesheets=[css])
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="coupons-{batch.start_no}-{batch.end_no}.pdf"'
+    return response
