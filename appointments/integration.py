@@ -131,9 +131,16 @@ def allowance_grants(member, item_ids) -> list:
 
 
 def entitlement_grants(member, item_ids) -> list:
-    """Reward redemptions that grant a service (loyalty's rewards catalogue, not built yet)."""
-    fn = _optional("loyalty.selectors", "entitlement_grants_for")
-    return list(fn(member, item_ids)) if fn else []
+    """Free services bought with points (``loyalty.rewards``), as ``pricing.UnitGrant``."""
+    fn = _optional("loyalty.rewards", "entitlement_grants_for")
+    if fn is None:
+        return []
+    from .pricing import UnitGrant
+
+    return [
+        UnitGrant(ref=g.ref, label=str(g.label), item_ids=g.item_ids, units=g.units)
+        for g in fn(member, item_ids)
+    ]
 
 
 def coupon_quotes(*, member, codes, visit) -> list:
@@ -195,6 +202,22 @@ def after_checkout(*, actor, visit, result) -> int:
                 consume(
                     actor=actor, member=visit.member, kind=kind, source_key=f"{source}:allowance:{kind}:{i}"
                 )
+    use = _optional("loyalty.rewards", "entitlement_use")
+    for ref in result.consumed:
+        if ref.startswith("entitlement:") and use:
+            from loyalty.errors import LoyaltyError
+
+            from .errors import AppointmentError
+
+            try:
+                use(
+                    actor=actor,
+                    entitlement_id=int(ref.split(":", 1)[1]),
+                    member=visit.member,
+                    source_key=source,
+                )
+            except LoyaltyError as exc:  # used by a concurrent checkout
+                raise AppointmentError(exc.message, field="payments") from exc
     redeem = _optional("loyalty.coupons", "coupon_redeem")
     for ref in result.consumed:
         if ref.startswith("coupon:") and redeem:
@@ -236,6 +259,9 @@ def after_void(*, actor, visit, reason: str) -> None:
     reverse = _optional("loyalty.services", "purchase_reverse")
     if reverse:
         reverse(actor=actor, source_key=visit_source_key(visit), reason=reason)
+    give_back = _optional("loyalty.rewards", "entitlement_restore")
+    if give_back:
+        give_back(actor=actor, source_key=visit_source_key(visit))
     restore = _optional("loyalty.coupons", "coupon_restore")
     if restore:
         restore(actor=actor, source_key=visit_source_key(visit))

@@ -244,13 +244,26 @@ _COUPON_CAMPAIGN = {
     "loyalty.add_couponbatch",
     "loyalty.export_couponbatch",
 }
+_REWARDS_ADMIN = {
+    "loyalty.redeem_reward",
+    "loyalty.cancel_reward",
+    "loyalty.view_rewarditem",
+    "loyalty.view_rewardredemption",
+}
 _COUPONS_GRANTS: dict[str, set[str]] = {
-    Role.FRONT_DESK: {"loyalty.view_coupon"},
+    Role.FRONT_DESK: {"loyalty.view_coupon", "loyalty.redeem_reward"},
     Role.CONSULTANT: {"loyalty.view_coupon"},
-    Role.CUSTOMER_SERVICE: {"loyalty.view_coupon", "loyalty.issue_coupon"},
-    Role.MARKETING: _COUPON_CAMPAIGN,
-    Role.BRANCH_MANAGER: _COUPON_CAMPAIGN,
-    Role.HQ_ADMIN: _COUPON_CAMPAIGN | {"loyalty.add_coupontemplate", "loyalty.change_coupontemplate"},
+    Role.CUSTOMER_SERVICE: {"loyalty.view_coupon", "loyalty.issue_coupon", "loyalty.redeem_reward"},
+    Role.MARKETING: _COUPON_CAMPAIGN | {"loyalty.view_rewarditem"},
+    Role.BRANCH_MANAGER: _COUPON_CAMPAIGN | _REWARDS_ADMIN,
+    Role.HQ_ADMIN: _COUPON_CAMPAIGN
+    | _REWARDS_ADMIN
+    | {
+        "loyalty.add_coupontemplate",
+        "loyalty.change_coupontemplate",
+        "loyalty.add_rewarditem",
+        "loyalty.change_rewarditem",
+    },
 }
 for _role, _perms in _COUPONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms

@@ -282,3 +282,23 @@ class CouponAdmin(ReadOnlyAdmin):
     list_filter = ["template"]
     search_fields = ["code", "member__name"]
     list_select_related = ["template", "member", "batch"]
+
+
+from .coupon_models import RewardItem, RewardRedemption  # noqa: E402
+
+
+@admin.register(RewardItem)
+class RewardItemAdmin(AuditedAdmin):
+    list_display = ["name", "kind", "points_cost", "stock", "per_member_limit", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name"]
+    filter_horizontal = ["tiers"]
+
+
+@admin.register(RewardRedemption)
+class RewardRedemptionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "member", "item", "quantity", "points", "handed_over_by", "cancelled_at"]
+    list_select_related = ["member", "item", "handed_over_by"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")

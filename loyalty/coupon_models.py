@@ -180,3 +180,118 @@ class CouponEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon_id} {self.kind} {self.source_key}"
+
+
+# --- rewards catalogue (积分兑换) -------------------------------------------------------------
+
+
+class RewardKind(models.TextChoices):
+    GIFT = "gift", _("Gift")
+    SERVICE = "service", _("Free service")
+    COUPON = "coupon", _("Coupon")
+
+
+class RewardItem(models.Model):
+    """Something members buy with points. ``stock`` empty means unlimited; otherwise a
+    CHECK keeps it >= 0 and ``reward_redeem`` takes it with a conditional update."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=RewardKind.choices)
+    points_cost = models.PositiveIntegerField(_("points"))
+    stock = models.IntegerField(_("stock"), null=True, blank=True)
+    per_member_limit = models.PositiveSmallIntegerField(
+        _("per-member limit"), default=0, help_text=_("0 means no limit.")
+    )
+    available_from = models.DateField(_("available from"), null=True, blank=True)
+    available_until = models.DateField(_("available until"), null=True, blank=True)
+    service_item = models.ForeignKey(
+        ServiceItem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("free service"),
+    )
+    entitlement_days = models.PositiveIntegerField(_("service usable for days"), default=365)
+    coupon_template = models.ForeignKey(
+        CouponTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("coupon"),
+    )
+    tiers = models.ManyToManyField(
+        "loyalty.Tier", blank=True, related_name="+", verbose_name=_("tiers allowed")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["points_cost", "name"]
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stock__isnull=True) | Q(stock__gte=0), name="reward_stock_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RewardRedemption(models.Model):
+    """One exchange of points for a reward; for a gift, who handed it over and when."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="reward_redemptions")
+    item = models.ForeignKey(RewardItem, on_delete=models.PROTECT, related_name="redemptions")
+    quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
+    points = models.PositiveIntegerField(_("points"))
+    created_at = models.DateTimeField(_("redeemed at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("reward redemption")
+        verbose_name_plural = _("reward redemptions")
+        default_permissions = ("view",)
+        permissions = [
+            ("redeem_reward", _("Redeem points for a reward")),
+            ("cancel_reward", _("Cancel a reward redemption (refund points and stock)")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} × {self.quantity}"
+
+
+class Entitlement(models.Model):
+    """One free unit of a service bought with points, used at checkout (``used_source``)
+    and given back when that visit is voided."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entitlements")
+    redemption = models.ForeignKey(RewardRedemption, on_delete=models.PROTECT, related_name="entitlements")
+    service_item = models.ForeignKey(ServiceItem, on_delete=models.PROTECT, related_name="+")
+    valid_until = models.DateField(_("valid until"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_source = models.CharField(_("used by"), max_length=100, blank=True, db_index=True)
+    voided_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["valid_until", "id"]
+        verbose_name = _("entitlement")
+        verbose_name_plural = _("entitlements")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.service_item} · {self.member_id}"

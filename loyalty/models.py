@@ -583,4 +583,8 @@ from .coupon_models import (  # noqa: E402,F401  (registered with the app)
     CouponEvent,
     CouponKind,
     CouponTemplate,
+    Entitlement,
+    RewardItem,
+    RewardKind,
+    RewardRedemption,
 )

@@ -219,3 +219,7 @@ def register() -> None:
 
     register_merge_field(Coupon, "member")
     register_merge_field(CouponEvent, "member")
+    from .coupon_models import Entitlement, RewardRedemption
+
+    register_merge_field(RewardRedemption, "member")
+    register_merge_field(Entitlement, "member")

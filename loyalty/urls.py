@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import coupon_views, views
+from . import coupon_views, reward_views, views
 
 app_name = "loyalty"
 
@@ -16,4 +16,8 @@ urlpatterns = [
     path("coupons/batches/", coupon_views.batches, name="coupon_batches"),
     path("coupons/batches/<int:pk>/codes.xlsx", coupon_views.batch_xlsx, name="coupon_batch_xlsx"),
     path("coupons/batches/<int:pk>/sheet.pdf", coupon_views.batch_pdf, name="coupon_batch_pdf"),
+    path("members/<int:pk>/rewards/", reward_views.member_rewards, name="rewards"),
+    path("members/<int:pk>/rewards/redeem/", reward_views.reward_redeem, name="reward_redeem"),
+    path("members/<int:pk>/rewards/<int:rid>/cancel/", reward_views.reward_cancel, name="reward_cancel"),
+    path("members/<int:pk>/rewards/<int:rid>/", reward_views.reward_slip, name="reward_slip"),
 ]

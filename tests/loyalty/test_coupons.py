@@ -397,3 +397,27 @@ def test_batch_pages_permissions_and_exports(
     )
     pdf = client.get(reverse("loyalty:coupon_batch_pdf", args=[batch.pk]))
     assert pdf.status_code == 200
+
+
+def test_a_points_reward_service_is_used_at_checkout_and_restored_on_void(
+    checkout_world, front_desk, manager, items
+):
+    from appointments import checkout
+    from loyalty import rewards, services
+    from loyalty.coupon_models import Entitlement, RewardItem, RewardKind
+
+    me, visit = checkout_world
+    services.membership_enrol(actor=None, member=me, branch=visit.branch, welcome_points=0)
+    services.points_earn(actor=None, member=me, points=600, idempotency_key="t:earn")
+    free = RewardItem.objects.create(
+        name="免费洁牙", kind=RewardKind.SERVICE, points_cost=500, service_item=items[0]
+    )
+    rewards.reward_redeem(actor=front_desk, member=me, item=free)
+    checkout.charge_line_add(actor=front_desk, visit=visit, item=items[0])
+    v = checkout.visit_checkout(actor=front_desk, visit=visit, payments=[], checkout_key="k1")
+    assert v.amount_due == Decimal("0.00")
+    e = Entitlement.objects.get(member=me)
+    assert e.used_source == f"visit:{v.pk}"
+    checkout.visit_void(actor=manager, visit=v, reason="收错")
+    e.refresh_from_db()
+    assert e.used_at is None
