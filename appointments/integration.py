@@ -245,6 +245,9 @@ def after_checkout(*, actor, visit, result) -> int:
         eligible_by_category=by_category,
         branch=visit.branch,
     )
+    reward = _optional("loyalty.referrals", "referral_reward_check")
+    if reward:
+        reward(actor=actor, member=visit.member, source_key=source)
     from loyalty.models import PointsEntry
 
     earned = (
@@ -259,6 +262,9 @@ def after_void(*, actor, visit, reason: str) -> None:
     reverse = _optional("loyalty.services", "purchase_reverse")
     if reverse:
         reverse(actor=actor, source_key=visit_source_key(visit), reason=reason)
+    unreward = _optional("loyalty.referrals", "referral_reverse")
+    if unreward:
+        unreward(actor=actor, source_key=visit_source_key(visit))
     give_back = _optional("loyalty.rewards", "entitlement_restore")
     if give_back:
         give_back(actor=actor, source_key=visit_source_key(visit))

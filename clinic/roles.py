@@ -265,6 +265,11 @@ _COUPONS_GRANTS: dict[str, set[str]] = {
         "loyalty.change_rewarditem",
     },
 }
+# referrals (推荐有礼)
+for _role in (Role.FRONT_DESK, Role.CONSULTANT, Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.set_referrer"}
+for _role in (Role.MARKETING, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.view_referral"}
 for _role, _perms in _COUPONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

@@ -295,3 +295,62 @@ class Entitlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_item} · {self.member_id}"
+
+
+# --- referrals (推荐有礼) ---------------------------------------------------------------------
+
+
+class ReferralCode(models.Model):
+    """A member's own referral code (same alphabet and check character as coupons)."""
+
+    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referral_code")
+    code = models.CharField(_("referral code"), max_length=12, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        default_permissions = ()
+        verbose_name = _("referral code")
+        verbose_name_plural = _("referral codes")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReferralStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a first paid visit")
+    REWARDED = "rewarded", _("Rewarded")
+    CAPPED = "capped", _("Not rewarded: monthly cap reached")
+    REVERSED = "reversed", _("Reward reversed")
+
+
+class Referral(models.Model):
+    """Who referred this person (one referrer per person). The reward is given once, keyed
+    on the referral (``referral:<id>:referrer`` / ``:referee``), and reversed when the
+    visit that triggered it (``source_key``) is voided."""
+
+    referee = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referred_by")
+    referrer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="referrals")
+    status = models.CharField(
+        _("status"), max_length=12, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source_key = models.CharField(_("first paid visit"), max_length=100, blank=True)
+    rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)
+    reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        default_permissions = ("view",)
+        permissions = [("set_referrer", _("Record who referred a person"))]
+        constraints = [
+            models.CheckConstraint(condition=~Q(referee=models.F("referrer")), name="referral_not_self"),
+        ]
+        indexes = [models.Index(fields=["referrer", "rewarded_at"], name="referral_referrer_month")]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referee_id}"

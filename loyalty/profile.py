@@ -194,6 +194,21 @@ def _account_before_move(source, target) -> dict:
     return {"points": points_transfer_on_merge(source, target)}
 
 
+def _referral_before_move(source, target) -> dict:
+    """One code and one referrer per person: the kept record's own win."""
+    from .coupon_models import Referral, ReferralCode
+
+    dropped = {}
+    if ReferralCode.objects.filter(member=target).exists():
+        dropped["referral_code"] = ReferralCode.objects.filter(member=source).delete()[0]
+    if Referral.objects.filter(referee=target).exists():
+        dropped["referred_by"] = Referral.objects.filter(referee=source, rewarded_at__isnull=True).delete()[0]
+    # A referral between the two records would become a self-referral.
+    Referral.objects.filter(referee=source, referrer=target).delete()
+    Referral.objects.filter(referee=target, referrer=source).delete()
+    return dropped
+
+
 def register() -> None:
     from .models import Membership, PointsAccount, Purchase, TierChange
 
@@ -223,3 +238,8 @@ def register() -> None:
 
     register_merge_field(RewardRedemption, "member")
     register_merge_field(Entitlement, "member")
+    from .coupon_models import Referral, ReferralCode
+
+    register_merge_field(Referral, "referee", before_move=_referral_before_move)
+    register_merge_field(Referral, "referrer")
+    register_merge_field(ReferralCode, "member")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import coupon_views, reward_views, views
+from . import coupon_views, referral_views, reward_views, views
 
 app_name = "loyalty"
 
@@ -20,4 +20,7 @@ urlpatterns = [
     path("members/<int:pk>/rewards/redeem/", reward_views.reward_redeem, name="reward_redeem"),
     path("members/<int:pk>/rewards/<int:rid>/cancel/", reward_views.reward_cancel, name="reward_cancel"),
     path("members/<int:pk>/rewards/<int:rid>/", reward_views.reward_slip, name="reward_slip"),
+    path("members/<int:pk>/referrals/", referral_views.member_referrals, name="referrals"),
+    path("members/<int:pk>/referrals/referrer/", referral_views.referrer_set, name="referrer_set"),
+    path("referrals/leaderboard/", referral_views.leaderboard, name="referral_leaderboard"),
 ]

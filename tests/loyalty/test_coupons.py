@@ -421,3 +421,27 @@ def test_a_points_reward_service_is_used_at_checkout_and_restored_on_void(
     checkout.visit_void(actor=manager, visit=v, reason="收错")
     e.refresh_from_db()
     assert e.used_at is None
+
+
+def test_a_first_paid_visit_rewards_the_referral_and_a_void_reverses_it(
+    checkout_world, branch, front_desk, manager, items
+):
+    from appointments import checkout
+    from loyalty import referrals, services
+    from loyalty.coupon_models import Referral, ReferralStatus
+    from loyalty.models import PointsAccount
+
+    me, visit = checkout_world
+    services.membership_enrol(actor=None, member=me, branch=visit.branch, welcome_points=0)
+    friend = make_member(branch, name="老客户", phone="13900007777")
+    services.membership_enrol(actor=None, member=friend, branch=branch, welcome_points=0)
+    referrals.referral_set(actor=front_desk, referee=me, referrer=friend)
+    checkout.charge_line_add(actor=front_desk, visit=visit, item=items[0])
+    v = checkout.visit_checkout(
+        actor=front_desk, visit=visit, payments=[("cash", Decimal("266.00"))], checkout_key="k1"
+    )
+    assert Referral.objects.get(referee=me).status == ReferralStatus.REWARDED
+    assert PointsAccount.objects.get(member=friend).balance > 0
+    checkout.visit_void(actor=manager, visit=v, reason="收错")
+    assert Referral.objects.get(referee=me).status == ReferralStatus.REVERSED
+    assert PointsAccount.objects.get(member=friend).balance == 0

@@ -1,0 +1,69 @@
+"""Referral screens: a member's code, who referred them and whom they referred (and
+recording a referrer); the referrers' leaderboard per branch and period."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.selectors import user_branch_ids
+from members.selectors import get_member_for_user
+
+from . import referrals
+from .errors import LoyaltyError
+
+
+class ReferrerForm(forms.Form):
+    referrer = forms.CharField(label=gettext_lazy("Referrer's code or phone"), max_length=40)
+
+
+@require_GET
+def member_referrals(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_member_for_user(request.user, pk)
+    context = {
+        "member": member,
+        "code": referrals.referral_code_for(member),
+        "summary": referrals.referral_summary(member),
+        "form": ReferrerForm(),
+    }
+    return render(request, "loyalty/referrals.html", context)
+
+
+@require_POST
+def referrer_set(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_member_for_user(request.user, pk, perm=referrals.SET_PERMISSION)
+    form = ReferrerForm(request.POST)
+    back = redirect(reverse("loyalty:referrals", args=[pk]))
+    referrer = referrals.find_referrer(form.data.get("referrer", "")) if form.is_valid() else None
+    if referrer is None:
+        messages.error(request, _("No member has that referral code or phone number."))
+        return back
+    try:
+        referrals.referral_set(actor=request.user, referee=member, referrer=referrer)
+    except LoyaltyError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Referrer recorded: %(name)s.") % {"name": referrer.name})
+    return back
+
+
+@require_GET
+def leaderboard(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("loyalty.view_referral"):
+        raise PermissionDenied
+    days = int(request.GET.get("days") or 30) if (request.GET.get("days") or "30").isdigit() else 30
+    since = timezone.now() - dt.timedelta(days=min(days, 3660))
+    rows = referrals.referral_leaderboard(branch_ids=user_branch_ids(request.user), since=since)
+    return render(request, "loyalty/referral_leaderboard.html", {"rows": rows, "days": days})
