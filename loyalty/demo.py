@@ -73,4 +73,77 @@ def seed_loyalty(*, branches: dict[str, Branch]) -> int:
                 reason="活动赠送",
                 earned_at=now - dt.timedelta(days=days),
             )
+    seed_coupons(branches=branches)
     return enrolled
+
+
+def seed_coupons(*, branches: dict[str, Branch]) -> None:
+    """Coupon templates, a printed batch handed to 孙磊 (marketing), coupons issued to the
+    demo members, reward items with stock, and one referral pair. Idempotent: templates and
+    rewards by name, the batch by marketer, issues and the referral by their keys."""
+    from django.contrib.auth import get_user_model
+
+    from clinic.models import ServiceCategory, ServiceItem
+
+    from .coupon_models import (
+        CouponBatch,
+        CouponKind,
+        CouponTemplate,
+        Referral,
+        RewardItem,
+        RewardKind,
+    )
+    from .coupons import coupon_batch_create, coupon_issue
+    from .referrals import referral_set
+
+    cleaning = ServiceItem.objects.filter(code="PV01").first()
+    prevention = ServiceCategory.objects.filter(code="PREV").first()
+    templates = {}
+    for name, kind, fields in [
+        ("满300减50", CouponKind.AMOUNT, {"amount_off": Decimal("50"), "min_spend": Decimal("300")}),
+        ("洁牙9折（最高减100）", CouponKind.PERCENT, {"percent_off": Decimal("10"), "cap": Decimal("100")}),
+        ("免费涂氟", CouponKind.FREE_ITEM, {"free_item": ServiceItem.objects.filter(code="PV03").first()}),
+    ]:
+        tpl, _created = CouponTemplate.objects.get_or_create(
+            name=name,
+            defaults={"kind": kind, "valid_days": 90, "stackable": kind == CouponKind.FREE_ITEM, **fields},
+        )
+        if name.startswith("洁牙") and prevention is not None:
+            tpl.categories.add(prevention)
+        templates[name] = tpl
+    marketer = get_user_model().objects.filter(username="marketing").first()
+    if marketer is not None and not CouponBatch.objects.filter(marketer=marketer).exists():
+        coupon_batch_create(
+            actor=marketer,
+            template=templates["满300减50"],
+            count=200,
+            name="社区地推（孙磊）",
+            branch=branches["JA"],
+            marketer=marketer,
+            channel="地推",
+        )
+    people = {m.name: m for m in Member.objects.filter(name__in=[p[0] for p in PEOPLE])}
+    for i, (name, _phone, *_rest) in enumerate(PEOPLE):
+        member = people.get(name)
+        if member is not None:
+            tpl = list(templates.values())[i % len(templates)]
+            coupon_issue(
+                actor=None,
+                template=tpl,
+                member=member,
+                reason="演示",
+                issue_key=f"demo:coupon:{name}",
+                system=True,
+            )
+    for name, kind, cost, stock, extra in [
+        ("电动牙刷", RewardKind.GIFT, 800, 20, {}),
+        ("漱口水礼盒", RewardKind.GIFT, 300, 50, {}),
+        ("免费洁牙一次", RewardKind.SERVICE, 500, None, {"service_item": cleaning}),
+        ("满300减50券", RewardKind.COUPON, 200, None, {"coupon_template": templates["满300减50"]}),
+    ]:
+        RewardItem.objects.get_or_create(
+            name=name, defaults={"kind": kind, "points_cost": cost, "stock": stock, **extra}
+        )
+    referrer, referee = people.get("赵雪"), people.get("周敏")
+    if referrer and referee and not Referral.objects.filter(referee=referee).exists():
+        referral_set(actor=None, referee=referee, referrer=referrer)

@@ -445,3 +445,27 @@ def test_a_first_paid_visit_rewards_the_referral_and_a_void_reverses_it(
     checkout.visit_void(actor=manager, visit=v, reason="收错")
     assert Referral.objects.get(referee=me).status == ReferralStatus.REVERSED
     assert PointsAccount.objects.get(member=friend).balance == 0
+
+
+def test_seed_demo_adds_coupons_rewards_and_a_referral_idempotently():
+    from django.core.management import call_command
+
+    from loyalty.coupon_models import CouponBatch, Referral, RewardItem
+
+    call_command("seed_demo", "--quiet")
+    counts = (
+        Coupon.objects.count(),
+        CouponBatch.objects.count(),
+        RewardItem.objects.count(),
+        Referral.objects.count(),
+    )
+    call_command("seed_demo", "--quiet")
+    assert counts == (
+        Coupon.objects.count(),
+        CouponBatch.objects.count(),
+        RewardItem.objects.count(),
+        Referral.objects.count(),
+    )
+    batch = CouponBatch.objects.get(marketer__username="marketing")
+    assert batch.coupons.count() == 200 and counts[2] >= 4 and counts[3] == 1
+    assert Coupon.objects.filter(member__isnull=False).count() >= 5
