@@ -324,6 +324,28 @@ def coupon_issue(
     return coupon
 
 
+def coupon_issue_auto(*, actor, member: Member, trigger: str, key: str) -> Coupon | None:
+    """Automatic issue (``welcome``, ``birthday``, ``allowance``, ``review`` …): the template
+    named in ``LOYALTY_AUTO_COUPONS[trigger]``, once per ``key``; None when none is set."""
+    from django.conf import settings
+
+    name = (getattr(settings, "LOYALTY_AUTO_COUPONS", {}) or {}).get(trigger)
+    template = CouponTemplate.objects.filter(name=name, is_active=True).first() if name else None
+    if template is None:
+        return None
+    try:
+        return coupon_issue(
+            actor=actor,
+            template=template,
+            member=member,
+            reason=trigger,
+            issue_key=f"{trigger}:{key}",
+            system=True,
+        )
+    except LoyaltyError:  # over the per-member limit: an automatic issue is skipped, never an error
+        return None
+
+
 @transaction.atomic
 def coupon_batch_create(
     *,

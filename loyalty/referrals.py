@@ -174,6 +174,18 @@ def referral_reward_check(*, actor, member: Member, source_key: str) -> Referral
     return referral
 
 
+def referral_reward_on_enrol(*, actor, member: Member) -> Referral | None:
+    """Enrolment after the first paid visit: reward the referral on that visit."""
+    first = (
+        Purchase.objects.filter(member=member, reversed_at__isnull=True, amount__gt=0)
+        .values_list("source_key", flat=True)
+        .first()
+    )
+    if first is None or not Referral.objects.filter(referee=member).exists():
+        return None
+    return referral_reward_check(actor=actor, member=member, source_key=first)
+
+
 @transaction.atomic
 def referral_reverse(*, actor, source_key: str) -> Referral | None:
     """The visit that earned a referral reward was voided: take back both sides' points

@@ -45,8 +45,9 @@ def member_rewards(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_member_for_user(request.user, pk)
     balance = open_balance(member)
     items = list(RewardItem.objects.filter(is_active=True).prefetch_related("tiers"))
+    refusals = rewards.reward_refusals(member, items, balance=balance)
     for item in items:
-        item.refusal = rewards.reward_refusal(item, member, balance=balance)
+        item.refusal = refusals[item.pk]
     history = RewardRedemption.objects.filter(member=member).select_related("item", "handed_over_by")[:50]
     context = {"member": member, "balance": balance, "items": items, "history": history}
     return render(request, "loyalty/rewards.html", context)

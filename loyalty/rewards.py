@@ -37,8 +37,20 @@ def _actor(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
-def reward_refusal(item: RewardItem, member: Member, qty: int = 1, *, balance: int | None = None) -> str:
-    """Why ``member`` cannot redeem ``qty`` of ``item`` now ("" when they can)."""
+_UNSET = object()
+
+
+def reward_refusal(
+    item: RewardItem,
+    member: Member,
+    qty: int = 1,
+    *,
+    balance: int | None = None,
+    tier_id=_UNSET,
+    taken: int | None = None,
+) -> str:
+    """Why ``member`` cannot redeem ``qty`` of ``item`` now ("" when they can). A list page
+    passes ``tier_id`` and ``taken`` (already redeemed of this item) it read once."""
     today = timezone.localdate()
     if not item.is_active or (item.available_from and today < item.available_from):
         return _("This reward is not available.")
@@ -48,25 +60,39 @@ def reward_refusal(item: RewardItem, member: Member, qty: int = 1, *, balance: i
         return _("Choose at least one.")
     tier_ids = {t.pk for t in item.tiers.all()}
     if tier_ids:
-        tier_id = Membership.objects.filter(member=member).values_list("tier_id", flat=True).first()
+        if tier_id is _UNSET:
+            tier_id = Membership.objects.filter(member=member).values_list("tier_id", flat=True).first()
         if tier_id not in tier_ids:
             return _("This reward is only for some tiers.")
     if item.stock is not None and item.stock < qty:
         return _("Out of stock.")
-    if item.per_member_limit:
+    if item.per_member_limit and taken is None:
         taken = (
             RewardRedemption.objects.filter(member=member, item=item, cancelled_at__isnull=True).aggregate(
                 n=Sum("quantity")
             )["n"]
             or 0
         )
-        if taken + qty > item.per_member_limit:
-            return _("Each person may redeem this reward %(limit)s time(s).") % {
-                "limit": item.per_member_limit
-            }
+    if item.per_member_limit and taken + qty > item.per_member_limit:
+        return _("Each person may redeem this reward %(limit)s time(s).") % {"limit": item.per_member_limit}
     if balance is not None and balance < item.points_cost * qty:
         return _("Not enough points.")
     return ""
+
+
+def reward_refusals(member: Member, items: list[RewardItem], *, balance: int) -> dict[int, str]:
+    """``reward_refusal`` for a whole catalogue page in two queries."""
+    tier_id = Membership.objects.filter(member=member).values_list("tier_id", flat=True).first()
+    taken = dict(
+        RewardRedemption.objects.filter(member=member, cancelled_at__isnull=True)
+        .values("item_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("item_id", "n")
+    )
+    return {
+        item.pk: reward_refusal(item, member, balance=balance, tier_id=tier_id, taken=taken.get(item.pk, 0))
+        for item in items
+    }
 
 
 @transaction.atomic

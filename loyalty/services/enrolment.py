@@ -141,4 +141,10 @@ def membership_enrol(
         branch=branch,
         actor=actor,
     )
+    from ..coupons import coupon_issue_auto
+    from ..referrals import referral_reward_on_enrol
+
+    coupon_issue_auto(actor=actor, member=member, trigger="welcome", key=f"enrol:{membership.pk}")
+    # Enrolled after the first paid visit: the referral is rewarded now.
+    referral_reward_on_enrol(actor=actor, member=member)
     return membership

@@ -469,3 +469,18 @@ def test_seed_demo_adds_coupons_rewards_and_a_referral_idempotently():
     batch = CouponBatch.objects.get(marketer__username="marketing")
     assert batch.coupons.count() == 200 and counts[2] >= 4 and counts[3] == 1
     assert Coupon.objects.filter(member__isnull=False).count() >= 5
+
+
+def test_a_welcome_coupon_is_issued_automatically_once(branch, settings):
+    from loyalty import services
+
+    settings.LOYALTY_AUTO_COUPONS = {"welcome": "新会员礼"}
+    tpl(name="新会员礼")
+    me = make_member(branch, name="王芳")
+    m = services.membership_enrol(actor=None, member=me, branch=branch, welcome_points=0)
+    assert Coupon.objects.filter(member=me, issue_key=f"welcome:enrol:{m.pk}").count() == 1
+    assert (
+        coupons.coupon_issue_auto(actor=None, member=me, trigger="welcome", key=f"enrol:{m.pk}") is not None
+    )
+    assert Coupon.objects.filter(member=me).count() == 1
+    assert coupons.coupon_issue_auto(actor=None, member=me, trigger="birthday", key="2026") is None

@@ -139,3 +139,16 @@ def test_referral_screen_set_referrer_and_permissions(
     board = reverse("loyalty:referral_leaderboard")
     assert client_for(front_desk).get(board).status_code == 403
     assert client_for(marketer).get(board).status_code == 200
+
+
+def test_enrolling_after_the_first_paid_visit_rewards_the_referral(branch, front_desk):
+    from loyalty import services
+
+    referrer = enrolled(branch, name="推荐人", phone="13900005001").member
+    walk_in = make_member(branch, name="散客", phone="13900005009")
+    referrals.referral_set(actor=front_desk, referee=walk_in, referrer=referrer)
+    buy(walk_in, "300", "visit:1")
+    services.membership_enrol(actor=None, member=walk_in, branch=branch, welcome_points=0)
+    r = Referral.objects.get(referee=walk_in)
+    assert (r.status, r.source_key) == (ReferralStatus.REWARDED, "visit:1")
+    assert account(referrer).balance == bonus()
