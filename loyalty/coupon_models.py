@@ -77,6 +77,24 @@ class CouponTemplate(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The fields each kind needs, and one way of validity (admin form validation)."""
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.kind == CouponKind.AMOUNT and not self.amount_off:
+            errors["amount_off"] = _("Give the amount off.")
+        if self.kind == CouponKind.PERCENT and not self.percent_off:
+            errors["percent_off"] = _("Give the percentage off.")
+        if self.kind == CouponKind.FREE_ITEM and not self.free_item_id:
+            errors["free_item"] = _("Choose the free service item.")
+        if self.valid_days and (self.valid_from or self.valid_until):
+            errors["valid_days"] = _("Use either fixed dates or a number of days after issue, not both.")
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            errors["valid_until"] = _("The end date is before the start date.")
+        if errors:
+            raise ValidationError(errors)
+
 
 class CouponBatch(models.Model):
     """A printed number range (号段) of codes handed to a marketer or a channel."""
@@ -238,6 +256,14 @@ class RewardItem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == RewardKind.SERVICE and not self.service_item_id:
+            raise ValidationError({"service_item": _("Choose the free service.")})
+        if self.kind == RewardKind.COUPON and not self.coupon_template_id:
+            raise ValidationError({"coupon_template": _("Choose the coupon.")})
 
 
 class RewardRedemption(models.Model):

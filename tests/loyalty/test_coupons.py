@@ -484,3 +484,23 @@ def test_a_welcome_coupon_is_issued_automatically_once(branch, settings):
     )
     assert Coupon.objects.filter(member=me).count() == 1
     assert coupons.coupon_issue_auto(actor=None, member=me, trigger="birthday", key="2026") is None
+
+
+def test_templates_and_rewards_check_the_fields_of_their_kind(items):
+    from django.core.exceptions import ValidationError
+
+    from loyalty.coupon_models import RewardItem, RewardKind
+
+    for bad in (
+        CouponTemplate(name="x", kind=CouponKind.AMOUNT),
+        CouponTemplate(name="x", kind=CouponKind.PERCENT),
+        CouponTemplate(name="x", kind=CouponKind.FREE_ITEM),
+        CouponTemplate(
+            name="x", kind=CouponKind.AMOUNT, amount_off=1, valid_days=3, valid_until=dt.date(2027, 1, 1)
+        ),
+        RewardItem(name="x", kind=RewardKind.SERVICE, points_cost=1),
+        RewardItem(name="x", kind=RewardKind.COUPON, points_cost=1),
+    ):
+        with pytest.raises(ValidationError):
+            bad.clean()
+    CouponTemplate(name="x", kind=CouponKind.FREE_ITEM, free_item=items[0]).clean()
