@@ -397,6 +397,27 @@ def test_batch_pages_permissions_and_exports(
     )
     pdf = client.get(reverse("loyalty:coupon_batch_pdf", args=[batch.pk]))
     assert pdf.status_code == 200
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        return
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    inflated = _pdf_objects(pdf.content)
+    assert b"CJK" in inflated or b"WenQuanYi" in inflated, "no CJK font: Chinese text would vanish"
+
+
+def _pdf_objects(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated (font names live in object streams)."""
+    import re
+    import zlib
+
+    parts = [pdf]
+    for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            parts.append(zlib.decompress(raw))
+        except zlib.error:
+            continue
+    return b"".join(parts)
 
 
 def test_a_points_reward_service_is_used_at_checkout_and_restored_on_void(
