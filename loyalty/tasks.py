@@ -40,3 +40,13 @@ def tier_reviews(self) -> dict:
     counts = services.tier_reviews_run()
     heartbeat_record(name="loyalty.tier_reviews")
     return counts
+
+
+@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
+def birthday_coupons(self) -> int:
+    """Daily: the birthday coupon (``LOYALTY_AUTO_COUPONS["birthday"]``), once a year each."""
+    from .coupons import coupons_birthday_issue
+
+    issued = coupons_birthday_issue()
+    heartbeat_record(name="loyalty.birthday_coupons")
+    return issued

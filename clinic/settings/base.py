@@ -256,6 +256,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=10, minute=0),
     },
     "loyalty-tier-reviews": {"task": "loyalty.tasks.tier_reviews", "schedule": crontab(hour=9, minute=30)},
+    # Coupons (docs/loyalty.md): the birthday coupon, when LOYALTY_AUTO_COUPONS names one.
+    "loyalty-birthday-coupons": {
+        "task": "loyalty.tasks.birthday_coupons",
+        "schedule": crontab(hour=8, minute=0),
+    },
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-mark-no-shows": {"task": "appointments.tasks.mark_no_shows", "schedule": 300.0},
 }

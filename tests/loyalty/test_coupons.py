@@ -525,3 +525,19 @@ def test_templates_and_rewards_check_the_fields_of_their_kind(items):
         with pytest.raises(ValidationError):
             bad.clean()
     CouponTemplate(name="x", kind=CouponKind.FREE_ITEM, free_item=items[0]).clean()
+
+
+def test_birthday_coupons_once_a_year(branch, settings):
+    from loyalty import services
+
+    settings.LOYALTY_AUTO_COUPONS = {"birthday": "生日礼"}
+    tpl(name="生日礼", per_member_limit=0)
+    today = dt.date(2027, 3, 14)
+    me = make_member(branch, name="王芳", birth_date=dt.date(1990, 3, 14))
+    other = make_member(branch, name="李雷", phone="13900002222", birth_date=dt.date(1990, 3, 15))
+    services.membership_enrol(actor=None, member=me, branch=branch, welcome_points=0)
+    services.membership_enrol(actor=None, member=other, branch=branch, welcome_points=0)
+    assert coupons.coupons_birthday_issue(today=today) == 1
+    assert coupons.coupons_birthday_issue(today=today) == 0
+    assert Coupon.objects.filter(member=me, issue_key=f"birthday:2027:{me.pk}").exists()
+    assert not Coupon.objects.filter(member=other).exists()
