@@ -54,7 +54,7 @@ fmt: setup
 	$(VENV)/bin/ruff check --fix .
 
 messages: setup
-	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete --add-location file -i ".venv/*" -i "node_modules/*"
+	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete --add-location file -i ".venv/*" -i "node_modules/*" -i "tests/*" -i "var/*" -i "benchmarks/*"
 	$(PY) -m clinic.i18n_compile
 
 check-deploy: setup
