@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.selectors import user_branch_ids
 from members.selectors import get_member_for_user
 
-from . import referrals
+from . import qr, referrals
 from .errors import LoyaltyError
 
 
@@ -30,13 +30,26 @@ class ReferrerForm(forms.Form):
 @require_GET
 def member_referrals(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_member_for_user(request.user, pk)
+    code = referrals.referral_code_for(member)
     context = {
         "member": member,
-        "code": referrals.referral_code_for(member),
+        "code": code,
+        "link": qr.referral_link(request, code),
         "summary": referrals.referral_summary(member),
         "form": ReferrerForm(),
     }
     return render(request, "loyalty/referrals.html", context)
+
+
+@require_GET
+def referral_qr(request: HttpRequest, pk: int) -> HttpResponse:
+    """The member's referral QR: the registration link with their code (``qr.referral_link``).
+    Same access as the referrals page: 404 outside the user's branches."""
+    member = get_member_for_user(request.user, pk)
+    code = referrals.referral_code_for(member)
+    return qr.svg_response(
+        qr.referral_link(request, code), title=_("Referral code %(code)s") % {"code": code}
+    )
 
 
 @require_POST

@@ -8,6 +8,7 @@ urlpatterns = [
     path("members/<int:pk>/", views.panel, name="panel"),
     path("members/<int:pk>/history/", views.history, name="history"),
     path("members/<int:pk>/card/", views.card, name="card"),
+    path("members/<int:pk>/card.svg", views.card_qr, name="card_qr"),
     path("members/<int:pk>/enrol/", views.enrol, name="enrol"),
     path("members/<int:pk>/adjust/", views.adjust, name="adjust"),
     path("members/<int:pk>/tier/", views.tier_override, name="tier_override"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("members/<int:pk>/rewards/<int:rid>/cancel/", reward_views.reward_cancel, name="reward_cancel"),
     path("members/<int:pk>/rewards/<int:rid>/", reward_views.reward_slip, name="reward_slip"),
     path("members/<int:pk>/referrals/", referral_views.member_referrals, name="referrals"),
+    path("members/<int:pk>/referrals/qr.svg", referral_views.referral_qr, name="referral_qr"),
     path("members/<int:pk>/referrals/referrer/", referral_views.referrer_set, name="referrer_set"),
     path("referrals/leaderboard/", referral_views.leaderboard, name="referral_leaderboard"),
 ]

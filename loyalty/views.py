@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from members.selectors import get_member_for_user
 
-from . import services
+from . import qr, services
 from .errors import LoyaltyError
 from .forms import AdjustForm, EnrolForm, TierOverrideForm
 from .profile import LoyaltyPanel
@@ -56,6 +56,18 @@ def card(request: HttpRequest, pk: int) -> HttpResponse:
     if membership is None:
         return _back(pk)
     return render(request, "loyalty/card.html", {"member": member, "membership": membership})
+
+
+@require_GET
+def card_qr(request: HttpRequest, pk: int) -> HttpResponse:
+    """The card number as a QR image (a scanner gun at the front desk types it into the
+    search box). Who may see the profile may see it; 404 outside the branches or without a
+    card."""
+    member = get_member_for_user(request.user, pk)
+    membership = membership_for(member)
+    if membership is None:
+        raise Http404
+    return qr.svg_response(membership.card_no, title=_("Card number %(card)s") % {"card": membership.card_no})
 
 
 @require_POST

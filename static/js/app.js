@@ -5,3 +5,10 @@ document.addEventListener("change", (event) => {
     form.requestSubmit();
   }
 });
+
+// <button data-print>: print the page (cards, slips).
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) {
+    window.print();
+  }
+});
