@@ -22,6 +22,7 @@ from .fdi import validate_tooth
 from .models import (
     Appointment,
     ChargeLine,
+    DiscountKind,
     Payment,
     PaymentMethod,
     Status,
@@ -215,6 +216,13 @@ def visit_checkout(
             )
             for a in result.applied
         ]
+        # Why a coupon replaced the tier discount or stayed unused: on the receipt, at ¥0.
+        + [
+            VisitDiscount(
+                visit=visit, kind=DiscountKind.COUPON, label=note[:200], amount=ZERO, ref=f"{ref}:note"
+            )
+            for ref, note in result.notes
+        ]
     )
     Payment.objects.bulk_create(
         [
@@ -244,6 +252,7 @@ def visit_checkout(
         changes={
             "list_total": visit.list_total,
             "discounts": [[a.kind, a.label, str(a.amount)] for a in result.applied],
+            "notes": [note for _ref, note in result.notes] or None,
             "amount_due": visit.amount_due,
             "payments": [[m, str(a)] for m, a in payments],
             "points_earned": visit.points_earned,

@@ -230,11 +230,12 @@ class CheckoutForm(forms.Form):
         return out
 
     def coupon_codes(self) -> list[str]:
-        return [
-            c.strip().upper()
-            for c in (self.cleaned_data.get("coupons") or "").replace("，", ",").split(",")
-            if c.strip()
-        ]
+        return split_codes(self.cleaned_data.get("coupons") or "")
+
+
+def split_codes(raw: str) -> list[str]:
+    """Coupon codes typed in one box, separated by commas (either width)."""
+    return [c.strip().upper() for c in (raw or "")[:200].replace("，", ",").split(",") if c.strip()]
 
 
 class VoidForm(forms.Form):

@@ -146,8 +146,10 @@ def entitlement_grants(member, item_ids) -> list:
 def coupon_quotes(*, member, codes, visit) -> list:
     """``loyalty.coupons.coupons_validate`` over the visit's lines, as ``pricing.CouponQuote``
     (the amount already worked out by loyalty: percentage, cap, free item, after the tier
-    discount). A refusal becomes an ``AppointmentError`` on the coupons field with loyalty's
-    Chinese reason."""
+    discount — or at list price for a coupon that excludes the tier discount, which pricing
+    then weighs against it; the eligible items, so the amount lands only on them). A
+    refusal becomes an ``AppointmentError`` on the coupons field with loyalty's Chinese
+    reason."""
     codes = [c for c in (codes or []) if c]
     if not codes:
         return []
@@ -180,7 +182,14 @@ def coupon_quotes(*, member, codes, visit) -> list:
     except LoyaltyError as exc:
         raise AppointmentError(exc.message, field="coupons") from exc
     return [
-        CouponQuote(ref=o.ref, label=o.label, amount_off=o.amount, category_ids=o.category_ids)
+        CouponQuote(
+            ref=o.ref,
+            label=o.label,
+            amount_off=o.amount,
+            category_ids=o.category_ids,
+            item_ids=getattr(o, "item_ids", frozenset()),
+            with_tier=getattr(o, "with_tier", True),
+        )
         for o in offers
     ]
 

@@ -5,18 +5,27 @@
 1. **allowances** — yearly benefits (e.g. a free cleaning) take whole units off at list price;
 2. **entitlements** — reward redemptions that grant a service, the same way;
 3. **tier** — the tier's percentage per service category, on what is left of each line;
-4. **coupons** — ``coupon_validate`` quotes (issue 6 plugs in here), on what is left;
+4. **coupons** — ``coupon_validate`` quotes (issue 6 plugs in here), on what is left of
+   their eligible lines only (items and/or categories), spread in proportion to those lines;
 5. **manual** — a supervisor's amount off, spread over the lines in proportion.
 
 Every step works on each line's remaining net amount and never takes it below zero, so the
 result is never negative and never above the list price, whatever the combination.
+
+A coupon that may not be combined with the tier discount (``CouponQuote.with_tier`` False)
+is priced both ways — the coupon instead of the tier discount on its eligible lines, or the
+tier discount and no coupon — and the cheaper total for the member wins (a tie keeps the
+tier discount and leaves the coupon unused for another visit). ``PricingResult.notes`` says
+which way it went and why, for the checkout page and the receipt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+
+from django.utils.translation import gettext as _
 
 from clinic.money import ZERO, to_money
 
@@ -43,7 +52,9 @@ class UnitGrant:
 @dataclass(frozen=True)
 class CouponQuote:
     """What ``coupon_validate`` answers for one code: an amount or a percentage off the
-    eligible lines (all lines when ``category_ids`` is empty), above a minimum spend."""
+    eligible lines, above a minimum spend. A line is eligible when its item is in
+    ``item_ids`` and its category in ``category_ids`` (an empty set does not restrict).
+    ``with_tier`` False: not together with the tier discount on the eligible lines."""
 
     ref: str
     label: str
@@ -51,6 +62,13 @@ class CouponQuote:
     percent_off: Decimal = ZERO
     category_ids: frozenset[int] = frozenset()
     min_spend: Decimal = ZERO
+    item_ids: frozenset[int] = frozenset()
+    with_tier: bool = True
+
+    def covers(self, line: LineInput) -> bool:
+        return (not self.item_ids or line.item_id in self.item_ids) and (
+            not self.category_ids or line.category_id in self.category_ids
+        )
 
 
 @dataclass
@@ -80,6 +98,9 @@ class PricingInput:
     coupons: list[CouponQuote] = field(default_factory=list)
     manual_amount: Decimal = ZERO
     manual_label: str = ""
+    # Line keys where the tier discount gives way to a coupon that excludes it (set by
+    # ``price`` when that is better for the member).
+    tier_skip: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -87,6 +108,8 @@ class PricingResult:
     lines: list[PricedLine]
     applied: list[Applied]
     consumed: dict[str, int] = field(default_factory=dict)  # grant ref → units used
+    # Why a coupon replaced the tier discount, or was left unused: (coupon ref, sentence).
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def list_total(self) -> Decimal:
@@ -145,6 +168,8 @@ def step_tier(
     data: PricingInput, lines: list[PricedLine], out: list[Applied], consumed: dict[str, int]
 ) -> None:
     for p in lines:
+        if p.line.key in data.tier_skip:
+            continue
         percent = Decimal(data.tier_percent.get(p.line.category_id, 0))
         if percent > 0:
             _take(p, p.net * min(percent, Decimal(100)) / 100, Applied("tier", data.tier_label, ZERO), out)
@@ -168,7 +193,7 @@ def step_coupons(
     data: PricingInput, lines: list[PricedLine], out: list[Applied], consumed: dict[str, int]
 ) -> None:
     for quote in data.coupons:
-        eligible = [p for p in lines if not quote.category_ids or p.line.category_id in quote.category_ids]
+        eligible = [p for p in lines if quote.covers(p.line)]
         base = sum((p.net for p in eligible), ZERO)
         if base <= 0 or base < quote.min_spend:
             continue
@@ -189,6 +214,44 @@ PRICING_STEPS: list[Step] = [step_allowances, step_entitlements, step_tier, step
 
 
 def price(data: PricingInput, steps: list[Step] | None = None) -> PricingResult:
+    """The checkout price. Coupons that exclude the tier discount are decided one by one,
+    in the order entered: each is priced with and without, keeping the cheaper total."""
+    notes: list[tuple[str, str]] = []
+    for quote in [q for q in data.coupons if not q.with_tier]:
+        keys = frozenset(
+            line.key
+            for line in data.lines
+            if quote.covers(line) and Decimal(data.tier_percent.get(line.category_id, 0)) > 0
+        )
+        if not keys or keys <= data.tier_skip:
+            continue  # no tier discount on its lines (or already dropped there): nothing to choose
+        instead = replace(data, tier_skip=data.tier_skip | keys)
+        without = replace(data, coupons=[q for q in data.coupons if q is not quote])
+        with_coupon, with_tier = _price(instead, steps), _price(without, steps)
+        coupon_saves = sum((a.amount for a in with_coupon.applied if a.ref == quote.ref), ZERO)
+        tier_saves = sum(
+            (a.amount for a in with_tier.applied if a.kind == "tier" and a.line_key in keys), ZERO
+        )
+        figures = {"coupon": quote.label, "saves": coupon_saves, "tier": tier_saves}
+        if with_coupon.amount_due < with_tier.amount_due:
+            data = instead
+            note = _(
+                "%(coupon)s replaces the tier discount on its services: the two cannot be "
+                "combined, and the coupon saves more (¥%(saves)s against ¥%(tier)s)."
+            )
+        else:
+            data = without
+            note = _(
+                "%(coupon)s not used: it cannot be combined with the tier discount, which saves "
+                "more here (¥%(tier)s against ¥%(saves)s). The coupon stays valid."
+            )
+        notes.append((quote.ref, note % figures))
+    result = _price(data, steps)
+    result.notes = notes
+    return result
+
+
+def _price(data: PricingInput, steps: list[Step] | None = None) -> PricingResult:
     lines = []
     for line in data.lines:
         amount = to_money(line.unit_price * line.quantity)

@@ -34,6 +34,7 @@ from .forms import (
     MoveForm,
     VoidForm,
     WalkInForm,
+    split_codes,
 )
 from .models import Reminder, Status, VisitStatus
 
@@ -435,16 +436,27 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
                 _form_error(line_form, exc)
             else:
                 return redirect("appointments:visit", pk=v.pk)
-    lines, result = [], None
+    lines, result, coupon_error = [], None, ""
+    # ?coupons=… previews the price with those coupons before anyone pays (the checkout
+    # form below is then prefilled with the codes and the amount due).
+    codes = split_codes(request.GET.get("coupons", ""))
     if v.status == VisitStatus.OPEN:
         try:
-            lines, result = checkout.quote(visit=v)
-        except DomainError:
-            lines = list(v.lines.select_related("item"))
+            lines, result = checkout.quote(visit=v, coupon_codes=codes)
+        except DomainError as exc:
+            coupon_error, codes = (exc.message if codes else ""), []
+            try:
+                lines, result = checkout.quote(visit=v)
+            except DomainError:
+                lines = list(v.lines.select_related("item"))
     else:
         lines = list(v.lines.select_related("item"))
     pay = CheckoutForm(
-        initial={"checkout_key": uuid.uuid4().hex, "amount": result.amount_due if result else None}
+        initial={
+            "checkout_key": uuid.uuid4().hex,
+            "amount": result.amount_due if result else None,
+            "coupons": ", ".join(codes),
+        }
     )
     return render(
         request,
@@ -453,6 +465,8 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
             "visit": v,
             "lines": lines,
             "result": result,
+            "coupon_codes": ", ".join(codes),
+            "coupon_error": coupon_error,
             "line_form": line_form,
             "pay": pay,
             "void_form": VoidForm(),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -107,14 +107,22 @@ class Cart:
 
 @dataclass(frozen=True)
 class CouponOffer:
-    """What a valid coupon takes off this cart: ``amount`` spread over the lines of
-    ``category_ids`` (pricing's ``CouponQuote``)."""
+    """What a valid coupon takes off this cart: ``amount`` spread over the eligible lines
+    only — the lines of ``item_ids`` (and ``category_ids``) — never over other lines of the
+    same category (pricing's ``CouponQuote``).
+
+    ``with_tier`` False: the coupon may not be combined with the tier discount. ``amount``
+    is then worked out on the eligible lines *without* the tier discount, and pricing applies
+    whichever is better for the member on those lines: the coupon instead of the tier
+    discount, or the tier discount and the coupon stays unused (``appointments.pricing``)."""
 
     coupon: Coupon
     ref: str
     label: str
     amount: Decimal
     category_ids: frozenset[int]
+    item_ids: frozenset[int] = frozenset()
+    with_tier: bool = True
 
 
 def _eligible(template: CouponTemplate, lines: Sequence[CartLine]) -> list[CartLine]:
@@ -168,8 +176,10 @@ def _today() -> dt.date:
 def coupon_validate(code_or_id, *, member: Member, cart: Cart) -> CouponOffer:
     """The offer of one coupon on this cart, or ``CouponError`` with the exact reason in
     Chinese: typo, unknown, cancelled, already used, someone else's, not yet valid, expired,
-    not for these items, minimum spend, per-member limit, not stackable, not with the tier
-    discount. Reads only."""
+    not for these items, minimum spend, per-member limit, not stackable. A coupon that may
+    not be combined with the tier discount is not refused: its offer is priced without the
+    tier discount (minimum spend too) and pricing chooses the better of the two. Reads
+    only."""
     coupon = _find(code_or_id)
     tpl = coupon.template
     shown = code_format(coupon.code)
@@ -201,6 +211,9 @@ def coupon_validate(code_or_id, *, member: Member, cart: Cart) -> CouponOffer:
     eligible = _eligible(tpl, cart.lines)
     if not eligible:
         refuse("not_eligible", _("Coupon %(code)s is not for these services.") % {"code": shown})
+    if not tpl.with_tier_discount:
+        # Used instead of the tier discount on its lines: spend and amount at list price.
+        eligible = [replace(line, tier_percent=ZERO) for line in eligible]
     base = sum((line.net for line in eligible), ZERO)
     if base < tpl.min_spend:
         refuse(
@@ -232,11 +245,6 @@ def coupon_validate(code_or_id, *, member: Member, cart: Cart) -> CouponOffer:
                 _("Another coupon in this checkout cannot be combined with coupon %(code)s.")
                 % {"code": shown},
             )
-    if not tpl.with_tier_discount and any(line.tier_percent > 0 for line in eligible):
-        refuse(
-            "not_with_tier",
-            _("Coupon %(code)s cannot be used together with the member's tier discount.") % {"code": shown},
-        )
     amount = coupon_amount(tpl, eligible)
     return CouponOffer(
         coupon=coupon,
@@ -244,6 +252,8 @@ def coupon_validate(code_or_id, *, member: Member, cart: Cart) -> CouponOffer:
         label=_("Coupon %(name)s (%(code)s)") % {"name": tpl.name, "code": shown},
         amount=amount,
         category_ids=frozenset(line.category_id for line in eligible),
+        item_ids=frozenset(line.item_id for line in eligible),
+        with_tier=tpl.with_tier_discount,
     )
 
 

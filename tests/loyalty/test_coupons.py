@@ -145,8 +145,11 @@ def test_every_refusal_reason(branch, manager, items, cats):
     assert reason(a.code, me, both) == "not_stackable"  # A itself is not stackable
     assert reason(b.code, me, both) == "not_stackable"  # B is, but A is not
 
+    # Not combinable with the tier discount is no refusal: priced at list price, and
+    # pricing picks the better of the two (tests/loyalty/test_coupon_pricing.py).
     no_tier = issue(tpl(name="非会员价", with_tier_discount=False), me, manager)
-    assert reason(no_tier.code, me, Cart(lines=lines((cleaning, 1), tier="10"))) == "not_with_tier"
+    offer = coupons.coupon_validate(no_tier.code, member=me, cart=Cart(lines=lines((cleaning, 1), tier="10")))
+    assert offer.with_tier is False and offer.amount == Decimal("50.00")
 
     limit_tpl = tpl(name="限用一次", per_member_limit=1)
     first = issue(limit_tpl, me, manager)
