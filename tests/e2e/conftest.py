@@ -45,7 +45,9 @@ def screenshot(page):
     def take(name: str) -> str:
         os.makedirs(SCREENSHOTS, exist_ok=True)
         path = os.path.join(SCREENSHOTS, f"{name}.png")
-        page.screenshot(path=path, full_page=True)
+        # caret="hide" (the default) leaves style="" on every input, which htmx later copies
+        # onto swapped-in elements of the same id: a CSP violation no real user would cause.
+        page.screenshot(path=path, full_page=True, caret="initial")
         return path
 
     return take
