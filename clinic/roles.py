@@ -270,6 +270,9 @@ for _role in (Role.FRONT_DESK, Role.CONSULTANT, Role.CUSTOMER_SERVICE, Role.BRAN
     _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.set_referrer"}
 for _role in (Role.MARKETING, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
     _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.view_referral"}
+# review / survey rewards (好评、问卷奖励)
+for _role in (Role.FRONT_DESK, Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.record_review"}
 for _role, _perms in _COUPONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

@@ -167,7 +167,10 @@ class Coupon(models.Model):
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")
         default_permissions = ("view",)
-        permissions = [("issue_coupon", _("Issue a coupon to a member"))]
+        permissions = [
+            ("issue_coupon", _("Issue a coupon to a member")),
+            ("record_review", _("Record a completed review or survey (gives its reward)")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["batch", "serial"], name="coupon_batch_serial"),
         ]

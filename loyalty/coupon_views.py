@@ -19,7 +19,8 @@ from clinic.selectors import scope_to_branches
 from members.exports import workbook_bytes
 from members.selectors import get_member_for_user
 
-from . import coupons
+from . import auto_coupons, coupons
+from .auto_coupons import ReviewChannel
 from .coupon_models import Coupon, CouponBatch, CouponTemplate
 from .errors import LoyaltyError
 
@@ -29,6 +30,34 @@ class IssueForm(forms.Form):
         CouponTemplate.objects.filter(is_active=True), label=gettext_lazy("Coupon")
     )
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200, required=False)
+
+
+class ReviewForm(forms.Form):
+    channel = forms.ChoiceField(label=gettext_lazy("Where"), choices=ReviewChannel.choices)
+    reference = forms.CharField(
+        label=gettext_lazy("Review number or link"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("One reward per review; without it, one per channel and day."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].widget.attrs["class"] = "form-select form-select-sm"
+        self.fields["reference"].widget.attrs["class"] = "form-control form-control-sm"
+
+
+def _source(row: Coupon) -> str:
+    """Where a coupon came from, in words (the automatic triggers store their code)."""
+    if row.batch_id:
+        return str(row.batch.name)
+    labels = {
+        "welcome": _("Welcome coupon"),
+        "birthday": _("Birthday coupon"),
+        "allowance": _("Tier yearly coupon"),
+        "review": _("Review or survey reward"),
+    }
+    return labels.get(row.reason, row.reason)
 
 
 @require_GET
@@ -41,8 +70,49 @@ def member_coupons(request: HttpRequest, pk: int) -> HttpResponse:
     )
     for row in rows:
         row.shown = coupons.code_format(row.code)
-    context = {"member": member, "rows": rows, "form": IssueForm()}
+        row.source = _source(row)
+    context = {"member": member, "rows": rows, "form": IssueForm(), "review_form": ReviewForm()}
     return render(request, "loyalty/coupons.html", context)
+
+
+@require_POST
+def review_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff record that the member completed a review or survey: its reward, once."""
+    member = get_member_for_user(request.user, pk, perm=auto_coupons.REVIEW_PERMISSION)
+    form = ReviewForm(request.POST)
+    back = redirect(reverse("loyalty:coupons", args=[pk]))
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return back
+    try:
+        reward = auto_coupons.review_record(actor=request.user, member=member, **form.cleaned_data)
+    except LoyaltyError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from exc
+        messages.error(request, exc.message)
+        return back
+    if reward.already:
+        messages.warning(request, _("This review was already rewarded; nothing more was given."))
+    elif reward.coupon is None and reward.points is None:
+        messages.warning(
+            request, _("Review recorded, but no reward was given: the member already holds the coupon limit.")
+        )
+    else:
+        messages.success(request, _reward_text(reward))
+    return back
+
+
+def _reward_text(reward) -> str:
+    code = coupons.code_format(reward.coupon.code) if reward.coupon is not None else ""
+    points = reward.points.points if reward.points is not None else 0
+    if code and points:
+        return _("Review recorded: coupon %(code)s and %(points)s points given.") % {
+            "code": code,
+            "points": points,
+        }
+    if code:
+        return _("Review recorded: coupon %(code)s given.") % {"code": code}
+    return _("Review recorded: %(points)s points given.") % {"points": points}
 
 
 @require_POST

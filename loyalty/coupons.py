@@ -334,13 +334,27 @@ def coupon_issue(
     return coupon
 
 
-def coupon_issue_auto(*, actor, member: Member, trigger: str, key: str) -> Coupon | None:
-    """Automatic issue (``welcome``, ``birthday``, ``allowance``, ``review`` …): the template
-    named in ``LOYALTY_AUTO_COUPONS[trigger]``, once per ``key``; None when none is set."""
+def auto_template(trigger: str, qualifier: str | None = None) -> CouponTemplate | None:
+    """The active template ``LOYALTY_AUTO_COUPONS[trigger]`` names. The value is a template
+    name, or a mapping ``{qualifier: name}`` (``allowance`` is keyed by tier code, so each
+    tier can grant its own coupon or none)."""
     from django.conf import settings
 
     name = (getattr(settings, "LOYALTY_AUTO_COUPONS", {}) or {}).get(trigger)
-    template = CouponTemplate.objects.filter(name=name, is_active=True).first() if name else None
+    if isinstance(name, dict):
+        name = name.get(qualifier) if qualifier else None
+    return CouponTemplate.objects.filter(name=name, is_active=True).first() if name else None
+
+
+def coupon_issue_auto(
+    *, actor, member: Member, trigger: str, key: str, qualifier: str | None = None
+) -> Coupon | None:
+    """Automatic issue (``welcome``, ``birthday``, ``allowance``, ``review``): the template
+    ``auto_template(trigger, qualifier)`` names, once per ``key`` (issue key
+    ``<trigger>:<key>``); None when none is configured or the member holds the limit. The
+    reason stored is the trigger (the coupons page shows it in words). The one mechanism
+    for every automatic coupon (``loyalty.auto_coupons`` has the callers)."""
+    template = auto_template(trigger, qualifier)
     if template is None:
         return None
     try:
@@ -552,38 +566,3 @@ def batch_stats_by(
             row.revenue += revenue.get(b.pk, ZERO)
         result[group] = list(out.values())
     return result
-
-
-def coupons_birthday_issue(*, today: dt.date | None = None) -> int:
-    """Daily: the ``LOYALTY_AUTO_COUPONS["birthday"]`` coupon to every active member whose
-    birthday is today (29 February counts on 28 February in other years), once per year
-    (issue key ``birthday:<year>:<member>``). Returns how many were issued now."""
-    from django.conf import settings
-
-    from members.models import MemberStatus
-
-    from .models import Membership
-
-    if not (getattr(settings, "LOYALTY_AUTO_COUPONS", {}) or {}).get("birthday"):
-        return 0
-    today = today or _today()
-    days = [today.day]
-    if today.month == 2 and today.day == 28 and not _leap(today.year):
-        days.append(29)
-    ids = Membership.objects.filter(
-        member__status=MemberStatus.ACTIVE,
-        member__birth_date__month=today.month,
-        member__birth_date__day__in=days,
-    ).values_list("member_id", flat=True)
-    issued = 0
-    for member in Member.objects.filter(pk__in=list(ids)).order_by("pk"):
-        key = f"{today.year}:{member.pk}"
-        if Coupon.objects.filter(issue_key=f"birthday:{key}").exists():
-            continue
-        if coupon_issue_auto(actor=None, member=member, trigger="birthday", key=key) is not None:
-            issued += 1
-    return issued
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

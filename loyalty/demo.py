@@ -1,6 +1,8 @@
 """Demo loyalty data for ``manage.py seed_demo``: members in every tier, points about to
-expire, a member close to the next tier, allowances partly used. Idempotent: people are
-found by name and phone, purchases and points by their keys."""
+expire, a member close to the next tier, allowances partly used, coupons (printed batch,
+automatic ones: welcome, tier yearly coupons, a review reward; one not combinable with the
+tier discount), rewards and a referral. Idempotent: people are found by name and phone,
+purchases, points and coupons by their keys."""
 
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ def seed_loyalty(*, branches: dict[str, Branch]) -> int:
 
     # The seed programme is a data migration; put it back if a flush took it away.
     importlib.import_module("loyalty.migrations.0002_programme_and_roles").seed(apps, None)
+    # Before anyone enrols or upgrades: the coupons LOYALTY_AUTO_COUPONS names in
+    # development (clinic/settings/local.py) are then issued by the real triggers.
+    seed_auto_coupon_templates()
     enrolled = 0
     now = timezone.now()
     for name, phone, code, purchases, uses, extra in PEOPLE:
@@ -74,7 +79,73 @@ def seed_loyalty(*, branches: dict[str, Branch]) -> int:
                 earned_at=now - dt.timedelta(days=days),
             )
     seed_coupons(branches=branches)
+    seed_auto_coupons()
     return enrolled
+
+
+# Names match LOYALTY_AUTO_COUPONS in clinic/settings/local.py.
+AUTO_TEMPLATES = [
+    # name, kind, fields, eligible category codes
+    ("新会员礼：满300减50", "amount", {"amount_off": "50", "min_spend": "300"}, []),
+    ("金卡年度礼券", "amount", {"amount_off": "100", "min_spend": "500"}, []),
+    ("钻石年度礼券", "amount", {"amount_off": "300", "min_spend": "1000"}, []),
+    ("好评礼：洁牙9折", "percent", {"percent_off": "10", "cap": "50"}, ["PREV"]),
+    # Not combinable with the tier discount: checkout applies whichever is better.
+    (
+        "周年庆满1000减150（不与会员折扣同享）",
+        "amount",
+        {"amount_off": "150", "min_spend": "1000", "with_tier_discount": False},
+        [],
+    ),
+]
+
+
+def seed_auto_coupon_templates() -> None:
+    from clinic.models import ServiceCategory
+
+    from .coupon_models import CouponTemplate
+
+    for name, kind, fields, categories in AUTO_TEMPLATES:
+        values = {k: Decimal(v) if isinstance(v, str) else v for k, v in fields.items()}
+        tpl, created = CouponTemplate.objects.get_or_create(
+            name=name, defaults={"kind": kind, "valid_days": 180, **values}
+        )
+        if created and categories:
+            tpl.categories.set(ServiceCategory.objects.filter(code__in=categories))
+
+
+def seed_auto_coupons() -> None:
+    """The tier yearly coupons of the demo members (idempotent: what the triggers gave is
+    found by its key), a review rewarded for 孙丽 (survey points, and the review coupon when
+    configured), and the not-combinable coupon for 赵雪 to try at checkout."""
+    from .auto_coupons import coupon_issue_for_tier, review_reward
+    from .coupon_models import CouponTemplate
+    from .coupons import coupon_issue
+
+    people = {
+        name: m
+        for name, phone, *_rest in PEOPLE
+        if (m := Member.objects.filter(name=name, phone=f"+86{phone}").first()) is not None
+    }
+    for membership in Membership.objects.filter(member__in=people.values()).select_related("tier", "member"):
+        coupon_issue_for_tier(actor=None, membership=membership)
+    if "孙丽" in people:
+        review_reward(
+            actor=None,
+            member=people["孙丽"],
+            source_key="demo:review:dianping:1",
+            detail={"channel": "dianping", "reference": "demo"},
+        )
+    anniversary = CouponTemplate.objects.filter(name=AUTO_TEMPLATES[-1][0]).first()
+    if "赵雪" in people and anniversary is not None:
+        coupon_issue(
+            actor=None,
+            template=anniversary,
+            member=people["赵雪"],
+            reason="演示：不与会员折扣同享",
+            issue_key="demo:coupon:anniversary:赵雪",
+            system=True,
+        )
 
 
 def seed_coupons(*, branches: dict[str, Branch]) -> None:

@@ -45,7 +45,7 @@ def tier_reviews(self) -> dict:
 @shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
 def birthday_coupons(self) -> int:
     """Daily: the birthday coupon (``LOYALTY_AUTO_COUPONS["birthday"]``), once a year each."""
-    from .coupons import coupons_birthday_issue
+    from .auto_coupons import coupons_birthday_issue
 
     issued = coupons_birthday_issue()
     heartbeat_record(name="loyalty.birthday_coupons")

@@ -14,6 +14,7 @@ urlpatterns = [
     path("members/<int:pk>/tier/", views.tier_override, name="tier_override"),
     path("members/<int:pk>/coupons/", coupon_views.member_coupons, name="coupons"),
     path("members/<int:pk>/coupons/issue/", coupon_views.coupon_issue, name="coupon_issue"),
+    path("members/<int:pk>/coupons/review/", coupon_views.review_record, name="review_record"),
     path("coupons/batches/", coupon_views.batches, name="coupon_batches"),
     path("coupons/batches/<int:pk>/codes.xlsx", coupon_views.batch_xlsx, name="coupon_batch_xlsx"),
     path("coupons/batches/<int:pk>/sheet.pdf", coupon_views.batch_pdf, name="coupon_batch_pdf"),

@@ -302,6 +302,13 @@ NOTIFICATIONS_WECHAT = {
     "KIND": env.str("WECHAT_MESSAGE_KIND", default="subscribe"),
 }
 
+# --- Loyalty: automatic coupons (docs/loyalty.md) ------------------------------------------
+# Trigger → coupon template name: "welcome" (enrolment), "birthday" (daily job), "review"
+# (a completed review or survey), "allowance" (a tier's yearly coupon: one name for every
+# tier, or {"gold": "…", "diamond": "…"} by tier code). A missing or inactive template
+# issues nothing. JSON in the environment, e.g. LOYALTY_AUTO_COUPONS='{"review": "好评礼"}'.
+LOYALTY_AUTO_COUPONS = env.json("LOYALTY_AUTO_COUPONS", default={})
+
 # --- Members: encryption at rest (newest key first; older keys still decrypt) --------
 MEMBERS_ENCRYPTION_KEYS = [k for k in env.list("MEMBERS_ENCRYPTION_KEYS", default=[]) if k]
 MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""

@@ -141,10 +141,13 @@ def membership_enrol(
         branch=branch,
         actor=actor,
     )
+    from ..auto_coupons import coupon_issue_for_tier
     from ..coupons import coupon_issue_auto
     from ..referrals import referral_reward_on_enrol
 
     coupon_issue_auto(actor=actor, member=member, trigger="welcome", key=f"enrol:{membership.pk}")
+    # The tier reached at enrolment grants its yearly coupon (an upgrade above already did).
+    coupon_issue_for_tier(actor=actor, membership=membership)
     # Enrolled after the first paid visit: the referral is rewarded now.
     referral_reward_on_enrol(actor=actor, member=member)
     return membership

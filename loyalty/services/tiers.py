@@ -174,6 +174,7 @@ def _change(
     membership.review_on = review_on or add_months(membership.tier_since, 12)
     membership.warned_for = None
     membership.save(update_fields=["tier", "tier_since", "review_on", "warned_for"])
+    _allowance_coupon(actor, membership)
     audit_record(
         actor=actor,
         action="loyalty.tier.changed",
@@ -187,6 +188,13 @@ def _change(
         },
     )
     return change
+
+
+def _allowance_coupon(actor, membership: Membership) -> None:
+    """The tier's yearly coupon (``LOYALTY_AUTO_COUPONS["allowance"]``), once per tier year."""
+    from ..auto_coupons import coupon_issue_for_tier
+
+    coupon_issue_for_tier(actor=actor, membership=membership)
 
 
 def tier_evaluate_upgrade(*, actor, membership: Membership, source_key: str = "") -> TierChange | None:
@@ -318,6 +326,7 @@ def tier_review(*, membership_id: int, today: dt.date | None = None) -> str:
             next_review = add_months(next_review, 12)
         membership.review_on, membership.warned_for = next_review, None
         membership.save(update_fields=["review_on", "warned_for"])
+        _allowance_coupon(None, membership)  # a new tier year: its coupon, if the tier grants one
         return "kept"
     if membership.warned_for != membership.review_on:
         membership.review_on = today + dt.timedelta(days=warn_days)

@@ -14,7 +14,7 @@ from django.db import connection
 from django.urls import reverse
 
 from clinic.models import AuditLog
-from loyalty import coupons
+from loyalty import auto_coupons, coupons
 from loyalty.coupon_models import Coupon, CouponEvent, CouponKind, CouponTemplate
 from loyalty.coupons import Cart, CartLine, CouponError
 from loyalty.errors import LoyaltyError
@@ -540,7 +540,7 @@ def test_birthday_coupons_once_a_year(branch, settings):
     other = make_member(branch, name="李雷", phone="13900002222", birth_date=dt.date(1990, 3, 15))
     services.membership_enrol(actor=None, member=me, branch=branch, welcome_points=0)
     services.membership_enrol(actor=None, member=other, branch=branch, welcome_points=0)
-    assert coupons.coupons_birthday_issue(today=today) == 1
-    assert coupons.coupons_birthday_issue(today=today) == 0
+    assert auto_coupons.coupons_birthday_issue(today=today) == 1
+    assert auto_coupons.coupons_birthday_issue(today=today) == 0
     assert Coupon.objects.filter(member=me, issue_key=f"birthday:2027:{me.pk}").exists()
     assert not Coupon.objects.filter(member=other).exists()
