@@ -239,7 +239,9 @@ def register() -> None:
     register_merge_field(RewardRedemption, "member")
     register_merge_field(Entitlement, "member")
     from .coupon_models import Referral, ReferralCode
+    from .referrals import register_registration_field
 
+    register_registration_field()
     register_merge_field(Referral, "referee", before_move=_referral_before_move)
     register_merge_field(Referral, "referrer")
     register_merge_field(ReferralCode, "member")

@@ -24,7 +24,13 @@ from .errors import LoyaltyError
 
 
 class ReferrerForm(forms.Form):
-    referrer = forms.CharField(label=gettext_lazy("Referrer's code or phone"), max_length=40)
+    referrer = forms.CharField(label=gettext_lazy("Referrer's code, phone or name"), max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["referrer"].widget.attrs.update(
+            {"class": "form-control form-control-sm", "placeholder": self.fields["referrer"].label}
+        )
 
 
 @require_GET
@@ -57,11 +63,11 @@ def referrer_set(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_member_for_user(request.user, pk, perm=referrals.SET_PERMISSION)
     form = ReferrerForm(request.POST)
     back = redirect(reverse("loyalty:referrals", args=[pk]))
-    referrer = referrals.find_referrer(form.data.get("referrer", "")) if form.is_valid() else None
-    if referrer is None:
-        messages.error(request, _("No member has that referral code or phone number."))
+    if not form.is_valid():
+        messages.error(request, _("Enter the referrer's code, phone number or name."))
         return back
     try:
+        referrer = referrals.referrer_resolve(form.cleaned_data["referrer"], user=request.user)
         referrals.referral_set(actor=request.user, referee=member, referrer=referrer)
     except LoyaltyError as exc:
         if exc.code == "forbidden":

@@ -16,17 +16,20 @@ Invariants:
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.phones import mask_phone
 from clinic.services import audit_record
-from members.models import FamilyLink, Member
+from members.models import FamilyLink, Member, MemberStatus
 
 from .coupon_models import Coupon, CouponTemplate, Referral, ReferralCode, ReferralStatus
-from .coupons import check_char, code_new
+from .coupons import ALPHABET, check_char, code_new
 from .errors import LoyaltyError
 from .models import BonusKind, Membership, PointsEntry, Purchase
 from .notify import notify_member
@@ -42,6 +45,9 @@ def monthly_cap() -> int:
 def _coupon_template() -> CouponTemplate | None:
     name = getattr(settings, "LOYALTY_REFERRAL_COUPON", "")
     return CouponTemplate.objects.filter(name=name, is_active=True).first() if name else None
+
+
+REFERRAL_CODE_LENGTH = 7
 
 
 def referral_code_for(member: Member) -> str:
@@ -63,17 +69,134 @@ def referral_code_for(member: Member) -> str:
 
 
 def find_referrer(query: str) -> Member | None:
-    """A referrer by referral code or by phone number."""
-    text = "".join((query or "").split()).replace("-", "").upper()
-    if not text:
+    """A referrer by referral code, phone number or card number; None when there is no
+    single one (see ``referrer_resolve`` for the reason)."""
+    try:
+        return referrer_resolve(query)
+    except LoyaltyError:
         return None
-    row = ReferralCode.objects.select_related("member").filter(code=text).first()
-    if row is not None:
-        return row.member
+
+
+def _code_in(text: str) -> str:
+    """A referral code typed, pasted or scanned: a bare code, or the registration link a
+    referral QR encodes (``…/members/new/?ref=<code>``)."""
+    text = (text or "").strip()
+    if "ref=" in text:
+        values = parse_qs(urlsplit(text).query or text.split("?", 1)[-1]).get("ref")
+        if values:
+            text = values[0]
+    return "".join(text.split()).replace("-", "").upper()
+
+
+def _is_code(text: str) -> bool:
+    return (
+        len(text) == REFERRAL_CODE_LENGTH
+        and all(ch in ALPHABET for ch in text)
+        and check_char(text[:-1]) == text[-1]
+    )
+
+
+def _describe(members: list[Member]) -> str:
+    return "、".join(f"{m.name}（{m.branch}，{mask_phone(m.phone) or '—'}）" for m in members[:5])
+
+
+def referrer_resolve(query: str, *, user=None) -> Member:
+    """The one person ``query`` names as a referrer: a referral code (or the link of a
+    referral QR), a phone number, a card number (chain-wide: whoever shows them knows them),
+    or a name (only among the people of ``user``'s branches). Active records only. Raises
+    ``LoyaltyError`` on the ``referrer`` field when nobody or several people match, saying
+    what to type instead. Reads only."""
+    from members.selectors import scope_members
+
+    raw = " ".join((query or "").split())
+    text = _code_in(raw)
+    if not text:
+        raise LoyaltyError(_("Enter the referrer's code, phone number or name."), field="referrer")
+    active = Member.objects.filter(status=MemberStatus.ACTIVE).select_related("branch")
+    if _is_code(text):
+        row = ReferralCode.objects.filter(code=text, member__status=MemberStatus.ACTIVE).first()
+        if row is None:
+            raise LoyaltyError(
+                _("No member has the referral code %(code)s.") % {"code": text},
+                code="unknown",
+                field="referrer",
+            )
+        return active.get(pk=row.member_id)
+    if len(text) == REFERRAL_CODE_LENGTH and all(ch in ALPHABET for ch in text) and not text.isdigit():
+        raise LoyaltyError(
+            _("The referral code %(code)s is not valid; check it for a typo.") % {"code": text},
+            code="typo",
+            field="referrer",
+        )
     digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) >= 11:
-        return Member.objects.filter(phone_digits__endswith=digits[-11:]).order_by("pk").first()
-    return None
+    if len(digits) >= 11 and len(digits) >= len(text) - 3:  # a phone number (+86, spaces…)
+        found = list(active.filter(phone_digits__endswith=digits[-11:]).order_by("pk")[:6])
+        what = _("phone number %(phone)s") % {"phone": mask_phone(digits[-11:])}
+    else:
+        found = list(active.filter(card_no=text)[:1])
+        what = _("card number %(card)s") % {"card": text}
+        if not found:
+            scoped = active if user is None else scope_members(active, user)
+            found = list(scoped.filter(name=raw).order_by("pk")[:6])
+            what = _("the name %(name)s") % {"name": raw}
+    if not found:
+        raise LoyaltyError(
+            _("Nobody was found by %(what)s. Enter the referrer's referral code or phone number.")
+            % {"what": what},
+            code="unknown",
+            field="referrer",
+        )
+    if len(found) > 1:
+        raise LoyaltyError(
+            _("Several people match %(what)s: %(people)s. Enter the referrer's referral code instead.")
+            % {"what": what, "people": _describe(found)},
+            code="ambiguous",
+            field="referrer",
+        )
+    return found[0]
+
+
+# --- the referrer field of the registration form (members.registry) -------------------------
+
+
+def _registration_field():
+    from django import forms
+    from django.utils.translation import gettext_lazy
+
+    return forms.CharField(
+        label=gettext_lazy("Referrer"),
+        required=False,
+        max_length=200,
+        help_text=gettext_lazy(
+            "Optional: the referrer's referral code (or scan their referral QR), phone number or name."
+        ),
+    )
+
+
+def _registration_resolve(value: str, user) -> Member:
+    return referrer_resolve(value, user=user)
+
+
+def _registration_save(*, actor, member: Member, value: Member) -> None:
+    referral_set(actor=actor, referee=member, referrer=value)
+
+
+def register_registration_field() -> None:
+    """Registration can name a referrer; the referral is recorded in the same transaction
+    as the person (a refusal — same phone, no permission — registers nobody)."""
+    from members.registry import RegistrationField, register_registration_field
+
+    register_registration_field(
+        RegistrationField(
+            name="referrer",
+            field=_registration_field,
+            resolve=_registration_resolve,
+            save=_registration_save,
+            permission=SET_PERMISSION,
+            query_param="ref",
+            order=10,
+        )
+    )
 
 
 @transaction.atomic

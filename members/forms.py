@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+
+from clinic.errors import DomainError
 
 from .models import (
     MEDICAL_CONDITIONS,
@@ -93,8 +97,14 @@ class MemberForm(BootstrapMixin, forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    def __init__(self, *args, editing: bool = False, extensions: Iterable = (), user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Fields higher apps add to registration (members.registry.RegistrationField).
+        self.extensions = list(extensions)
+        self.user = user
+        self.extra_values: dict = {}
+        for ext in self.extensions:
+            self.fields[ext.name] = ext.field()
         self.fields["channel"].queryset = AcquisitionChannel.objects.filter(is_active=True)
         self.fields["consultant"].queryset = _consultants()
         self.fields["consultant"].label_from_instance = lambda u: getattr(
@@ -105,6 +115,27 @@ class MemberForm(BootstrapMixin, forms.Form):
             del self.fields["allow_duplicate"]
         self._style()
         self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
+
+    def clean(self):
+        cleaned = super().clean()
+        for ext in self.extensions:
+            value = cleaned.get(ext.name)
+            if value in (None, ""):
+                continue
+            try:
+                self.extra_values[ext.name] = ext.resolve(value, self.user)
+            except DomainError as exc:
+                self.add_error(ext.name, exc.message)
+        return cleaned
+
+    @property
+    def extension_fields(self) -> list:
+        return [self[ext.name] for ext in self.extensions]
+
+    def member_data(self) -> dict:
+        """What ``member_register`` takes as keyword arguments (not the extensions)."""
+        skip = {"tags", "allow_duplicate", *(ext.name for ext in self.extensions)}
+        return {k: v for k, v in self.cleaned_data.items() if k not in skip}
 
     def show_masked(self, member: Member) -> None:
         """Editing: the phone and ID number are never sent to the browser in full (that would be

@@ -6,6 +6,10 @@
   included with the context its ``context`` callable returns.
 - **Header badges**: ``register_header_badge(fn)``; ``fn(member)`` returns a ``Badge`` or None
   (the tier badge from loyalty).
+- **Registration fields**: ``register_registration_field(RegistrationField(...))`` adds a
+  field to the staff registration form (the referrer, from loyalty): resolved when the form
+  is checked, saved inside ``member_register``'s transaction, so a refusal rolls the whole
+  registration back and is shown on the field.
 - **Merge**: ``register_merge_field(model, field_name)`` for every foreign key to ``Member``;
   ``member_merge`` moves those rows, and a system check fails if a foreign key to Member is
   not registered (so a later app cannot silently lose rows in a merge).
@@ -64,7 +68,29 @@ class MergeField:
     before_move: Callable[[Any, Any], dict] | None = None
 
 
+@dataclass(frozen=True)
+class RegistrationField:
+    """A field a higher app adds to the registration form.
+
+    - ``field()`` builds the (optional) form field;
+    - ``resolve(value, user)`` turns what was typed into what ``save`` needs, reading only,
+      or raises a ``DomainError`` whose message the form shows on the field;
+    - ``save(actor=, member=, value=)`` runs inside ``member_register``'s transaction after
+      the person is saved; a ``DomainError`` rolls the registration back;
+    - ``query_param`` fills the field from the registration URL (``?ref=<code>``).
+    """
+
+    name: str
+    field: Callable[[], Any]
+    resolve: Callable[[Any, Any], Any]
+    save: Callable[..., Any]
+    permission: str | None = None
+    query_param: str | None = None
+    order: int = 100
+
+
 TIMELINE_SOURCES: dict[str, TimelineSource] = {}
+REGISTRATION_FIELDS: dict[str, RegistrationField] = {}
 PROFILE_TABS: dict[str, ProfileTab] = {}
 HEADER_BADGES: list[Callable[[Any], Badge | None]] = []
 MERGE_FIELDS: dict[tuple[str, str], MergeField] = {}
@@ -83,6 +109,16 @@ def register_profile_tab(tab: ProfileTab) -> None:
 def register_header_badge(fn: Callable[[Any], Badge | None]) -> None:
     if fn not in HEADER_BADGES:
         HEADER_BADGES.append(fn)
+
+
+def register_registration_field(field: RegistrationField) -> None:
+    REGISTRATION_FIELDS[field.name] = field
+
+
+def registration_fields_for(user) -> list[RegistrationField]:
+    """The registration fields this user may fill in, in order."""
+    fields = [f for f in REGISTRATION_FIELDS.values() if not f.permission or user.has_perm(f.permission)]
+    return sorted(fields, key=lambda f: f.order)
 
 
 def register_merge_field(model, field_name: str, before_move: Callable | None = None) -> None:

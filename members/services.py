@@ -5,13 +5,14 @@ the fact that they changed, and masked forms."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.errors import DomainError
 from clinic.models import Branch
 from clinic.phones import PhoneError, mask_phone, national_digits, normalize_phone
 from clinic.services import audit_record
@@ -33,7 +34,7 @@ from .models import (
     Tag,
     medical_retention_until,
 )
-from .registry import MERGE_FIELDS
+from .registry import MERGE_FIELDS, REGISTRATION_FIELDS
 from .selectors import likely_duplicates
 
 # Fields a profile edit may change (the rest have services of their own).
@@ -137,12 +138,17 @@ def member_register(
     notes: str = "",
     language: str = "zh-hans",
     allow_duplicate: bool = False,
+    extras: Mapping[str, Any] | None = None,
 ) -> Member:
     """Register a person. Birth date and gender are taken from the ID number when given.
 
     A likely duplicate (same ID number; same phone and a similar name) is refused with
     ``code="duplicate"`` unless ``allow_duplicate``; the same ID number is always refused.
     Families may share a phone, so a shared phone alone is no duplicate.
+
+    ``extras`` are the values of registration fields higher apps registered (``registry.
+    RegistrationField``: the referrer), saved in this transaction: if one is refused, the
+    person is not registered either, and the ``MemberError`` names that field.
     """
     name = " ".join((name or "").split())
     if not name:
@@ -210,6 +216,15 @@ def member_register(
             "duplicate_warning_overridden": bool(dupes),
         },
     )
+    for name, value in (extras or {}).items():
+        hook = REGISTRATION_FIELDS.get(name)
+        if hook is None:
+            raise ValueError(f"no registration field {name!r} is registered")
+        try:
+            hook.save(actor=actor, member=member, value=value)
+        except DomainError as exc:
+            # Leaving the transaction with this error rolls the registration back too.
+            raise MemberError(exc.message, code=exc.code, field=name) from exc
     return member
 
 

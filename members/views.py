@@ -25,6 +25,7 @@ from .forms import (
 )
 from .models import Consent, FamilyLink, MemberStatus
 from .profile import profile_context
+from .registry import registration_fields_for
 
 
 def _form_error(form, exc: MemberError) -> None:
@@ -65,7 +66,12 @@ def member_search(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required("members.add_member", raise_exception=True)
 def member_create(request: HttpRequest) -> HttpResponse:
-    form = MemberForm(request.POST or None, initial={"phone": request.GET.get("phone", "")})
+    extensions = registration_fields_for(request.user)
+    initial = {"phone": request.GET.get("phone", "")}
+    for ext in extensions:  # e.g. ?ref=<referral code> from a scanned referral QR
+        if ext.query_param and request.GET.get(ext.query_param):
+            initial[ext.name] = request.GET[ext.query_param][:100]
+    form = MemberForm(request.POST or None, initial=initial, extensions=extensions, user=request.user)
     duplicate = False
     if request.method == "POST" and form.is_valid():
         if request.branch is None:
@@ -75,9 +81,10 @@ def member_create(request: HttpRequest) -> HttpResponse:
             member = services.member_register(
                 actor=request.user,
                 branch=request.branch,
-                **{k: v for k, v in data.items() if k not in {"tags", "allow_duplicate"}},
+                **form.member_data(),
                 tags=data["tags"],
                 allow_duplicate=data["allow_duplicate"],
+                extras=form.extra_values,
             )
         except MemberError as exc:
             duplicate = exc.code == "duplicate"
