@@ -10,6 +10,37 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from clinic.navigation import NavItem, register
+
         from . import profile
 
         profile.register()
+        # Staff navigation, by role (docs/permissions.md): the front desk's rewards screen,
+        # marketing's coupon batches, the referral leaderboard.
+        register(
+            NavItem(
+                "loyalty:rewards_desk",
+                _("Points rewards"),
+                "bi-gift",
+                ("loyalty.redeem_reward", "members.view_member"),
+                order=30,
+            )
+        )
+        register(
+            NavItem(
+                "loyalty:coupon_batches",
+                _("Coupon batches"),
+                "bi-ticket-perforated",
+                ("loyalty.view_couponbatch",),
+                order=40,
+            )
+        )
+        register(
+            NavItem(
+                "loyalty:referral_leaderboard",
+                _("Referral leaderboard"),
+                "bi-trophy",
+                ("loyalty.view_referral",),
+                order=45,
+            )
+        )

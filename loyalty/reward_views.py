@@ -13,11 +13,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from members.selectors import get_member_for_user
+from clinic.selectors import scope_to_branches
+from members.selectors import get_member_for_user, member_search
 
 from . import rewards
 from .coupon_models import RewardItem, RewardRedemption
 from .errors import LoyaltyError
+from .models import PointsAccount
 from .selectors import open_balance
 
 
@@ -38,6 +40,35 @@ def _error(request: HttpRequest, exc: LoyaltyError) -> None:
     if exc.code == "forbidden":
         raise PermissionDenied from exc
     messages.error(request, exc.message)
+
+
+@require_GET
+def rewards_desk(request: HttpRequest) -> HttpResponse:
+    """The front desk's rewards screen: find the person (phone, name, pinyin, card no.),
+    see their points next to the catalogue, and open their rewards to redeem; the latest
+    redemptions at the user's branches below. htmx gets just the results."""
+    if not request.user.has_perm(rewards.REDEEM_PERMISSION) or not request.user.has_perm(
+        "members.view_member"
+    ):
+        raise PermissionDenied
+    query = (request.GET.get("q") or "")[:50]
+    hits = member_search(request.user, query) if query.strip() else []
+    balances = dict(
+        PointsAccount.objects.filter(member_id__in=[h.pk for h in hits], is_open=True).values_list(
+            "member_id", "balance"
+        )
+    )
+    results = [(hit, balances.get(hit.pk)) for hit in hits]
+    context = {"query": query, "results": results}
+    if request.htmx:
+        return render(request, "loyalty/_rewards_desk_results.html", context)
+    context["items"] = list(RewardItem.objects.filter(is_active=True).order_by("points_cost", "name"))
+    context["recent"] = list(
+        scope_to_branches(RewardRedemption.objects.all(), request.user, field="member__branch")
+        .select_related("member", "item")
+        .order_by("-created_at", "-id")[:20]
+    )
+    return render(request, "loyalty/rewards_desk.html", context)
 
 
 @require_GET

@@ -18,6 +18,7 @@ urlpatterns = [
     path("coupons/batches/", coupon_views.batches, name="coupon_batches"),
     path("coupons/batches/<int:pk>/codes.xlsx", coupon_views.batch_xlsx, name="coupon_batch_xlsx"),
     path("coupons/batches/<int:pk>/sheet.pdf", coupon_views.batch_pdf, name="coupon_batch_pdf"),
+    path("rewards/", reward_views.rewards_desk, name="rewards_desk"),
     path("members/<int:pk>/rewards/", reward_views.member_rewards, name="rewards"),
     path("members/<int:pk>/rewards/redeem/", reward_views.reward_redeem, name="reward_redeem"),
     path("members/<int:pk>/rewards/<int:rid>/cancel/", reward_views.reward_cancel, name="reward_cancel"),
