@@ -108,6 +108,9 @@ def referrer_resolve(query: str, *, user=None) -> Member:
     what to type instead. Reads only."""
     from members.selectors import scope_members
 
+    def refuse(code: str, message: str):
+        raise LoyaltyError(message, code=code, field="referrer")
+
     raw = " ".join((query or "").split())
     text = _code_in(raw)
     if not text:
@@ -131,27 +134,42 @@ def referrer_resolve(query: str, *, user=None) -> Member:
     digits = "".join(ch for ch in text if ch.isdigit())
     if len(digits) >= 11 and len(digits) >= len(text) - 3:  # a phone number (+86, spaces…)
         found = list(active.filter(phone_digits__endswith=digits[-11:]).order_by("pk")[:6])
-        what = _("phone number %(phone)s") % {"phone": mask_phone(digits[-11:])}
-    else:
-        found = list(active.filter(card_no=text)[:1])
-        what = _("card number %(card)s") % {"card": text}
+        phone = mask_phone(digits[-11:])
         if not found:
-            scoped = active if user is None else scope_members(active, user)
-            found = list(scoped.filter(name=raw).order_by("pk")[:6])
-            what = _("the name %(name)s") % {"name": raw}
+            refuse(
+                "unknown",
+                _("Nobody has the phone number %(phone)s. Check it, or enter the referrer's referral code.")
+                % {"phone": phone},
+            )
+        if len(found) > 1:
+            refuse(
+                "ambiguous",
+                _(
+                    "Several people share the phone number %(phone)s: %(people)s. Enter the referrer's referral code instead."
+                )
+                % {"phone": phone, "people": _describe(found)},
+            )
+        return found[0]
+    card = active.filter(card_no=text).first()
+    if card is not None:
+        return card
+    scoped = active if user is None else scope_members(active, user)
+    found = list(scoped.filter(name=raw).order_by("pk")[:6])
     if not found:
-        raise LoyaltyError(
-            _("Nobody was found by %(what)s. Enter the referrer's referral code or phone number.")
-            % {"what": what},
-            code="unknown",
-            field="referrer",
+        refuse(
+            "unknown",
+            _(
+                "Nobody named %(name)s was found at your branches. Enter the referrer's referral code or phone number."
+            )
+            % {"name": raw},
         )
     if len(found) > 1:
-        raise LoyaltyError(
-            _("Several people match %(what)s: %(people)s. Enter the referrer's referral code instead.")
-            % {"what": what, "people": _describe(found)},
-            code="ambiguous",
-            field="referrer",
+        refuse(
+            "ambiguous",
+            _(
+                "Several people are named %(name)s: %(people)s. Enter the referrer's referral code or phone number instead."
+            )
+            % {"name": raw, "people": _describe(found)},
         )
     return found[0]
 

@@ -112,7 +112,7 @@ def test_a_friend_registers_with_the_code_of_a_referral_qr(
     page.get_by_label("手机号").fill("13900005002")
     page.get_by_label("推荐人").fill("13911112222")  # a typo'd phone first: a clear error
     page.get_by_role("button", name="登记").click()
-    expect(page.get_by_text("按手机号 139****2222没有找到推荐人")).to_be_visible()
+    expect(page.get_by_text("没有找到手机号为 139****2222 的推荐人")).to_be_visible()
     assert not Member.objects.filter(name="新朋友").exists()
     page.get_by_label("推荐人").fill(code)
     screenshot("register-with-referrer")

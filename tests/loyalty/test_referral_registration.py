@@ -103,7 +103,7 @@ def test_the_referral_qr_link_prefills_the_field(client_for, front_desk, friend)
 def test_an_unknown_referrer_is_a_form_error_and_nobody_is_registered(client_for, front_desk, friend):
     response = post(client_for(front_desk), phone="13900005002", referrer="13911112222")
     assert response.status_code == 200
-    assert "没有找到" in response.content.decode() or "找不到" in response.content.decode()
+    assert "没有找到手机号为 139****2222 的推荐人" in response.content.decode()
     assert not Member.objects.filter(name="新朋友").exists()
 
 
