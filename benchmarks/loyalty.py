@@ -223,7 +223,7 @@ FLOOR_SQL = """
 WITH due AS (
     SELECT id, account_id, remaining FROM loyalty_pointslot WHERE remaining > 0 AND expires_on < %(today)s
 ),
-lots AS (UPDATE loyalty_pointslot l SET remaining = 0 FROM due WHERE l.id = due.id),
+lots AS (UPDATE loyalty_pointslot SET remaining = 0 WHERE remaining > 0 AND expires_on < %(today)s),
 entries AS (
     INSERT INTO loyalty_pointsentry
         (account_id, kind, points, balance_after, idempotency_key, source_key, reason, lot_id, shortfall, created_at)
@@ -231,7 +231,8 @@ entries AS (
 ),
 accounts AS (
     UPDATE loyalty_pointsaccount a SET balance = a.balance - s.total
-    FROM (SELECT account_id, SUM(remaining) AS total FROM due GROUP BY account_id) s WHERE a.id = s.account_id
+    FROM (SELECT account_id, SUM(remaining) AS total FROM due GROUP BY account_id ORDER BY account_id) s
+    WHERE a.id = s.account_id
 )
 SELECT COUNT(*) FROM due
 """

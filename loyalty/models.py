@@ -412,13 +412,17 @@ class PointsEntry(models.Model):
     adjust) create exactly one lot; entries that take points record the lots they took in
     ``LotConsumption`` rows (an expire entry takes exactly its ``lot``)."""
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    # Entries are looked up by account through ``points_entry_account_at`` (account first);
+    # a second index on the bare foreign key would only slow the expiry job's inserts.
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=EntryKind.choices)
     points = models.IntegerField(_("points"))
     balance_after = models.IntegerField(_("balance after"))
-    idempotency_key = models.CharField(
-        _("idempotency key"), max_length=120, null=True, blank=True, unique=True
-    )
+    # Unique through a constraint in Meta, not ``unique=True``: that also builds a
+    # varchar_pattern_ops index for LIKE queries nobody makes on keys.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True)
     source_key = models.CharField(_("source"), max_length=100, blank=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     # No indexes on these: the expiry job writes millions of entries, and nothing looks
@@ -456,6 +460,7 @@ class PointsEntry(models.Model):
             models.Index(fields=["account", "-created_at", "-id"], name="points_entry_account_at"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="points_entry_idempotency_key"),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="points_entry_balance_not_negative"
             ),
@@ -478,7 +483,9 @@ class PointsLot(models.Model):
     """The points one earn (or positive adjust) added: spent, expired and reversed oldest
     expiry first. ``remaining`` only goes down, never below zero."""
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    # Looked up by account only while open, through ``points_lot_open_fifo``: no index on
+    # the bare foreign key (it would be one more index every expired lot writes to).
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_index=False)
     entry = models.OneToOneField(PointsEntry, on_delete=models.PROTECT, related_name="created_lot")
     points = models.PositiveIntegerField(_("points"))
     remaining = models.IntegerField(_("remaining"))

@@ -309,6 +309,9 @@ NOTIFICATIONS_WECHAT = {
 # issues nothing. JSON in the environment, e.g. LOYALTY_AUTO_COUPONS='{"review": "好评礼"}'.
 LOYALTY_AUTO_COUPONS = env.json("LOYALTY_AUTO_COUPONS", default={})
 
+# Connections the nightly points-expiry job works with at once (disjoint account batches).
+LOYALTY_EXPIRY_WORKERS = env.int("LOYALTY_EXPIRY_WORKERS", default=2)
+
 # --- Members: encryption at rest (newest key first; older keys still decrypt) --------
 MEMBERS_ENCRYPTION_KEYS = [k for k in env.list("MEMBERS_ENCRYPTION_KEYS", default=[]) if k]
 MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -435,11 +436,15 @@ WITH due AS (
                PARTITION BY l.account_id ORDER BY l.expires_on, l.id
            ) AS balance_after
     FROM loyalty_pointslot l
-    JOIN loyalty_pointsaccount a ON a.id = l.account_id
+    JOIN loyalty_pointsaccount a ON a.id = l.account_id AND a.id = ANY(%(ids)s)
     WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_on < %(today)s
 ),
 lots AS (
-    UPDATE loyalty_pointslot l SET remaining = 0 FROM due WHERE l.id = due.id
+    -- The same rows as ``due`` (one snapshot, accounts locked), without joining back to
+    -- ``due``: a hash join there visits the lots in hash order, and at millions of rows
+    -- the random writes, not the work, set the time.
+    UPDATE loyalty_pointslot SET remaining = 0
+    WHERE account_id = ANY(%(ids)s) AND remaining > 0 AND expires_on < %(today)s
 ),
 entries AS (
     INSERT INTO loyalty_pointsentry
@@ -452,7 +457,9 @@ entries AS (
 ),
 accounts AS (
     UPDATE loyalty_pointsaccount a SET balance = a.balance - s.total, updated_at = %(now)s
-    FROM (SELECT account_id, SUM(remaining) AS total FROM due GROUP BY account_id) s
+    FROM (
+        SELECT account_id, SUM(remaining) AS total FROM due GROUP BY account_id ORDER BY account_id
+    ) s
     WHERE a.id = s.account_id
 )
 SELECT COUNT(*), COALESCE(SUM(remaining), 0) FROM due
@@ -468,32 +475,59 @@ def _due_account_ids(today: dt.date) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def points_expire_due(*, today: dt.date | None = None, batch: int = 20_000) -> tuple[int, int]:
+def points_expire_due(
+    *, today: dt.date | None = None, batch: int = 20_000, workers: int | None = None
+) -> tuple[int, int]:
     """Expire every open lot whose last valid day is before ``today``: one expire entry per
     lot (key ``expire:lot:<id>``), set-based, in batches of accounts. Idempotent: an expired
-    lot has nothing left, so a second run finds nothing. Returns (lots, points) expired."""
+    lot has nothing left, so a second run finds nothing. Returns (lots, points) expired.
+
+    ``workers`` (default ``LOYALTY_EXPIRY_WORKERS``) connections work on disjoint batches
+    at once: each batch is its own transaction and locks only its accounts, in id order, so
+    the workers never wait on each other. Inside a transaction (tests, a caller's atomic
+    block) the work stays on the caller's connection, where the caller's rows are visible."""
     today = today or timezone.localdate()
     ids = _due_account_ids(today)
-    lots = points = 0
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Account rows first, in id order, like every other writer: the statement below
-            # then sees the lots as the last committed writer left them.
-            cursor.execute(
-                "SELECT id FROM loyalty_pointsaccount WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [chunk]
+    chunks = [ids[start : start + batch] for start in range(0, len(ids), batch)]
+    workers = max(1, workers or getattr(settings, "LOYALTY_EXPIRY_WORKERS", 1))
+    if workers == 1 or len(chunks) < 2 or connection.in_atomic_block:
+        results = [_expire_chunk(chunk, today) for chunk in chunks]
+    else:
+        results = _in_threads(workers, chunks, lambda chunk: _expire_chunk(chunk, today))
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+def _in_threads(workers: int, items: list, fn) -> list:
+    """``fn`` over ``items`` on ``workers`` threads, each with its own database connection
+    (closed when the thread is done). The first exception is raised once all have stopped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(item):
+        try:
+            return fn(item)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, items))
+
+
+def _expire_chunk(chunk: list[int], today: dt.date) -> tuple[int, int]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Account rows first, in id order, like every other writer: the statement below
+        # then sees the lots as the last committed writer left them.
+        cursor.execute(
+            "SELECT id FROM loyalty_pointsaccount WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [chunk]
+        )
+        cursor.execute(_EXPIRE_SQL, {"ids": chunk, "today": today, "now": timezone.now()})
+        n, total = cursor.fetchone()
+        if n:
+            audit_record(
+                actor=None,
+                action="loyalty.points.expired",
+                changes={"lots": n, "points": int(total), "before": today, "accounts": len(chunk)},
             )
-            cursor.execute(_EXPIRE_SQL, {"ids": chunk, "today": today, "now": timezone.now()})
-            n, total = cursor.fetchone()
-            lots += n
-            points += int(total)
-            if n:
-                audit_record(
-                    actor=None,
-                    action="loyalty.points.expired",
-                    changes={"lots": n, "points": int(total), "before": today, "accounts": len(chunk)},
-                )
-    return lots, points
+    return n, int(total)
 
 
 def points_expiry_warn(*, today: dt.date | None = None, batch: int = 500) -> int:

@@ -86,3 +86,24 @@ def test_expiry_job_racing_redemptions_keeps_the_ledger_whole(branch):
     _run(12, work)
     assert invariant_holds(member)
     assert not services.ledger_drift_rows()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_expiry_job_on_several_connections_expires_each_lot_once(branch):
+    """Outside a transaction the job spreads account batches over worker connections; the
+    result is the same as one connection's: every due lot expired once, nothing else."""
+    members = []
+    for n in range(6):
+        member = enrolled(branch, name=f"会员{n}", phone=f"+86138000010{n:02d}").member
+        for i in range(3):
+            earn(member, 10 + n, f"old:{n}:{i}", days_ago=400)
+        earn(member, 5, f"new:{n}", days_ago=1)
+        members.append(member)
+
+    assert services.points_expire_due(batch=1, workers=3) == (18, sum(3 * (10 + n) for n in range(6)))
+    assert services.points_expire_due(batch=1, workers=3) == (0, 0)
+    for member in members:
+        assert account(member).balance == 5
+        assert invariant_holds(member)
+    assert PointsEntry.objects.filter(kind=EntryKind.EXPIRE).count() == 18
+    assert not services.ledger_drift_rows()
