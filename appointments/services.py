@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -127,16 +127,40 @@ def _clashes(doctor, chair, start, end, exclude_pk=None):
     return qs
 
 
+# Namespaces of the transaction-level advisory locks below: pg_advisory_xact_lock(int, int).
+_LOCK_DOCTOR, _LOCK_CHAIR = 7301, 7302
+
+
+def _lock_slot_owners(appt: Appointment) -> None:
+    """Hold the appointment's doctor and chair until commit, so that writes claiming their
+    time run one after the other.
+
+    Without it, concurrent inserts that overlap under an exclusion constraint each wait for
+    the other's uncommitted row; PostgreSQL aborts one of them as a deadlock, its retry
+    inserts again and can deadlock again, and with a few front desks booking one chair at
+    once a booking failed with a 500 after all its retries. With the locks, a later booking
+    waits for the earlier one to commit and meets its row as an ordinary clash. Always the
+    doctor before the chair, so two writers never wait for each other in a circle.
+    """
+    keys = [(_LOCK_DOCTOR, appt.doctor_id)]
+    if appt.chair_id:
+        keys.append((_LOCK_CHAIR, appt.chair_id))
+    with connection.cursor() as cursor:
+        for namespace, pk in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, pk % 2**31])
+
+
 def _save_guarded(appt: Appointment, *, override: bool, member, update_fields=None) -> None:
     """Save under the exclusion constraints. A clash that the pre-check could not see (a
     concurrent booking committed meanwhile) becomes the same friendly error; with an
     override the booking is saved as an overbooking instead.
 
-    Two concurrent inserts that clash on both constraints (doctor and chair) can wait for each
-    other; PostgreSQL then aborts one with a deadlock error. That one retries from its
-    savepoint, waits for the winner, and gets the clash like everybody else.
+    Concurrent writers of the same doctor or chair are serialised by ``_lock_slot_owners``.
+    A deadlock that still happens (say with a writer that bypassed this function) is retried
+    from the savepoint: the retry waits for the winner and gets the clash like everybody else.
     """
-    attempts = 6  # each retry waits for a winner that commits, so this converges quickly
+    _lock_slot_owners(appt)
+    attempts = 6
     for attempt in range(attempts):
         try:
             with transaction.atomic():
