@@ -19,6 +19,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("jsi18n/", login_not_required(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("clinic/", include((clinic_patterns, "clinic"))),
     path("notifications/", include("clinic.notifications.urls")),
     path("members/", include("members.urls")),

@@ -53,6 +53,12 @@ def test_healthz_and_login_page_are_public():
     assert Client().get(reverse("login")).status_code == 200
 
 
+def test_favicon_is_public_and_points_at_the_static_icon():
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
+
+
 def test_lockout_after_repeated_failures_is_per_username_and_ip(front_desk, consultant):
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):

@@ -37,12 +37,11 @@ def cleaning(db):
 
 @pytest.fixture
 def console_errors(page):
-    """Console errors and failed responses (a CSP violation shows up here); the browser's
-    own favicon probe is not the page's doing."""
+    """Console errors and failed responses (a CSP violation shows up here)."""
     errors: list[str] = []
 
     def on_console(msg):
-        if msg.type == "error" and "favicon.ico" not in msg.location.get("url", ""):
+        if msg.type == "error":
             errors.append(msg.text)
 
     page.on("console", on_console)
