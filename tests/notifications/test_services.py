@@ -112,7 +112,7 @@ def test_not_before_delays_the_message(templates):
     assert services.outbox_send_due(budget_seconds=5)["sent"] == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_dedupe_holds_under_concurrent_enqueue():
     """Eight threads enqueue the same key at once: one row, and every caller gets it."""
     reminder_templates()
@@ -292,7 +292,7 @@ def test_a_late_worker_cannot_overwrite_a_recovered_row(templates):
     assert Outbox.objects.get(pk=row.pk).status == Status.SENT
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_claim_is_exclusive_under_two_concurrent_senders(settings):
     """Two senders sweep 300 rows at the same time: every row is sent exactly once."""
     settings.NOTIFICATIONS_BATCH_SIZE = 20
