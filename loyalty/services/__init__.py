@@ -9,17 +9,14 @@ from .enrolment import card_is_valid, card_number_next, check_digit, membership_
 from .ledger import (
     account_open,
     expiry_date,
-    ledger_drift_rows,
     points_adjust,
     points_earn,
-    points_expire_due,
-    points_expiry_warn,
-    points_reconcile,
     points_redeem,
     points_reverse,
     points_transfer_on_merge,
     policy,
 )
+from .ledger_jobs import ledger_drift_rows, points_expire_due, points_expiry_warn, points_reconcile
 from .purchases import points_for, purchase_record, purchase_reverse
 from .tiers import (
     keep_requirement,
