@@ -116,3 +116,48 @@ def bench_line(name: str, **figures) -> str:
     line = "BENCH " + name + " " + " ".join(f"{k}={fmt(v)}" for k, v in figures.items())
     print(line, flush=True)
     return line
+
+
+# Every column of ``members_member`` a COPY of synthetic people fills, in order.
+MEMBER_COLUMNS = (
+    "name", "gender", "birth_date", "phone", "other_contacts", "wechat_id", "id_number",
+    "id_number_hash", "id_number_masked", "address", "occupation", "notes", "branch_id",
+    "channel_id", "consultant_id", "stage", "status", "language", "card_no",
+    "marketing_opt_out", "allergies", "conditions", "dental_history", "has_medical_alerts",
+    "last_visit_at", "created_at", "updated_at", "phone_digits", "phone_last4", "pinyin_full",
+    "pinyin_initials", "name_grams",
+)  # fmt: skip
+
+
+def synthetic_people(n: int, branch_id: int, *, mark: str, name: str, stage: str, phones: bool) -> list[int]:
+    """Ids of ``n`` synthetic people tagged ``mark`` (in ``other_contacts``): the missing ones
+    are made with COPY (history and foreign-key triggers off: synthetic rows, not changes
+    anyone made); later runs reuse them. ``phones`` gives each a distinct 139 number."""
+    import datetime as dt
+
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM members_member WHERE other_contacts = %s ORDER BY id", [mark])
+        ids = [r[0] for r in cursor.fetchall()]
+    if len(ids) >= n:
+        return ids[:n]
+    start = time.perf_counter()
+    now = dt.datetime.now(dt.UTC).isoformat()
+    missing = n - len(ids)
+
+    def rows():
+        for i in range(missing):
+            digits = f"139{i % 100_000_000:08d}" if phones else ""
+            yield (
+                f"{name}{i % 1000}", "", None, f"+86{digits}" if phones else "", mark, "", "", "", "", "", "",
+                "", branch_id, None, None, stage, "active", "zh-hans", None, "f", "", "", "", "f", None, now,
+                now, digits, digits[-4:], "", "", "{}",
+            )  # fmt: skip
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        copy_rows("members_member", MEMBER_COLUMNS, rows())
+        cursor.execute("ANALYZE members_member")
+    print(f"generated {missing} people in {time.perf_counter() - start:.1f}s", flush=True)
+    return synthetic_people(n, branch_id, mark=mark, name=name, stage=stage, phones=phones)

@@ -15,11 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-import time
 import uuid
 from decimal import Decimal
 
-from benchmarks._common import bench_line, copy_rows, p95, parser, raw_sql, setup_django, summary, time_calls
+from benchmarks._common import (
+    bench_line,
+    p95,
+    parser,
+    raw_sql,
+    setup_django,
+    summary,
+    synthetic_people,
+    time_calls,
+)
 
 MARK = "appointments-bench"
 DOCTORS = 20
@@ -28,42 +36,7 @@ DAY_BOOKINGS = 400
 
 def _people(n: int, branch_id: int) -> list[int]:
     """Ids of ``n`` synthetic people (created once with COPY, reused by later runs)."""
-    from django.db import connection, transaction
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM members_member WHERE other_contacts = %s ORDER BY id", [MARK])
-        ids = [r[0] for r in cursor.fetchall()]
-    if len(ids) >= n:
-        return ids[:n]
-    start = time.perf_counter()
-    now = dt.datetime.now(dt.UTC).isoformat()
-    missing = n - len(ids)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-
-        def rows():
-            for i in range(missing):
-                yield (
-                    f"预约{i % 1000}", "", None, f"+86139{i % 100_000_000:08d}", MARK, "", "", "", "", "", "", "",
-                    branch_id, None, None, "patient", "active", "zh-hans", None, "f", "", "", "", "f", None, now,
-                    now, f"139{i % 100_000_000:08d}", f"{i % 10000:04d}", "", "", "{}",
-                )  # fmt: skip
-
-        copy_rows(
-            "members_member",
-            [
-                "name", "gender", "birth_date", "phone", "other_contacts", "wechat_id", "id_number",
-                "id_number_hash", "id_number_masked", "address", "occupation", "notes", "branch_id",
-                "channel_id", "consultant_id", "stage", "status", "language", "card_no",
-                "marketing_opt_out", "allergies", "conditions", "dental_history", "has_medical_alerts",
-                "last_visit_at", "created_at", "updated_at", "phone_digits", "phone_last4", "pinyin_full",
-                "pinyin_initials", "name_grams",
-            ],
-            rows(),
-        )  # fmt: skip
-        cursor.execute("ANALYZE members_member")
-    print(f"generated {missing} people in {time.perf_counter() - start:.1f}s", flush=True)
-    return _people(n, branch_id)
+    return synthetic_people(n, branch_id, mark=MARK, name="预约", stage="patient", phones=True)
 
 
 def _clinic():

@@ -16,48 +16,14 @@ import random
 import threading
 import time
 
-from benchmarks._common import bench_line, copy_rows, parser, setup_django
+from benchmarks._common import bench_line, copy_rows, parser, setup_django, synthetic_people
 
 MARK = "loyalty-bench"
 
 
 def _members(n: int, branch_id: int) -> list[int]:
-    """Ids of ``n`` synthetic people (created once, reused by later runs)."""
-    from django.db import connection, transaction
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM members_member WHERE other_contacts = %s ORDER BY id", [MARK])
-        ids = [r[0] for r in cursor.fetchall()]
-    if len(ids) >= n:
-        return ids[:n]
-    start = time.perf_counter()
-    now = dt.datetime.now(dt.UTC).isoformat()
-    missing = n - len(ids)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-
-        def rows():
-            for i in range(missing):
-                yield (
-                    f"积分{i % 1000}", "", None, "", MARK, "", "", "", "", "", "", "", branch_id, None, None,
-                    "member", "active", "zh-hans", None, "f", "", "", "", "f", None, now, now, "", "", "", "",
-                    "{}",
-                )  # fmt: skip
-
-        copy_rows(
-            "members_member",
-            [
-                "name", "gender", "birth_date", "phone", "other_contacts", "wechat_id", "id_number",
-                "id_number_hash", "id_number_masked", "address", "occupation", "notes", "branch_id",
-                "channel_id", "consultant_id", "stage", "status", "language", "card_no",
-                "marketing_opt_out", "allergies", "conditions", "dental_history", "has_medical_alerts",
-                "last_visit_at", "created_at", "updated_at", "phone_digits", "phone_last4", "pinyin_full",
-                "pinyin_initials", "name_grams",
-            ],
-            rows(),
-        )  # fmt: skip
-    print(f"generated {missing} people in {time.perf_counter() - start:.1f}s", flush=True)
-    return _members(n, branch_id)
+    """Ids of ``n`` synthetic people (created once with COPY, reused by later runs)."""
+    return synthetic_people(n, branch_id, mark=MARK, name="积分", stage="member", phones=False)
 
 
 def _clear_ledger() -> None:

@@ -18,7 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import bench_line, copy_rows, p95, parser, raw_sql, setup_django, summary, time_calls
+from benchmarks._common import (
+    MEMBER_COLUMNS,
+    bench_line,
+    copy_rows,
+    p95,
+    parser,
+    raw_sql,
+    setup_django,
+    summary,
+    time_calls,
+)
 
 MARK = "bench"  # other_contacts of generated rows: the generator finds (and replaces) its own
 
@@ -190,18 +200,7 @@ def generate(n: int, branch_ids: list[int], channel_ids: list[int]) -> float:
                     digits, digits[-4:], "".join(syl), "".join(s[0] for s in syl), _grams(name),
                 )  # fmt: skip
 
-        copy_rows(
-            "members_member",
-            [
-                "name", "gender", "birth_date", "phone", "other_contacts", "wechat_id", "id_number",
-                "id_number_hash", "id_number_masked", "address", "occupation", "notes", "branch_id",
-                "channel_id", "consultant_id", "stage", "status", "language", "card_no",
-                "marketing_opt_out", "allergies", "conditions", "dental_history", "has_medical_alerts",
-                "last_visit_at", "created_at", "updated_at", "phone_digits", "phone_last4", "pinyin_full",
-                "pinyin_initials", "name_grams",
-            ],
-            rows(),
-        )  # fmt: skip
+        copy_rows("members_member", MEMBER_COLUMNS, rows())
         loaded = time.perf_counter()
         for _name, definition in indexes:
             cursor.execute(definition)

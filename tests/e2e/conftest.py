@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 
 import pytest
+from django.apps import apps
+
+from tests.clinic.factories import ServiceCategoryFactory, ServiceItemFactory
 
 # Playwright's sync API runs an event loop in this thread; the Django test database calls
 # made from the same thread are still synchronous and safe.
@@ -51,3 +55,16 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def cleaning(db):
+    """The programme a clinic starts with (message templates, channels, tiers — a
+    transactional test's flush removed what the migrations seeded) and one cleaning item."""
+    importlib.import_module("appointments.migrations.0002_roles_and_templates").add_templates(apps, None)
+    importlib.import_module("members.migrations.0002_acquisition_channels").add_channels(apps, None)
+    importlib.import_module("loyalty.migrations.0002_programme_and_roles").seed(apps, None)
+    basic = ServiceCategoryFactory(code="PREV", name="预防保健", is_basic_care=True)
+    return ServiceItemFactory(
+        code="PV01", name="超声洁牙", category=basic, price="280.00", duration_minutes=30
+    )

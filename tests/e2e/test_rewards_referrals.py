@@ -5,34 +5,20 @@ No console errors (CSP: no inline script), QR images load."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.apps import apps
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.appointments.factories import at, book, make_doctor
-from tests.clinic.factories import ServiceCategoryFactory, ServiceItemFactory
 from tests.members.factories import make_member
 
 from .test_appointments import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def cleaning(db):
-    importlib.import_module("appointments.migrations.0002_roles_and_templates").add_templates(apps, None)
-    importlib.import_module("members.migrations.0002_acquisition_channels").add_channels(apps, None)
-    importlib.import_module("loyalty.migrations.0002_programme_and_roles").seed(apps, None)
-    basic = ServiceCategoryFactory(code="PREV", name="预防保健", is_basic_care=True)
-    return ServiceItemFactory(
-        code="PV01", name="超声洁牙", category=basic, price="280.00", duration_minutes=30
-    )
 
 
 @pytest.fixture
