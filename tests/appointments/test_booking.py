@@ -130,7 +130,7 @@ def test_held_back_slots_need_priority_or_wait_until_release(
         book(front_desk, branch, member, service, doc, at(3, 9))
     assert err.value.code == "held_back"
     book(front_desk, branch, member, service, doc, at(1, 9))  # inside 48 h: released
-    monkeypatch.setattr("appointments.services.member_has_priority_booking", lambda m: True)
+    monkeypatch.setattr("appointments.services.booking.member_has_priority_booking", lambda m: True)
     appt = book(front_desk, branch, member, service, doc, at(4, 9))
     assert appt.priority_slot
 
