@@ -18,6 +18,9 @@ class NavItem:
     order: int = 100
     staff_only: bool = False
     extra: dict = field(default_factory=dict)
+    # The key of a ``NavGroup``: items of one group share a dropdown when a user sees two
+    # or more of them, and show as a plain link when they see one.
+    group: str = ""
 
     def visible_to(self, user) -> bool:
         if self.staff_only and not user.is_staff:
@@ -25,7 +28,19 @@ class NavItem:
         return all(user.has_perm(p) for p in self.permissions)
 
 
+@dataclass(frozen=True)
+class NavGroup:
+    key: str
+    label: str | Promise
+    icon: str
+
+
 NAV_ITEMS: list[NavItem] = []
+NAV_GROUPS: dict[str, NavGroup] = {}
+
+
+def register_group(group: NavGroup) -> None:
+    NAV_GROUPS.setdefault(group.key, group)
 
 
 def register(item: NavItem) -> None:
@@ -40,7 +55,45 @@ def items_for(user) -> list[NavItem]:
     return [item for item in NAV_ITEMS if item.visible_to(user)]
 
 
+@dataclass
+class MenuEntry:
+    """One place in the navbar: a link (one item) or a dropdown (a group's items)."""
+
+    items: list[NavItem]
+    group: NavGroup | None = None
+
+    @property
+    def is_dropdown(self) -> bool:
+        return self.group is not None and len(self.items) > 1
+
+    @property
+    def item(self) -> NavItem:
+        return self.items[0]
+
+    @property
+    def url_names(self) -> set[str]:
+        return {i.url_name for i in self.items}
+
+
+def menu_for(user) -> list[MenuEntry]:
+    """The user's navbar: their items in order, each group where its first item stands."""
+    entries: list[MenuEntry] = []
+    groups: dict[str, MenuEntry] = {}
+    for item in items_for(user):
+        group = NAV_GROUPS.get(item.group)
+        if group is None:
+            entries.append(MenuEntry([item]))
+        elif item.group in groups:
+            groups[item.group].items.append(item)
+        else:
+            groups[item.group] = MenuEntry([item], group)
+            entries.append(groups[item.group])
+    return entries
+
+
 def register_defaults() -> None:
+    register_group(NavGroup("benefits", _("Member benefits"), "bi-gift"))
+    register_group(NavGroup("more", _("More"), "bi-grid"))
     register(NavItem("home", _("Home"), "bi-house", order=0))
     register(
         NavItem(
@@ -49,6 +102,7 @@ def register_defaults() -> None:
             "bi-list-check",
             ("clinic.view_serviceitem",),
             order=80,
+            group="more",
         )
     )
-    register(NavItem("admin:index", _("Administration"), "bi-gear", order=900, staff_only=True))
+    register(NavItem("admin:index", _("Administration"), "bi-gear", order=900, staff_only=True, group="more"))

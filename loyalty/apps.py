@@ -24,6 +24,7 @@ class LoyaltyConfig(AppConfig):
                 "bi-gift",
                 ("loyalty.redeem_reward", "members.view_member"),
                 order=30,
+                group="benefits",
             )
         )
         register(
@@ -33,6 +34,7 @@ class LoyaltyConfig(AppConfig):
                 "bi-ticket-perforated",
                 ("loyalty.view_couponbatch",),
                 order=40,
+                group="benefits",
             )
         )
         register(
@@ -42,5 +44,6 @@ class LoyaltyConfig(AppConfig):
                 "bi-trophy",
                 ("loyalty.view_referral",),
                 order=45,
+                group="benefits",
             )
         )

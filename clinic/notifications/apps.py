@@ -20,5 +20,6 @@ class NotificationsConfig(AppConfig):
                 "bi-envelope",
                 ("notifications.view_outbox",),
                 order=700,
+                group="more",
             )
         )

@@ -106,6 +106,26 @@ def test_navigation_follows_the_role(front_desk, hq_admin, client_for):
     assert "/admin/" in client_for(hq_admin).get(reverse("home")).content.decode()
 
 
+def test_navbar_groups_become_dropdowns_only_with_two_or_more_entries(front_desk, manager):
+    from clinic.navigation import menu_for
+
+    def shape(user):
+        return {
+            (e.group.key if e.is_dropdown else e.item.url_name): [i.url_name for i in e.items]
+            for e in menu_for(user)
+        }
+
+    desk = shape(front_desk)
+    assert "clinic:catalog" in desk and "more" not in desk  # one entry of "more": a plain link
+    boss = shape(manager)
+    assert boss["benefits"] == [
+        "loyalty:rewards_desk",
+        "loyalty:coupon_batches",
+        "loyalty:referral_leaderboard",
+    ]
+    assert "loyalty:coupon_batches" not in boss and "home" in boss
+
+
 def test_404_page_is_chinese(front_desk, client_for):
     response = client_for(front_desk).get("/no-such-page/")
     assert response.status_code == 404

@@ -68,3 +68,14 @@ def cleaning(db):
     return ServiceItemFactory(
         code="PV01", name="超声洁牙", category=basic, price="280.00", duration_minutes=30
     )
+
+
+def nav_click(page, name: str) -> None:
+    """Follow a navbar entry as a person would: open its group's dropdown first when the
+    link sits in one (a user who sees two or more items of a group gets a dropdown)."""
+    nav = page.locator("#main-nav")
+    link = nav.get_by_role("link", name=name, exact=True).first
+    if not link.is_visible():
+        menu = nav.locator("li.dropdown").filter(has=page.locator("a.dropdown-item", has_text=name))
+        menu.locator(".dropdown-toggle").click()
+    link.click()

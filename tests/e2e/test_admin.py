@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from clinic.models import AuditLog, ServiceItem
 from tests.clinic.factories import ServiceCategoryFactory, ServiceItemFactory
+from tests.e2e.conftest import nav_click
 from tests.e2e.test_front_desk import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -19,7 +20,7 @@ def test_hq_admin_edits_a_price_in_admin(live_server, page, hq_admin, screenshot
     page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
 
     log_in(page, live_server.url, "hq_admin")
-    page.get_by_role("link", name="管理后台").click()
+    nav_click(page, "管理后台")
     expect(page.locator("#site-name")).to_contain_text("管理后台")
     screenshot("admin-index")
     page.goto(f"{live_server.url}/admin/clinic/serviceitem/{item.pk}/change/")

@@ -70,7 +70,7 @@ def test_front_desk_or_consultant_enrols_a_patient_and_may_not_grant_points(
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     log_in(page, live_server.url, role)
-    page.get_by_placeholder("手机号 / 姓名 / 拼音 / 卡号").fill("1234")
+    page.get_by_placeholder("手机号/姓名/拼音/卡号").fill("1234")
     page.get_by_test_id("search-result").filter(has_text="赵敏").click()
     expect(page.get_by_test_id("member-name")).to_contain_text("已就诊")
     open_loyalty_tab(page)

@@ -16,6 +16,7 @@ from clinic.notifications import services
 from clinic.notifications.backends import locmem
 from clinic.notifications.errors import PermanentSendError
 from clinic.notifications.models import Outbox, Status
+from tests.e2e.conftest import nav_click
 from tests.notifications.factories import REMINDER_PARAMS, reminder_templates
 
 from .test_appointments import log_in
@@ -73,7 +74,7 @@ def test_manager_filters_the_outbox_opens_a_failed_message_and_resends_it(
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     log_in(page, live_server.url, manager.username)
-    page.get_by_role("link", name="消息").first.click()
+    nav_click(page, "消息")
     table = page.get_by_test_id("outbox-table")
     rows = table.locator("tbody tr")
     expect(rows).to_have_count(4)
@@ -144,7 +145,7 @@ def test_marketing_reads_the_outbox_but_may_not_resend(
 ):
     refused = outbox["refused"]
     log_in(page, live_server.url, marketer.username)
-    page.get_by_role("link", name="消息").first.click()
+    nav_click(page, "消息")
     expect(page.get_by_test_id("outbox-table").locator("tbody tr")).to_have_count(4)
     page.goto(live_server.url + reverse("notifications:outbox_detail", args=[refused.pk]))
     expect(page.locator("main")).to_contain_text("43101")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.appointments.factories import at, book, make_doctor
+from tests.e2e.conftest import nav_click
 from tests.members.factories import make_member
 
 from .test_appointments import log_in
@@ -53,7 +54,7 @@ def test_front_desk_redeems_500_points_from_the_rewards_screen(
     )
 
     log_in(page, live_server.url, "front_desk")
-    page.get_by_role("link", name="积分兑换").click()
+    nav_click(page, "积分兑换")
     page.get_by_label("兑换会员").fill("2222")
     result = page.get_by_test_id("rewards-desk-result").filter(has_text="李四")
     expect(result).to_contain_text("600 积分")
@@ -64,7 +65,7 @@ def test_front_desk_redeems_500_points_from_the_rewards_screen(
     expect(page.get_by_test_id("reward-slip")).to_contain_text("免费洁牙一次")
     expect(page.get_by_test_id("slip-points")).to_have_text("500")
     assert Entitlement.objects.filter(member=member, service_item=cleaning, used_at__isnull=True).count() == 1
-    page.get_by_role("link", name="积分兑换").first.click()
+    nav_click(page, "积分兑换")
     expect(page.get_by_test_id("rewards-desk-recent")).to_contain_text("免费洁牙一次")
     assert not console_errors, console_errors
 
