@@ -141,8 +141,15 @@ def main() -> None:
         per_sender.append(len(ids))
         sends.update(ids)
     sent_rows = Outbox.objects.filter(template_key=TEMPLATE_KEY, status=Status.SENT).count()
-    sent_twice = sum(1 for c in sends.values() if c > 1)
-    print(f"senders: {per_sender[0]} + {per_sender[1]} sends in {send_s:.1f}s; {sent_rows} rows marked sent")
+    sent_twice = sum(1 for c in sends.values() if c > 1)  # of any row: never acceptable
+    # The senders also deliver whatever else was due in this database (an earlier
+    # benchmark's reminders): counted apart, so ``sent`` compares with ``unique``.
+    ours = {str(pk) for pk in Outbox.objects.filter(template_key=TEMPLATE_KEY).values_list("pk", flat=True)}
+    sent_ours = sum(1 for pk in sends if pk in ours)
+    print(
+        f"senders: {per_sender[0]} + {per_sender[1]} sends in {send_s:.1f}s ({len(sends) - sent_ours} of "
+        f"other rows already due); {sent_rows} bench rows marked sent"
+    )
 
     # The floor: mark the same rows sent in one raw statement.
     with transaction.atomic(), connection.cursor() as cursor:
@@ -160,7 +167,7 @@ def main() -> None:
         "outbox",
         enqueued=enqueued,
         unique=unique,
-        sent=len(sends),
+        sent=sent_ours,
         sent_twice=sent_twice,
         per_s=round(per_s, 1),
     )
