@@ -22,7 +22,6 @@ from .fdi import validate_tooth
 from .models import (
     Appointment,
     ChargeLine,
-    DiscountKind,
     Payment,
     PaymentMethod,
     Status,
@@ -216,14 +215,8 @@ def visit_checkout(
             )
             for a in result.applied
         ]
-        # Why a coupon replaced the tier discount or stayed unused: on the receipt, at ¥0.
-        + [
-            VisitDiscount(
-                visit=visit, kind=DiscountKind.COUPON, label=note[:200], amount=ZERO, ref=f"{ref}:note"
-            )
-            for ref, note in result.notes
-        ]
     )
+    visit.pricing_notes = [note for _ref, note in result.notes]
     Payment.objects.bulk_create(
         [
             Payment(visit=visit, method=m, amount=a, at=now, by=actor if getattr(actor, "pk", None) else None)

@@ -339,6 +339,9 @@ class Visit(models.Model):
     points_earned = models.IntegerField(_("points earned"), default=0)
     manual_discount = models.DecimalField(_("manual discount"), max_digits=12, decimal_places=2, default=0)
     manual_discount_reason = models.CharField(_("manual discount reason"), max_length=200, blank=True)
+    # Why pricing chose as it did (a coupon that replaced the tier discount, or stayed unused
+    # because the tier discount was better): shown on the receipt, not a discount row.
+    pricing_notes = models.JSONField(_("pricing notes"), default=list, blank=True)
     checkout_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
     checked_out_by = models.ForeignKey(
