@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from clinic.admin import AuditedAdmin
 from clinic.selectors import scope_to_branches
@@ -25,6 +26,7 @@ from .models import (
     TierCategoryDiscount,
     TierChange,
 )
+from .reasons import reason_label
 
 
 class TierForm(forms.ModelForm):
@@ -192,7 +194,7 @@ class PointsEntryAdmin(ReadOnlyAdmin):
         "balance_after",
         "source_key",
         "idempotency_key",
-        "reason",
+        "reason_text",
     ]
     list_filter = ["kind"]
     search_fields = ["=account__id", "idempotency_key", "source_key", "account__member__name"]
@@ -201,6 +203,10 @@ class PointsEntryAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_text(self, obj: PointsEntry) -> str:
+        return reason_label(obj.reason)
 
 
 @admin.register(PointsLot)

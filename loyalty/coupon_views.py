@@ -56,6 +56,8 @@ def _source(row: Coupon) -> str:
         "birthday": _("Birthday coupon"),
         "allowance": _("Tier yearly coupon"),
         "review": _("Review or survey reward"),
+        "referral": _("Referral reward"),
+        "reward": _("Points reward"),
     }
     return labels.get(row.reason, row.reason)
 

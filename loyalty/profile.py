@@ -59,11 +59,13 @@ class LoyaltyPanel:
 
     @cached_property
     def history(self):
+        from .reasons import reason_label
         from .selectors import points_history, source_url
 
         entries = list(points_history(self.member)[:HISTORY_ON_TAB])
         for entry in entries:
             entry.source_url = source_url(entry.source_key)
+            entry.reason_text = reason_label(entry.reason)
         return entries
 
     @cached_property
@@ -168,6 +170,7 @@ def _tier_timeline(member, user, limit):
 
 def _points_timeline(member, user, limit):
     from .models import EntryKind, PointsEntry
+    from .reasons import reason_label
 
     if not member.card_no:
         return
@@ -183,7 +186,7 @@ def _points_timeline(member, user, limit):
             kind="points",
             title=_("Points %(points)+d (%(kind)s)")
             % {"points": entry.points, "kind": entry.get_kind_display()},
-            detail=entry.reason,
+            detail=reason_label(entry.reason),
             icon="bi-coin",
         )
 

@@ -33,6 +33,7 @@ from .coupons import ALPHABET, check_char, code_new
 from .errors import LoyaltyError
 from .models import BonusKind, Membership, PointsEntry, Purchase
 from .notify import notify_member
+from .reasons import PointsReason
 from .services import points_bonus_award, points_reverse
 
 SET_PERMISSION = "loyalty.set_referrer"
@@ -293,7 +294,7 @@ def referral_reward_check(*, actor, member: Member, source_key: str) -> Referral
                 actor=actor,
                 template=template,
                 member=person,
-                reason=_("Referral reward"),
+                reason="referral",  # a code: the coupons page shows it in words
                 issue_key=f"referral:{referral.pk}:{side}{suffix}",
                 system=True,
             )
@@ -340,7 +341,7 @@ def referral_reverse(*, actor, source_key: str) -> Referral | None:
             idempotency_key__startswith=f"referral:{referral.pk}:", points__gt=0
         ).values_list("idempotency_key", flat=True)
         for key in list(keys):
-            points_reverse(actor=actor, earn_key=key, reason=_("Referral reward reversed"))
+            points_reverse(actor=actor, earn_key=key, reason=PointsReason.REFERRAL_REVERSED)
         Coupon.objects.filter(
             issue_key__startswith=f"referral:{referral.pk}:", used_at__isnull=True, voided_at__isnull=True
         ).update(voided_at=timezone.now())

@@ -154,7 +154,7 @@ def reward_redeem(*, actor, member: Member, item: RewardItem, qty: int = 1) -> R
                 actor=actor,
                 template=item.coupon_template,
                 member=member,
-                reason=_("Points reward"),
+                reason="reward",  # a code: the coupons page shows it in words
                 issue_key=f"reward:{redemption.pk}:{i}",
                 system=True,
             )

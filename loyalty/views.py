@@ -17,6 +17,7 @@ from . import qr, services
 from .errors import LoyaltyError
 from .forms import AdjustForm, EnrolForm, TierOverrideForm
 from .profile import LoyaltyPanel
+from .reasons import reason_label
 from .selectors import membership_for, points_history, source_url
 
 
@@ -46,6 +47,7 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
     )
     for entry in page.object_list:
         entry.source_url = source_url(entry.source_key)
+        entry.reason_text = reason_label(entry.reason)
     return render(request, "loyalty/history.html", {"member": member, "page": page})
 
 

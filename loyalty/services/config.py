@@ -13,6 +13,7 @@ from members.models import Member
 
 from ..errors import LoyaltyError
 from ..models import BonusKind, BonusRule, PointsEntry, Tier
+from ..reasons import bonus_reason
 from .ledger import points_earn
 
 
@@ -93,6 +94,6 @@ def points_bonus_award(
         points=rule.points,
         idempotency_key=idempotency_key,
         source_key=source_key,
-        reason=str(BonusKind(kind).label),
+        reason=bonus_reason(kind),
         audit_action="loyalty.points.bonus_awarded",
     )

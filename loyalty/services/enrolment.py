@@ -15,6 +15,7 @@ from members.services import member_stage_advance
 
 from ..errors import LoyaltyError
 from ..models import CardSequence, Membership, TierCause, TierChange
+from ..reasons import PointsReason
 from .ledger import account_open, add_months, points_earn, policy
 from .tiers import entry_tier, tier_evaluate_upgrade
 
@@ -126,7 +127,7 @@ def membership_enrol(
             points=points,
             idempotency_key=f"enrol:{membership.pk}:welcome",
             source_key=f"enrol:{membership.pk}",
-            reason=_("Welcome points"),
+            reason=PointsReason.WELCOME,
         )
     membership.member = member
     tier_evaluate_upgrade(actor=actor, membership=membership, source_key=f"enrol:{membership.pk}")

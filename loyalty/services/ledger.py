@@ -38,6 +38,7 @@ from ..models import (
     PointsLot,
     PointsPolicy,
 )
+from ..reasons import PointsReason
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +408,7 @@ def points_transfer_on_merge(source: Member, target: Member, *, actor=None) -> i
             points=lot.remaining,
             key=f"{key}:out",
             actor=actor,
-            reason="merge",
+            reason=PointsReason.MERGE,
             first_lots=[lot.pk],
         )
         _add(
@@ -416,7 +417,7 @@ def points_transfer_on_merge(source: Member, target: Member, *, actor=None) -> i
             points=-out.points,
             key=f"{key}:in",
             actor=actor,
-            reason="merge",
+            reason=PointsReason.MERGE,
             earned_at=lot.earned_at,
             expires_on=lot.expires_on,
         )
