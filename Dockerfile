@@ -21,7 +21,6 @@ COPY --from=assets /app/node_modules ./node_modules
 RUN python -m clinic.i18n_compile \
     && SECRET_KEY=build-only-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ \
        DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
-       MEMBERS_ENCRYPTION_KEYS=YnVpbGQtb25seS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams= MEMBERS_HASH_KEY=build-only \
        python manage.py collectstatic --no-input \
     && chown -R clinic /app
 USER clinic

@@ -62,8 +62,6 @@ check-deploy: setup
 	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-crm.example.cn} \
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
-	MEMBERS_ENCRYPTION_KEYS=$${MEMBERS_ENCRYPTION_KEYS:-Y2hlY2stZGVwbG95LW9ubHktMDEyMzQ1Njc4OWFiY2Q=} \
-	MEMBERS_HASH_KEY=$${MEMBERS_HASH_KEY:-check-deploy-only-hash-key} \
 	$(PY) manage.py check --deploy --fail-level WARNING --settings=clinic.settings.production
 
 clean-db:

@@ -242,12 +242,20 @@ class RowValidator:
         """Drop rows that duplicate a person already registered (same phone and name, or same
         ID number): one query per batch."""
         phones = {m.phone for m in batch if m.phone}
-        hashes = {m.id_number_hash for m in batch if m.id_number_hash}
+        # Every hash an existing row may carry (the current key's and, during a key rotation,
+        # the fallback keys'), each mapped back to the current one the new row stores.
+        alias = {h: m.id_number_hash for m in batch if m.id_number for h in crypto.lookup_hashes(m.id_number)}
+        hashes = set(alias)
         existing_pairs = (
             set(Member.objects.filter(phone__in=phones).values_list("phone", "name")) if phones else set()
         )
         existing_ids = (
-            set(Member.objects.filter(id_number_hash__in=hashes).values_list("id_number_hash", flat=True))
+            {
+                alias[h]
+                for h in Member.objects.filter(id_number_hash__in=hashes).values_list(
+                    "id_number_hash", flat=True
+                )
+            }
             if hashes
             else set()
         )

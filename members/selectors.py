@@ -186,7 +186,7 @@ def search_queryset(raw: str) -> QuerySet[Member]:
             value = normalize_id_number(q)
         except IdNumberError:
             return base.none()
-        return base.filter(id_number_hash=crypto.lookup_hash(value))
+        return base.filter(id_number_hash__in=crypto.lookup_hashes(value))
     q = _normalised(kind, q)
     predicate = _predicate(kind, q, _variant(kind, q))
     return base.filter(predicate) if predicate is not None else base.none()
@@ -313,12 +313,22 @@ def member_search(user, raw: str, *, limit: int = SEARCH_LIMIT) -> list[SearchHi
 
 
 def likely_duplicates(
-    *, phone: str = "", name: str = "", id_number_hash: str = "", exclude_pk: int | None = None
+    *,
+    phone: str = "",
+    name: str = "",
+    id_number_hash: str = "",
+    id_number: str = "",
+    exclude_pk: int | None = None,
 ) -> QuerySet[Member]:
-    """Same ID number, or same phone with a similar name (or the same name)."""
+    """Same ID number (by its stored hash, or by every hash the plain ``id_number`` may be
+    stored under while a key rotation is under way), or same phone with a similar name (or
+    the same name)."""
     cond = Q()
+    hashes = set(crypto.lookup_hashes(id_number)) if id_number else set()
     if id_number_hash:
-        cond |= Q(id_number_hash=id_number_hash)
+        hashes.add(id_number_hash)
+    if hashes:
+        cond |= Q(id_number_hash__in=sorted(hashes))
     if phone and name:
         cond |= Q(phone=phone, name__trigram_similar=name) | Q(phone=phone, name=name)
     if not cond:

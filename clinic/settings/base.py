@@ -39,6 +39,8 @@ def read_secret(name: str, default: str | None = None) -> str | None:
 
 DEBUG = env("DEBUG")
 SECRET_KEY = read_secret("SECRET_KEY", default="") or ""
+# Older keys still accepted while a rotation is under way (docs/operations.md).
+SECRET_KEY_FALLBACKS = [k for k in env.list("SECRET_KEY_FALLBACKS", default=[]) if k]
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 

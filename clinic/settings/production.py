@@ -12,13 +12,6 @@ if EMBEDDED_DATABASE:
     raise ImproperlyConfigured("DATABASE_URL must be set in production.")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set in production.")
-# Field encryption keys of their own, never derived from SECRET_KEY: rotating SECRET_KEY
-# must not make ID numbers and medical notes unreadable (docs/operations.md).
-if not MEMBERS_ENCRYPTION_KEYS or not MEMBERS_HASH_KEY:
-    raise ImproperlyConfigured(
-        "MEMBERS_ENCRYPTION_KEYS (Fernet keys, newest first) and MEMBERS_HASH_KEY (or "
-        "MEMBERS_HASH_KEY_FILE) must be set in production; see docs/operations.md."
-    )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -157,9 +157,9 @@ def member_register(
         birth_date, gender = id_birth, gender or gender_of(id_number)
     if stage not in Stage.values:
         raise MemberError(_("Unknown stage."), field="stage")
-    id_hash = crypto.lookup_hash(id_number) if id_number else ""
-    dupes = list(likely_duplicates(phone=phone, name=name, id_number_hash=id_hash))
-    if id_hash and any(d.id_number_hash == id_hash for d in dupes):
+    id_hashes = set(crypto.lookup_hashes(id_number)) if id_number else set()
+    dupes = list(likely_duplicates(phone=phone, name=name, id_number=id_number))
+    if id_hashes and any(d.id_number_hash in id_hashes for d in dupes):
         raise MemberError(
             _("A person with this ID number is already registered."), code="duplicate", field="id_number"
         )
@@ -244,8 +244,8 @@ def member_update(*, actor, member: Member, tags: Iterable[Tag] | None = None, *
     if "id_number" in fields:
         fields["id_number"] = clean_id_number(fields["id_number"])
         if fields["id_number"]:
-            id_hash = crypto.lookup_hash(fields["id_number"])
-            if Member.objects.filter(id_number_hash=id_hash).exclude(pk=member.pk).exists():
+            taken = Member.objects.filter(id_number_hash__in=crypto.lookup_hashes(fields["id_number"]))
+            if taken.exclude(pk=member.pk).exists():
                 raise MemberError(
                     _("A person with this ID number is already registered."),
                     code="duplicate",
