@@ -111,7 +111,8 @@ def test_merged_and_erased_people_are_not_found(front_desk, manager, people):
 def test_chinese_substring_uses_the_trigram_index(branch):
     """pg_trgm indexes Chinese only in a UTF-8 locale: prove it on a realistic table."""
     with connection.cursor() as cursor:
-        cursor.execute("SHOW lc_ctype")
+        # pg_database, not SHOW lc_ctype: that setting is gone from PostgreSQL 16 on.
+        cursor.execute("SELECT datctype FROM pg_database WHERE datname = current_database()")
         assert "UTF" in cursor.fetchone()[0].upper().replace("-", "")
         cursor.execute("SELECT show_trgm('欧阳娜娜')")
         assert len(cursor.fetchone()[0]) >= 3  # Chinese characters make trigrams
