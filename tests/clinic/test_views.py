@@ -48,6 +48,17 @@ def test_catalog_shows_english_names_in_english(front_desk, client_for, catalog)
     assert "Ultrasonic cleaning" in client.get(reverse("clinic:catalog")).content.decode()
 
 
+def test_a_request_in_english_leaves_the_thread_language_as_it_was(front_desk, client_for, catalog):
+    from django.utils import translation
+
+    before = translation.get_language()
+    client = client_for(front_desk)
+    client.cookies["clinic_language"] = "en"
+    response = client.get(reverse("clinic:catalog"))
+    assert response["Content-Language"] == "en"
+    assert translation.get_language() == before
+
+
 def test_catalog_query_count_is_capped(front_desk, client_for, catalog, django_assert_max_num_queries):
     for n in range(30):
         ServiceItemFactory(code=f"X{n:03d}", category=catalog)
