@@ -74,6 +74,8 @@ def nav_click(page, name: str) -> None:
     """Follow a navbar entry as a person would: open its group's dropdown first when the
     link sits in one (a user who sees two or more items of a group gets a dropdown)."""
     nav = page.locator("#main-nav")
+    nav.wait_for()  # the page with the menu is there (a login may still be navigating)
+    page.wait_for_load_state()  # and its deferred scripts ran: Bootstrap opens dropdowns
     link = nav.get_by_role("link", name=name, exact=True).first
     if not link.is_visible():
         menu = nav.locator("li.dropdown").filter(has=page.locator("a.dropdown-item", has_text=name))
