@@ -6,7 +6,8 @@
 - ``allowance``: a tier's yearly coupon, when a member reaches a tier or keeps it at the
   anniversary (``coupon_issue_for_tier``, called from ``services.tiers`` and enrolment);
 - ``review``: a completed review or survey (``coupon_issue_for_review``; with the survey
-  bonus points in ``review_reward``; staff record one through ``review_record``).
+  bonus points in ``review_reward``; staff record one through ``review_record``);
+- ``referral``: both sides of a rewarded referral (``referrals.referral_reward_check``).
 
 Each issue has an issue key that is unique in the database, so a retry, a re-run job or a
 second click never gives a second coupon.
@@ -14,6 +15,7 @@ second click never gives a second coupon.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -41,29 +43,32 @@ def coupons_birthday_issue(*, today: dt.date | None = None) -> int:
     """Daily: the ``LOYALTY_AUTO_COUPONS["birthday"]`` coupon to every active member whose
     birthday is today (29 February counts on 28 February in other years), once per year
     (issue key ``birthday:<year>:<member>``). Returns how many were issued now."""
-    if auto_template("birthday") is None:
+    template = auto_template("birthday")
+    if template is None:
         return 0
     today = today or timezone.localdate()
     days = [today.day]
-    if today.month == 2 and today.day == 28 and not _leap(today.year):
+    if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
         days.append(29)
     ids = Membership.objects.filter(
         member__status=MemberStatus.ACTIVE,
         member__birth_date__month=today.month,
         member__birth_date__day__in=days,
     ).values_list("member_id", flat=True)
+    done = set(
+        Coupon.objects.filter(issue_key__startswith=f"birthday:{today.year}:").values_list(
+            "issue_key", flat=True
+        )
+    )
     issued = 0
     for member in Member.objects.filter(pk__in=list(ids)).order_by("pk"):
         key = f"{today.year}:{member.pk}"
-        if Coupon.objects.filter(issue_key=f"birthday:{key}").exists():
+        if f"birthday:{key}" in done:
             continue
-        if coupon_issue_auto(actor=None, member=member, trigger="birthday", key=key) is not None:
+        coupon = coupon_issue_auto(actor=None, member=member, trigger="birthday", key=key, template=template)
+        if coupon is not None:
             issued += 1
     return issued
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 # --- tier allowance -------------------------------------------------------------------------

@@ -347,14 +347,21 @@ def auto_template(trigger: str, qualifier: str | None = None) -> CouponTemplate 
 
 
 def coupon_issue_auto(
-    *, actor, member: Member, trigger: str, key: str, qualifier: str | None = None
+    *,
+    actor,
+    member: Member,
+    trigger: str,
+    key: str,
+    qualifier: str | None = None,
+    template: CouponTemplate | None = None,
 ) -> Coupon | None:
     """Automatic issue (``welcome``, ``birthday``, ``allowance``, ``review``): the template
     ``auto_template(trigger, qualifier)`` names, once per ``key`` (issue key
     ``<trigger>:<key>``); None when none is configured or the member holds the limit. The
     reason stored is the trigger (the coupons page shows it in words). The one mechanism
-    for every automatic coupon (``loyalty.auto_coupons`` has the callers)."""
-    template = auto_template(trigger, qualifier)
+    for every automatic coupon (``loyalty.auto_coupons`` has the callers). A job issuing
+    many passes the ``template`` it looked up once."""
+    template = template or auto_template(trigger, qualifier)
     if template is None:
         return None
     try:

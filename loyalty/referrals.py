@@ -28,8 +28,8 @@ from clinic.phones import mask_phone
 from clinic.services import audit_record
 from members.models import FamilyLink, Member, MemberStatus
 
-from .coupon_models import Coupon, CouponTemplate, Referral, ReferralCode, ReferralStatus
-from .coupons import ALPHABET, check_char, code_new
+from .coupon_models import Coupon, Referral, ReferralCode, ReferralStatus
+from .coupons import ALPHABET, auto_template, check_char, code_new, coupon_issue_auto
 from .errors import LoyaltyError
 from .models import BonusKind, Membership, PointsEntry, Purchase
 from .notify import notify_member
@@ -41,11 +41,6 @@ SET_PERMISSION = "loyalty.set_referrer"
 
 def monthly_cap() -> int:
     return int(getattr(settings, "LOYALTY_REFERRAL_MONTHLY_CAP", 10))
-
-
-def _coupon_template() -> CouponTemplate | None:
-    name = getattr(settings, "LOYALTY_REFERRAL_COUPON", "")
-    return CouponTemplate.objects.filter(name=name, is_active=True).first() if name else None
 
 
 REFERRAL_CODE_LENGTH = 7
@@ -98,7 +93,11 @@ def _is_code(text: str) -> bool:
 
 
 def _describe(members: list[Member]) -> str:
-    return "、".join(f"{m.name}（{m.branch}，{mask_phone(m.phone) or '—'}）" for m in members[:5])
+    return _(", ").join(
+        _("%(name)s (%(branch)s, %(phone)s)")
+        % {"name": m.name, "branch": m.branch, "phone": mask_phone(m.phone) or "—"}
+        for m in members[:5]
+    )
 
 
 def referrer_resolve(query: str, *, user=None) -> Member:
@@ -254,7 +253,7 @@ def _paid_visits(member: Member) -> int:
 def referral_reward_check(*, actor, member: Member, source_key: str) -> Referral | None:
     """Called after a purchase is recorded (checkout): if ``member`` was referred, is
     enrolled and this is their first paid visit, reward both sides once (points from the
-    referral bonus rule, and the ``LOYALTY_REFERRAL_COUPON`` coupon if configured), with a
+    referral bonus rule, and the ``LOYALTY_AUTO_COUPONS["referral"]`` coupon), with a
     message to each. A referrer over the monthly cap is marked CAPPED instead."""
     referral = Referral.objects.select_for_update().filter(referee=member).first()
     if referral is None or referral.status not in (ReferralStatus.PENDING, ReferralStatus.REVERSED):
@@ -278,7 +277,7 @@ def referral_reward_check(*, actor, member: Member, source_key: str) -> Referral
     # A reward reversed by a void is given again under fresh keys.
     round_ = PointsEntry.objects.filter(idempotency_key__startswith=f"referral:{referral.pk}:").count()
     suffix = f":{round_}" if round_ else ""
-    template = _coupon_template()
+    template = auto_template("referral")
     for side, person in (("referrer", referrer), ("referee", member)):
         points_bonus_award(
             actor=actor,
@@ -288,15 +287,12 @@ def referral_reward_check(*, actor, member: Member, source_key: str) -> Referral
             source_key=f"referral:{referral.pk}",
         )
         if template is not None:
-            from .coupons import coupon_issue
-
-            coupon_issue(
+            coupon_issue_auto(
                 actor=actor,
-                template=template,
                 member=person,
-                reason="referral",  # a code: the coupons page shows it in words
-                issue_key=f"referral:{referral.pk}:{side}{suffix}",
-                system=True,
+                trigger="referral",
+                key=f"{referral.pk}:{side}{suffix}",
+                template=template,
             )
         notify_member(
             member=person,

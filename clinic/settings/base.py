@@ -306,8 +306,9 @@ NOTIFICATIONS_WECHAT = {
 
 # --- Loyalty: automatic coupons (docs/loyalty.md) ------------------------------------------
 # Trigger → coupon template name: "welcome" (enrolment), "birthday" (daily job), "review"
-# (a completed review or survey), "allowance" (a tier's yearly coupon: one name for every
-# tier, or {"gold": "…", "diamond": "…"} by tier code). A missing or inactive template
+# (a completed review or survey), "referral" (both sides of a rewarded referral),
+# "allowance" (a tier's yearly coupon: one name for every tier, or {"gold": "…",
+# "diamond": "…"} by tier code). A missing or inactive template
 # issues nothing. JSON in the environment, e.g. LOYALTY_AUTO_COUPONS='{"review": "好评礼"}'.
 LOYALTY_AUTO_COUPONS = env.json("LOYALTY_AUTO_COUPONS", default={})
 

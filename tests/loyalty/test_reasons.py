@@ -122,7 +122,7 @@ def test_merge_entries_store_the_merge_code(branch, manager):
 
 
 def test_referral_rewards_and_their_reversal_store_codes(branch, front_desk, settings):
-    settings.LOYALTY_REFERRAL_COUPON = "推荐礼"
+    settings.LOYALTY_AUTO_COUPONS = {"referral": "推荐礼"}
     CouponTemplate.objects.create(name="推荐礼", kind=CouponKind.AMOUNT, amount_off=Decimal("20"))
     referrer = enrolled(branch, name="推荐人", phone="13900005001").member
     referee = enrolled(branch, name="新朋友", phone="13900005002").member
