@@ -187,8 +187,8 @@ def coupon_quotes(*, member, codes, visit) -> list:
             label=o.label,
             amount_off=o.amount,
             category_ids=o.category_ids,
-            item_ids=getattr(o, "item_ids", frozenset()),
-            with_tier=getattr(o, "with_tier", True),
+            item_ids=o.item_ids,
+            with_tier=o.with_tier,
         )
         for o in offers
     ]

@@ -23,6 +23,7 @@ from . import auto_coupons, coupons
 from .auto_coupons import ReviewChannel
 from .coupon_models import Coupon, CouponBatch, CouponTemplate
 from .errors import LoyaltyError
+from .reasons import coupon_reason_label
 
 
 class IssueForm(forms.Form):
@@ -48,18 +49,8 @@ class ReviewForm(forms.Form):
 
 
 def _source(row: Coupon) -> str:
-    """Where a coupon came from, in words (the automatic triggers store their code)."""
-    if row.batch_id:
-        return str(row.batch.name)
-    labels = {
-        "welcome": _("Welcome coupon"),
-        "birthday": _("Birthday coupon"),
-        "allowance": _("Tier yearly coupon"),
-        "review": _("Review or survey reward"),
-        "referral": _("Referral reward"),
-        "reward": _("Points reward"),
-    }
-    return labels.get(row.reason, row.reason)
+    """Where a coupon came from, in words: its batch, or its reason."""
+    return str(row.batch.name) if row.batch_id else coupon_reason_label(row.reason)
 
 
 @require_GET

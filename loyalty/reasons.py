@@ -36,3 +36,21 @@ def reason_label(reason: str) -> str:
     identifiers; a typed reason would have to be exactly one of them to read as its label."""
     label = _LABELS.get(reason or "")
     return str(label) if label is not None else reason
+
+
+class CouponReason(models.TextChoices):
+    """Why the system issued a coupon (``Coupon.reason``): the automatic triggers and reward
+    redemptions store their code; a coupon issued by hand keeps the reason staff typed."""
+
+    WELCOME = "welcome", _("Welcome coupon")
+    BIRTHDAY = "birthday", _("Birthday coupon")
+    ALLOWANCE = "allowance", _("Tier yearly coupon")
+    REVIEW = "review", _("Review or survey reward")
+    REFERRAL = "referral", _("Referral reward")
+    REWARD = "reward", _("Points reward")
+
+
+def coupon_reason_label(reason: str) -> str:
+    """``reason`` in words, like ``reason_label`` for points entries."""
+    label = dict(CouponReason.choices).get(reason or "")
+    return str(label) if label is not None else reason

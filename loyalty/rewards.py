@@ -27,6 +27,7 @@ from members.models import Member
 from .coupon_models import Entitlement, RewardItem, RewardKind, RewardRedemption
 from .errors import LoyaltyError
 from .models import Membership, PointsAccount
+from .reasons import CouponReason
 from .services import points_earn, points_redeem
 
 REDEEM_PERMISSION = "loyalty.redeem_reward"
@@ -154,7 +155,7 @@ def reward_redeem(*, actor, member: Member, item: RewardItem, qty: int = 1) -> R
                 actor=actor,
                 template=item.coupon_template,
                 member=member,
-                reason="reward",  # a code: the coupons page shows it in words
+                reason=CouponReason.REWARD,  # a code: the coupons page shows it in words
                 issue_key=f"reward:{redemption.pk}:{i}",
                 system=True,
             )
