@@ -30,11 +30,17 @@ def _secrets() -> list[str]:
 
 
 @cache
-def _fernet() -> MultiFernet:
+def _keys() -> tuple[Fernet, ...]:
+    """The encryption keys, current first."""
     keys = [k for k in getattr(settings, "MEMBERS_ENCRYPTION_KEYS", []) if k]
     if not keys:
         keys = [base64.urlsafe_b64encode(_derive("fernet", secret)).decode() for secret in _secrets()]
-    return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+    return tuple(Fernet(k.encode() if isinstance(k, str) else k) for k in keys)
+
+
+@cache
+def _fernet() -> MultiFernet:
+    return MultiFernet(list(_keys()))
 
 
 def encrypt(text: str) -> str:
@@ -75,15 +81,15 @@ def lookup_hashes(value: str) -> list[str]:
 def encrypt_again(token: str) -> str | None:
     """The same value under the current key, or None when it already is."""
     raw = token.encode("ascii")
-    multi = _fernet()
     try:
-        multi._fernets[0].decrypt(raw)
+        _keys()[0].decrypt(raw)
         return None
     except InvalidToken:
-        return multi.rotate(raw).decode("ascii")
+        return _fernet().rotate(raw).decode("ascii")
 
 
 def reset_caches() -> None:
     """Forget the derived keys (settings changed: tests, a key rotation in one process)."""
+    _keys.cache_clear()
     _fernet.cache_clear()
     _hmac_keys.cache_clear()
