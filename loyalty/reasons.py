@@ -22,11 +22,6 @@ class PointsReason(models.TextChoices):
     REFERRAL_REVERSED = "referral_reversed", _("Referral reward reversed")
 
 
-def bonus_reason(kind: str) -> str:
-    """The code of a configured bonus (``points_bonus_award``) is its ``BonusKind`` value."""
-    return BonusKind(kind).value
-
-
 _LABELS = {**dict(PointsReason.choices), **dict(BonusKind.choices)}
 
 

@@ -13,7 +13,6 @@ from members.models import Member
 
 from ..errors import LoyaltyError
 from ..models import BonusKind, BonusRule, PointsEntry, Tier
-from ..reasons import bonus_reason
 from .ledger import points_earn
 
 
@@ -94,6 +93,6 @@ def points_bonus_award(
         points=rule.points,
         idempotency_key=idempotency_key,
         source_key=source_key,
-        reason=bonus_reason(kind),
+        reason=kind,  # the code; reasons.reason_label puts it into words
         audit_action="loyalty.points.bonus_awarded",
     )
