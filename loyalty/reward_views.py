@@ -19,8 +19,7 @@ from members.selectors import get_member_for_user, member_search
 from . import rewards
 from .coupon_models import RewardItem, RewardRedemption
 from .errors import LoyaltyError
-from .models import PointsAccount
-from .selectors import open_balance
+from .selectors import open_balance, open_balances
 
 
 class RedeemForm(forms.Form):
@@ -53,11 +52,7 @@ def rewards_desk(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     query = (request.GET.get("q") or "")[:50]
     hits = member_search(request.user, query) if query.strip() else []
-    balances = dict(
-        PointsAccount.objects.filter(member_id__in=[h.pk for h in hits], is_open=True).values_list(
-            "member_id", "balance"
-        )
-    )
+    balances = open_balances(h.pk for h in hits)
     results = [(hit, balances.get(hit.pk)) for hit in hits]
     context = {"query": query, "results": results}
     if request.htmx:

@@ -88,6 +88,16 @@ def open_balance(member: Member) -> int:
     )
 
 
+def open_balances(member_ids) -> dict[int, int]:
+    """``open_balance`` for many people in one query: member id → balance (members without
+    an open account are absent)."""
+    return dict(
+        PointsAccount.objects.filter(member_id__in=list(member_ids), is_open=True).values_list(
+            "member_id", "balance"
+        )
+    )
+
+
 # Where a source key points: higher apps register a resolver for their prefix
 # (``visit`` → the visit page), so the history links to it without loyalty importing them.
 SOURCE_LINKS: dict[str, object] = {}
