@@ -203,6 +203,7 @@ def after_checkout(*, actor, visit, result) -> int:
     earns points and re-evaluates the tier, idempotent on ``visit:<id>``). Returns the points
     earned."""
     source = visit_source_key(visit)
+    _stored_value_spend(actor=actor, visit=visit, source=source)
     consume = _optional("loyalty.services", "allowance_consume")
     for ref, units in result.consumed.items():
         if ref.startswith("allowance:") and consume:
@@ -265,9 +266,60 @@ def after_checkout(*, actor, visit, result) -> int:
     return int(earned or 0)
 
 
+def _stored_value_spend(*, actor, visit, source: str) -> None:
+    """The 会员余额 payment lines of a checkout are paid from the member's stored value
+    (loyalty: paid part first, then bonus). Not enough balance fails the whole checkout on
+    the payments field with loyalty's message."""
+    from django.db.models import Sum
+
+    from .errors import AppointmentError
+    from .models import PaymentMethod
+
+    amount = visit.payments.filter(method=PaymentMethod.MEMBER_BALANCE, reverses__isnull=True).aggregate(
+        total=Sum("amount")
+    )["total"]
+    if not amount:
+        return
+    spend = _optional("loyalty.services", "stored_value_spend")
+    if spend is None:
+        from django.utils.translation import gettext as _
+
+        raise AppointmentError(_("Member balance cannot be used yet."), field="payments")
+    from loyalty.errors import LoyaltyError
+
+    try:
+        spend(
+            actor=actor,
+            member=visit.member,
+            amount=amount,
+            idempotency_key=f"{source}:stored_value",
+            source_key=source,
+            branch=visit.branch,
+        )
+    except LoyaltyError as exc:
+        raise AppointmentError(exc.message, field="payments") from exc
+
+
+def stored_value_for_receipt(visit):
+    """What the visit paid from stored value and the balance left after it, or None."""
+    fn = _optional("loyalty.selectors", "stored_value_for_source")
+    return fn(visit_source_key(visit)) if fn else None
+
+
+def stored_value_balance(member):
+    """The person's stored value (paid + bonus) for the checkout form, or None without one."""
+    fn = _optional("loyalty.selectors", "stored_value_account")
+    account = fn(member) if fn else None
+    return account.balance if account else None
+
+
 def after_void(*, actor, visit, reason: str) -> None:
     """In the void transaction: loyalty reverses the purchase (points, tier count, allowances
-    used under ``visit:<id>:…``); and the coupons it used are given back."""
+    used under ``visit:<id>:…``); the coupons it used are given back; what it paid from
+    stored value is restored."""
+    restore_balance = _optional("loyalty.services", "stored_value_restore")
+    if restore_balance:
+        restore_balance(actor=actor, source_key=visit_source_key(visit), reason=reason)
     reverse = _optional("loyalty.services", "purchase_reverse")
     if reverse:
         reverse(actor=actor, source_key=visit_source_key(visit), reason=reason)

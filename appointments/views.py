@@ -21,7 +21,7 @@ from clinic.errors import DomainError
 from clinic.models import ServiceItem
 from members.selectors import get_member_for_user, member_search
 
-from . import checkout, schedule, selectors, services, timeline
+from . import checkout, integration, schedule, selectors, services, timeline
 from .forms import (
     BookingForm,
     BulkMoveForm,
@@ -470,6 +470,9 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
             "line_form": line_form,
             "pay": pay,
             "void_form": VoidForm(),
+            "stored_value": integration.stored_value_balance(v.member)
+            if v.status == VisitStatus.OPEN
+            else None,
         },
     )
 
@@ -535,6 +538,7 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": v.lines.select_related("item", "doctor__staff"),
         "discounts": v.discounts.all(),
         "payments": v.payments.all(),
+        "stored_value": integration.stored_value_for_receipt(v),
     }
     if request.GET.get("format") == "pdf":
         from .receipts import render_pdf

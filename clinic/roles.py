@@ -273,6 +273,22 @@ for _role in (Role.MARKETING, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
 # review / survey rewards (好评、问卷奖励)
 for _role in (Role.FRONT_DESK, Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
     _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.record_review"}
+# stored value (储值): top-ups at the front desk, refunds and the liability report by managers.
+_SV_READ = {"loyalty.view_storedvalueaccount", "loyalty.view_storedvalueentry"}
+for _role in (Role.FRONT_DESK, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.top_up_stored_value"}
+for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _COUPONS_GRANTS[_role] = (
+        _COUPONS_GRANTS[_role]
+        | _SV_READ
+        | {"loyalty.refund_stored_value", "loyalty.view_stored_value_report"}
+    )
+_COUPONS_GRANTS[Role.HQ_ADMIN] = _COUPONS_GRANTS[Role.HQ_ADMIN] | {
+    "loyalty.add_storedvaluebonusrule",
+    "loyalty.change_storedvaluebonusrule",
+    "loyalty.view_storedvaluebonusrule",
+    "loyalty.view_storedvaluedrift",
+}
 for _role, _perms in _COUPONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

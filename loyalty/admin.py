@@ -21,6 +21,10 @@ from .models import (
     PointsEntry,
     PointsLot,
     PointsPolicy,
+    StoredValueAccount,
+    StoredValueBonusRule,
+    StoredValueDrift,
+    StoredValueEntry,
     Tier,
     TierAllowance,
     TierCategoryDiscount,
@@ -222,6 +226,70 @@ class PointsLotAdmin(ReadOnlyAdmin):
 @admin.register(LedgerDrift)
 class LedgerDriftAdmin(ReadOnlyAdmin):
     list_display = ["detected_at", "account", "balance", "entries_sum", "lots_sum"]
+    list_select_related = ["account__member"]
+
+
+# --- stored value (储值) ---------------------------------------------------------------------
+
+
+class StoredValueBonusRuleForm(forms.ModelForm):
+    class Meta:
+        model = StoredValueBonusRule
+        fields = ["name", "threshold", "bonus", "valid_from", "valid_until", "is_active"]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start and end and end < start:
+            raise forms.ValidationError(_("The end date is before the start date."))
+        return data
+
+
+@admin.register(StoredValueBonusRule)
+class StoredValueBonusRuleAdmin(AuditedAdmin):
+    """充1000送100 and the like: HQ sets which top-ups get which bonus."""
+
+    form = StoredValueBonusRuleForm
+    list_display = ["name", "threshold", "bonus", "valid_from", "valid_until", "is_active"]
+    list_filter = ["is_active"]
+
+
+@admin.register(StoredValueAccount)
+class StoredValueAccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "member", "paid_balance", "bonus_balance", "is_open", "updated_at"]
+    list_filter = ["is_open"]
+    search_fields = ["member__name", "member__card_no", "=id"]
+    list_select_related = ["member"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
+
+
+@admin.register(StoredValueEntry)
+class StoredValueEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "account",
+        "kind",
+        "paid",
+        "bonus",
+        "paid_after",
+        "bonus_after",
+        "method",
+        "source_key",
+        "reason",
+    ]
+    list_filter = ["kind", "method"]
+    search_fields = ["=account__id", "idempotency_key", "source_key", "account__member__name"]
+    list_select_related = ["account__member"]
+
+    def get_queryset(self, request):
+        return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
+
+
+@admin.register(StoredValueDrift)
+class StoredValueDriftAdmin(ReadOnlyAdmin):
+    list_display = ["detected_at", "account", "paid_balance", "paid_sum", "bonus_balance", "bonus_sum"]
     list_select_related = ["account__member"]
 
 

@@ -47,3 +47,13 @@ class LoyaltyConfig(AppConfig):
                 group="benefits",
             )
         )
+        register(
+            NavItem(
+                "loyalty:stored_value_liability",
+                _("Stored value liability"),
+                "bi-wallet2",
+                ("loyalty.view_stored_value_report",),
+                order=47,
+                group="benefits",
+            )
+        )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Tier
+from .models import StoredValueMethod, Tier
 
 
 class EnrolForm(forms.Form):
@@ -42,3 +44,37 @@ class AdjustForm(forms.Form):
 class TierOverrideForm(forms.Form):
     tier = forms.ModelChoiceField(label=_("New tier"), queryset=Tier.objects.filter(is_active=True))
     reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+# --- stored value (储值) -----------------------------------------------------------------
+
+
+def _money_field(label):
+    return forms.DecimalField(label=label, max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+
+
+class StoredValueTopUpForm(forms.Form):
+    amount = _money_field(_("Amount paid in (CNY)"))
+    method = forms.ChoiceField(label=_("Paid by"), choices=StoredValueMethod.choices)
+    reference = forms.CharField(label=_("Payment reference"), max_length=100, required=False)
+    # One token per rendered form: a double click tops up once (the ledger's idempotency key).
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+class StoredValueRefundForm(forms.Form):
+    amount = _money_field(_("Amount to refund (CNY)"))
+    method = forms.ChoiceField(label=_("Paid back by"), choices=StoredValueMethod.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+class LiabilityForm(forms.Form):
+    as_of = forms.DateField(
+        label=_("As of the end of"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_as_of(self):
+        day = self.cleaned_data.get("as_of")
+        if day and day > timezone.localdate():
+            raise forms.ValidationError(_("Choose today or a day in the past."))
+        return day

@@ -598,3 +598,11 @@ from .coupon_models import (  # noqa: E402,F401  (registered with the app)
     RewardKind,
     RewardRedemption,
 )
+from .stored_value_models import (  # noqa: E402,F401  (registered with the app)
+    StoredValueAccount,
+    StoredValueBonusRule,
+    StoredValueDrift,
+    StoredValueEntry,
+    StoredValueKind,
+    StoredValueMethod,
+)

@@ -197,6 +197,12 @@ def _account_before_move(source, target) -> dict:
     return {"points": points_transfer_on_merge(source, target)}
 
 
+def _stored_value_before_move(source, target) -> dict:
+    from .services.stored_value import stored_value_transfer_on_merge
+
+    return {"stored_value": str(stored_value_transfer_on_merge(source, target))}
+
+
 def _referral_before_move(source, target) -> dict:
     """One code and one referrer per person: the kept record's own win."""
     from .coupon_models import Referral, ReferralCode
@@ -225,6 +231,18 @@ def register() -> None:
             order=20,
         )
     )
+    from .stored_value_views import tab_context as stored_value_context
+
+    register_profile_tab(
+        ProfileTab(
+            key="stored_value",
+            label=_("Stored value"),
+            template="loyalty/_stored_value.html",
+            context=stored_value_context,
+            permission="members.view_member",
+            order=25,
+        )
+    )
     register_header_badge(_badge)
     register_timeline_source("loyalty.tiers", _tier_timeline)
     register_timeline_source("loyalty.points", _points_timeline)
@@ -233,6 +251,9 @@ def register() -> None:
     register_merge_field(Purchase, "member")
     register_merge_field(TierChange, "member")
     register_merge_field(PointsAccount, "member", before_move=_account_before_move)
+    from .stored_value_models import StoredValueAccount
+
+    register_merge_field(StoredValueAccount, "member", before_move=_stored_value_before_move)
     from .coupon_models import Coupon, CouponEvent
 
     register_merge_field(Coupon, "member")

@@ -133,3 +133,95 @@ def soon_expiring(account: PointsAccount, days: int = 30) -> int:
 
 def member_url(member_id: int) -> str:
     return reverse("members:detail", args=[member_id])
+
+
+# --- stored value (储值) -----------------------------------------------------------------
+
+
+def stored_value_account(member: Member):
+    """The member's open stored value account, or None (never topped up)."""
+    from .models import StoredValueAccount
+
+    return StoredValueAccount.objects.filter(member=member, is_open=True).first()
+
+
+def stored_value_history(member: Member) -> QuerySet:
+    """Every entry of the person's accounts (a merged-in record's history too), newest first."""
+    from .models import StoredValueEntry
+
+    return (
+        StoredValueEntry.objects.filter(account__member=member)
+        .select_related("branch", "actor__staff")
+        .order_by("-created_at", "-id")
+    )
+
+
+def stored_value_for_source(source_key: str) -> dict | None:
+    """What a checkout (``visit:<id>``) paid from stored value, for its receipt: the paid and
+    bonus parts taken, and the balance left right after (None when it used none)."""
+    from .models import StoredValueEntry, StoredValueKind
+
+    entries = list(
+        StoredValueEntry.objects.filter(source_key=source_key, kind=StoredValueKind.SPEND).order_by("id")
+    )
+    if not entries:
+        return None
+    last = entries[-1]
+    paid, bonus = -sum(e.paid for e in entries), -sum(e.bonus for e in entries)
+    return {
+        "paid": paid,
+        "bonus": bonus,
+        "spent": paid + bonus,
+        "paid_after": last.paid_after,
+        "bonus_after": last.bonus_after,
+        "balance_after": last.paid_after + last.bonus_after,
+    }
+
+
+@dataclass(frozen=True)
+class LiabilityRow:
+    branch_id: int | None
+    branch_name: str
+    accounts: int
+    paid: Decimal
+    bonus: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.paid + self.bonus
+
+
+_LIABILITY_SQL = """
+SELECT m.branch_id, COUNT(*) FILTER (WHERE s.paid + s.bonus > 0), COALESCE(SUM(s.paid), 0),
+       COALESCE(SUM(s.bonus), 0)
+FROM (SELECT account_id, SUM(paid) AS paid, SUM(bonus) AS bonus
+      FROM loyalty_storedvalueentry WHERE created_at < %(until)s GROUP BY account_id) s
+JOIN loyalty_storedvalueaccount a ON a.id = s.account_id
+JOIN members_member m ON m.id = a.member_id
+WHERE %(all)s OR m.branch_id = ANY(%(branches)s)
+GROUP BY m.branch_id
+"""
+
+
+def stored_value_liability(user, *, as_of: dt.date) -> list[LiabilityRow]:
+    """储值负债: what the clinic owes in stored value at the end of day ``as_of`` (clinic
+    time), per branch of the members' records, the paid part (refundable) apart from the bonus
+    part; only the branches the user may see. Computed from the ledger, so any past day can
+    be asked for."""
+    from django.db import connection
+
+    from clinic.models import Branch
+    from clinic.selectors import user_branch_ids
+
+    ids = user_branch_ids(user)
+    tz = timezone.get_default_timezone()  # the clinic's day, whatever zone a user picked
+    until = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    with connection.cursor() as cursor:
+        cursor.execute(_LIABILITY_SQL, {"until": until, "all": ids is None, "branches": list(ids or [])})
+        rows = cursor.fetchall()
+    names = {b.pk: str(b) for b in Branch.objects.filter(pk__in=[r[0] for r in rows if r[0]])}
+    out = [
+        LiabilityRow(branch_id=b, branch_name=names.get(b, "—"), accounts=n, paid=paid, bonus=bonus)
+        for b, n, paid, bonus in rows
+    ]
+    return sorted(out, key=lambda r: r.branch_name)

@@ -34,6 +34,14 @@ def points_reconcile(self) -> int:
     return len(drifts)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=3600, soft_time_limit=3300)
+def stored_value_reconcile(self) -> int:
+    """Nightly: both parts of every stored value balance == the sums of its entries."""
+    drifts = services.stored_value_reconcile()
+    heartbeat_record(name="loyalty.stored_value_reconcile")
+    return len(drifts)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
 def tier_reviews(self) -> dict:
     """Daily: tier anniversary warnings (30 days ahead) and one-step downgrades."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import coupon_views, referral_views, reward_views, views
+from . import coupon_views, referral_views, reward_views, stored_value_views, views
 
 app_name = "loyalty"
 
@@ -26,5 +26,9 @@ urlpatterns = [
     path("members/<int:pk>/referrals/", referral_views.member_referrals, name="referrals"),
     path("members/<int:pk>/referrals/qr.svg", referral_views.referral_qr, name="referral_qr"),
     path("members/<int:pk>/referrals/referrer/", referral_views.referrer_set, name="referrer_set"),
+    path("members/<int:pk>/stored-value/", stored_value_views.stored_value, name="stored_value"),
+    path("members/<int:pk>/stored-value/top-up/", stored_value_views.top_up, name="stored_value_top_up"),
+    path("members/<int:pk>/stored-value/refund/", stored_value_views.refund, name="stored_value_refund"),
+    path("stored-value/liability/", stored_value_views.liability, name="stored_value_liability"),
     path("referrals/leaderboard/", referral_views.leaderboard, name="referral_leaderboard"),
 ]

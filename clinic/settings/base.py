@@ -253,6 +253,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.tasks.points_reconcile",
         "schedule": crontab(hour=2, minute=30),
     },
+    "loyalty-stored-value-reconcile": {
+        "task": "loyalty.tasks.stored_value_reconcile",
+        "schedule": crontab(hour=2, minute=45),
+    },
     "loyalty-points-expiry-warn": {
         "task": "loyalty.tasks.points_expiry_warn",
         "schedule": crontab(hour=10, minute=0),

@@ -18,6 +18,17 @@ from .ledger import (
 )
 from .ledger_jobs import ledger_drift_rows, points_expire_due, points_expiry_warn, points_reconcile
 from .purchases import points_for, purchase_record, purchase_reverse
+from .stored_value import (
+    bonus_rule_for,
+    stored_value_drift_rows,
+    stored_value_open_balance,
+    stored_value_reconcile,
+    stored_value_refund,
+    stored_value_restore,
+    stored_value_spend,
+    stored_value_top_up,
+    stored_value_transfer_on_merge,
+)
 from .tiers import (
     keep_requirement,
     keep_tier_text,
@@ -35,6 +46,7 @@ __all__ = [
     "allowance_consume",
     "allowance_restore",
     "allowance_status",
+    "bonus_rule_for",
     "card_is_valid",
     "card_number_next",
     "check_digit",
@@ -60,6 +72,14 @@ __all__ = [
     "qualifies",
     "qualifying_tier",
     "rolling_stats",
+    "stored_value_drift_rows",
+    "stored_value_open_balance",
+    "stored_value_reconcile",
+    "stored_value_refund",
+    "stored_value_restore",
+    "stored_value_spend",
+    "stored_value_top_up",
+    "stored_value_transfer_on_merge",
     "tier_evaluate_upgrade",
     "tier_ladder_errors",
     "tier_override",

@@ -220,11 +220,16 @@ def _report_drift(rows, actor) -> list:
         changes={"accounts": [r[0] for r in rows[:100]], "count": len(rows)},
     )
     log.error("points ledger drift in %s accounts: %s", len(rows), [r[0] for r in rows[:20]])
-    _notify_admins_of_drift(len(rows))
+    notify_admins_of_drift(len(rows))
     return drifts
 
 
-def _notify_admins_of_drift(count: int) -> None:
+_DRIFT_TEMPLATES = {"points": "loyalty.ledger_drift", "stored_value": "loyalty.stored_value_drift"}
+
+
+def notify_admins_of_drift(count: int, *, ledger: str = "points") -> None:
+    """E-mail the HQ admins that a reconciliation of ``ledger`` found ``count`` drifted
+    accounts (once a day each)."""
     from django.contrib.auth import get_user_model
 
     from clinic.notifications.errors import NotificationError
@@ -240,10 +245,12 @@ def _notify_admins_of_drift(count: int) -> None:
             notification_enqueue(
                 channel=Channel.EMAIL,
                 recipient=admin.email,
-                template_key="loyalty.ledger_drift",
+                template_key=_DRIFT_TEMPLATES[ledger],
                 params={"count": count, "date": day},
                 purpose=Purpose.SERVICE,
-                dedupe_key=f"loyalty:drift:{day}:{admin.pk}",
+                dedupe_key=f"loyalty:drift:{day}:{admin.pk}"
+                if ledger == "points"
+                else f"loyalty:{ledger}-drift:{day}:{admin.pk}",
             )
         except NotificationError as exc:  # a bad address must not hide the drift itself
             log.error("cannot tell %s about the ledger drift: %s", admin, exc.message)
