@@ -21,6 +21,7 @@ from .purchases import points_for, purchase_record, purchase_reverse
 from .stored_value import (
     bonus_rule_for,
     stored_value_drift_rows,
+    stored_value_liability_xlsx,
     stored_value_open_balance,
     stored_value_reconcile,
     stored_value_refund,
@@ -73,6 +74,7 @@ __all__ = [
     "qualifying_tier",
     "rolling_stats",
     "stored_value_drift_rows",
+    "stored_value_liability_xlsx",
     "stored_value_open_balance",
     "stored_value_reconcile",
     "stored_value_refund",
