@@ -1,7 +1,8 @@
 """Demo loyalty data for ``manage.py seed_demo``: members in every tier, points about to
 expire, a member close to the next tier, allowances partly used, coupons (printed batch,
 automatic ones: welcome, tier yearly coupons, a review reward; one not combinable with the
-tier discount), rewards and a referral. Idempotent: people are found by name and phone,
+tier discount), rewards, a referral, stored value balances (top-ups with the bonus rule, a migrated balance).
+Idempotent: people are found by name and phone,
 purchases, points and coupons by their keys."""
 
 from __future__ import annotations
@@ -80,7 +81,64 @@ def seed_loyalty(*, branches: dict[str, Branch]) -> int:
             )
     seed_coupons(branches=branches)
     seed_auto_coupons()
+    seed_stored_value()
     return enrolled
+
+
+# Stored value (储值): the bonus rules HQ set, and members with a balance.
+STORED_VALUE_RULES = [("充1000送100", "1000", "100"), ("充3000送400", "3000", "400")]
+# phone, [(top-up amount, method)], spent at the front desk, migrated (paid, bonus)
+STORED_VALUE = [
+    ("13900001001", [("3000", "wechat_pay")], "680", None),
+    ("13900001003", [("1000", "alipay"), ("500", "cash")], "", None),
+    ("13900001004", [], "", ("1200", "150")),
+]
+
+
+def seed_stored_value() -> None:
+    """Top-ups by the demo front desk (through the service, so the bonus rule applies), one
+    spend, and one balance carried over from the old system. Idempotent by keys."""
+    from django.contrib.auth import get_user_model
+
+    from .models import StoredValueBonusRule
+
+    for name, threshold, bonus in STORED_VALUE_RULES:
+        StoredValueBonusRule.objects.get_or_create(
+            name=name, defaults={"threshold": Decimal(threshold), "bonus": Decimal(bonus)}
+        )
+    desk = get_user_model().objects.filter(username="frontdesk").first()
+    for phone, top_ups, spent, opening in STORED_VALUE:
+        member = Member.objects.filter(phone=f"+86{phone}").first()
+        if member is None:
+            continue
+        if desk is not None:
+            for i, (amount, method) in enumerate(top_ups):
+                services.stored_value_top_up(
+                    actor=desk,
+                    member=member,
+                    amount=Decimal(amount),
+                    method=method,
+                    idempotency_key=f"demo:stored_value:{phone}:top_up:{i}",
+                    branch=member.branch,
+                )
+            if spent:
+                services.stored_value_spend(
+                    actor=desk,
+                    member=member,
+                    amount=Decimal(spent),
+                    idempotency_key=f"demo:stored_value:{phone}:spend",
+                    source_key="demo",
+                    branch=member.branch,
+                )
+        if opening:
+            services.stored_value_open_balance(
+                actor=None,
+                member=member,
+                paid=Decimal(opening[0]),
+                bonus=Decimal(opening[1]),
+                idempotency_key=f"demo:stored_value:{phone}:open",
+                reason="旧系统余额迁移",
+            )
 
 
 # Names match LOYALTY_AUTO_COUPONS in clinic/settings/local.py.

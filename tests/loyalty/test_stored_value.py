@@ -303,3 +303,17 @@ def test_liability_per_branch_as_of_a_day(front_desk, hq_admin, branch, other_br
     assert stored_value_liability(hq_admin, as_of=dt.date(2026, 2, 28)) == []
     # Branch staff see only their branch.
     assert [r.branch_id for r in stored_value_liability(front_desk, as_of=dt.date(2026, 3, 2))] == [branch.pk]
+
+
+def test_demo_data_has_members_with_a_balance():
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--quiet")
+    call_command("seed_demo", "--quiet")  # idempotent: nothing twice
+    accounts = {a.member.phone: a for a in StoredValueAccount.objects.select_related("member")}
+    assert accounts["+8613900001001"].paid_balance == D("2320") and accounts[
+        "+8613900001001"
+    ].bonus_balance == D("400")
+    assert accounts["+8613900001004"].bonus_balance == D("150")
+    assert StoredValueBonusRule.objects.count() == 2
+    assert services.stored_value_drift_rows() == []
