@@ -87,7 +87,11 @@ class StoredValueEntry(models.Model):
     """One change of a stored-value balance. Append-only. ``paid`` and ``bonus`` are signed;
     ``paid_after``/``bonus_after`` are the account's parts once this entry applied."""
 
-    account = models.ForeignKey(StoredValueAccount, on_delete=models.PROTECT, related_name="entries")
+    # Looked up by account through ``sv_entry_account_at`` (account first): no second index
+    # on the bare foreign key.
+    account = models.ForeignKey(
+        StoredValueAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=StoredValueKind.choices)
     paid = models.DecimalField(_("paid part"), **MONEY)
     bonus = models.DecimalField(_("bonus part"), **MONEY)
@@ -100,11 +104,12 @@ class StoredValueEntry(models.Model):
         Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("branch")
     )
     idempotency_key = models.CharField(_("idempotency key"), max_length=120)
-    source_key = models.CharField(_("source"), max_length=100, blank=True, db_index=True)
+    source_key = models.CharField(_("source"), max_length=100, blank=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
+    # Nothing looks entries up by the entry they reverse (restores are found by their keys).
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -116,7 +121,13 @@ class StoredValueEntry(models.Model):
         verbose_name = _("stored value entry")
         verbose_name_plural = _("stored value entries")
         default_permissions = ("view",)
-        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="sv_entry_account_at")]
+        indexes = [
+            models.Index(fields=["account", "-created_at", "-id"], name="sv_entry_account_at"),
+            # A void finds the spends of its visit; most entries (top-ups) have no source.
+            models.Index(fields=["source_key"], condition=~Q(source_key=""), name="sv_entry_source"),
+            # The liability report sums entries up to a day.
+            models.Index(fields=["created_at"], name="sv_entry_created_at"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="sv_entry_idempotency_key"),
             models.CheckConstraint(

@@ -219,6 +219,10 @@ def test_entries_are_append_only_and_guarded_by_the_database(front_desk, person)
 
 
 def test_reconcile_reports_drift_once_per_run(front_desk, person, hq_admin):
+    from clinic.notifications.models import Outbox
+
+    hq_admin.email = "hq@example.cn"
+    hq_admin.save()
     top_up(front_desk, person, "100")
     assert services.stored_value_reconcile() == []
     with connection.cursor() as cursor:  # a bad hand edit behind the service's back
@@ -232,6 +236,8 @@ def test_reconcile_reports_drift_once_per_run(front_desk, person, hq_admin):
     )
     assert StoredValueDrift.objects.count() == 1
     assert AuditLog.objects.filter(action="loyalty.stored_value.drift_detected").exists()
+    mail = Outbox.objects.get(template_key="loyalty.stored_value_drift", recipient="hq@example.cn")
+    assert mail.params == {"count": 1, "date": timezone.localdate().isoformat()}
 
 
 def test_reconcile_task_runs_the_service(front_desk, person):
