@@ -191,6 +191,30 @@ def _points_timeline(member, user, limit):
         )
 
 
+def _stored_value_timeline(member, user, limit):
+    from clinic.money import format_cny
+
+    from .models import StoredValueEntry
+
+    entries = (
+        StoredValueEntry.objects.filter(account__member=member)
+        .select_related("actor__staff")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    for entry in entries:
+        staff = getattr(getattr(entry.actor, "staff", None), "full_name", "") if entry.actor else ""
+        yield TimelineEntry(
+            at=entry.created_at,
+            kind="stored_value",
+            title=_("Stored value %(amount)s (%(kind)s)")
+            % {"amount": format_cny(entry.amount), "kind": entry.get_kind_display()},
+            detail=entry.reason,
+            icon="bi-wallet2",
+            url=reverse("loyalty:stored_value", args=[member.pk]),
+            staff=staff,
+        )
+
+
 def _account_before_move(source, target) -> dict:
     from .services.ledger import points_transfer_on_merge
 
@@ -246,6 +270,7 @@ def register() -> None:
     register_header_badge(_badge)
     register_timeline_source("loyalty.tiers", _tier_timeline)
     register_timeline_source("loyalty.points", _points_timeline)
+    register_timeline_source("loyalty.stored_value", _stored_value_timeline)
     # members refuses to merge two card holders, so at most one side has a Membership.
     register_merge_field(Membership, "member")
     register_merge_field(Purchase, "member")

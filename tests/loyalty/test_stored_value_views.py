@@ -152,3 +152,24 @@ def test_liability_xlsx_needs_export_permission(client_for, staff_factory, manag
     manager = type(manager).objects.get(pk=manager.pk)
     response = client_for(manager).get(reverse("loyalty:stored_value_liability"), {"format": "xlsx"})
     assert response.status_code == 403
+
+
+def test_timeline_shows_top_ups(client_for, front_desk, person, rule):
+    services.stored_value_top_up(
+        actor=front_desk, member=person, amount=D("1000"), method="cash", idempotency_key="t"
+    )
+    html = client_for(front_desk).get(reverse("members:detail", args=[person.pk])).content.decode()
+    assert "储值 ¥1,100.00（充值）" in html
+
+
+def test_hq_sets_bonus_rules_in_admin_managers_may_not(client_for, hq_admin, manager):
+    url = reverse("admin:loyalty_storedvaluebonusrule_add")
+    assert client_for(manager).get(url).status_code == 403
+    data = {"name": "充2000送250", "threshold": "2000", "bonus": "250", "is_active": "on"}
+    response = client_for(hq_admin).post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert StoredValueBonusRule.objects.get(name="充2000送250").bonus == D("250")
+    bad = client_for(hq_admin).post(
+        url, {**data, "name": "x", "valid_from": "2026-05-01", "valid_until": "2026-04-01"}
+    )
+    assert bad.status_code == 200 and not StoredValueBonusRule.objects.filter(name="x").exists()
