@@ -274,15 +274,18 @@ for _role in (Role.MARKETING, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
 for _role in (Role.FRONT_DESK, Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
     _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.record_review"}
 # stored value (储值): top-ups at the front desk, refunds and the liability report by managers.
-_SV_READ = {"loyalty.view_storedvalueaccount", "loyalty.view_storedvalueentry"}
+# view_storedvalueaccount: the member's 储值 tab (balance and entries), for the roles that
+# take money or answer a member's questions about it.
+for _role in (Role.FRONT_DESK, Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.view_storedvalueaccount"}
 for _role in (Role.FRONT_DESK, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
     _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {"loyalty.top_up_stored_value"}
 for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
-    _COUPONS_GRANTS[_role] = (
-        _COUPONS_GRANTS[_role]
-        | _SV_READ
-        | {"loyalty.refund_stored_value", "loyalty.view_stored_value_report"}
-    )
+    _COUPONS_GRANTS[_role] = _COUPONS_GRANTS[_role] | {
+        "loyalty.view_storedvalueentry",
+        "loyalty.refund_stored_value",
+        "loyalty.view_stored_value_report",
+    }
 _COUPONS_GRANTS[Role.HQ_ADMIN] = _COUPONS_GRANTS[Role.HQ_ADMIN] | {
     "loyalty.add_storedvaluebonusrule",
     "loyalty.change_storedvaluebonusrule",

@@ -263,14 +263,16 @@ def register() -> None:
             label=_("Stored value"),
             template="loyalty/_stored_value.html",
             context=stored_value_context,
-            permission="members.view_member",
+            permission="loyalty.view_storedvalueaccount",
             order=25,
         )
     )
     register_header_badge(_badge)
     register_timeline_source("loyalty.tiers", _tier_timeline)
     register_timeline_source("loyalty.points", _points_timeline)
-    register_timeline_source("loyalty.stored_value", _stored_value_timeline)
+    register_timeline_source(
+        "loyalty.stored_value", _stored_value_timeline, permission="loyalty.view_storedvalueaccount"
+    )
     # members refuses to merge two card holders, so at most one side has a Membership.
     register_merge_field(Membership, "member")
     register_merge_field(Purchase, "member")

@@ -101,7 +101,7 @@ def _domain_error(request: HttpRequest, exc: LoyaltyError) -> None:
 
 @require_GET
 def stored_value(request: HttpRequest, pk: int) -> HttpResponse:
-    member = get_member_for_user(request.user, pk)
+    member = get_member_for_user(request.user, pk, perm="loyalty.view_storedvalueaccount")
     page = Paginator(stored_value_history(member), 50).get_page(request.GET.get("page"))
     page.object_list = _with_links(page.object_list)
     context = {"member": member, "page": page}

@@ -73,6 +73,20 @@ def test_roles_without_top_up_are_refused(client_for, staff_factory, person):
     assert not StoredValueEntry.objects.exists()
 
 
+def test_clinical_and_marketing_roles_do_not_see_the_tab(client_for, staff_factory, front_desk, person):
+    services.stored_value_top_up(
+        actor=front_desk, member=person, amount=D("321"), method="cash", idempotency_key="t"
+    )
+    for role in (Role.DOCTOR, Role.NURSE, Role.CONSULTANT, Role.MARKETING):
+        client = client_for(staff_factory(role, username=f"v-{role}"))
+        html = client.get(reverse("members:detail", args=[person.pk])).content.decode()
+        assert "¥321.00" not in html and "?tab=stored_value" not in html, role
+        assert client.get(reverse("loyalty:stored_value", args=[person.pk])).status_code == 403, role
+    client = client_for(staff_factory(Role.CUSTOMER_SERVICE, username="v-cs"))
+    html = client.get(tab(person.pk)).content.decode()
+    assert "¥321.00" in html and 'data-testid="sv-top-up-form"' not in html
+
+
 def test_outsider_gets_404(client_for, outsider, person):
     client = client_for(outsider)
     assert client.get(reverse("loyalty:stored_value", args=[person.pk])).status_code == 404
