@@ -133,6 +133,7 @@ def test_navbar_groups_become_dropdowns_only_with_two_or_more_entries(front_desk
         "loyalty:rewards_desk",
         "loyalty:coupon_batches",
         "loyalty:referral_leaderboard",
+        "loyalty:stored_value_liability",
     ]
     assert "loyalty:coupon_batches" not in boss and "home" in boss
 
