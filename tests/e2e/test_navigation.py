@@ -27,7 +27,7 @@ def test_a_managers_navbar_fits_one_row_and_groups_open(live_server, page, manag
     menu = benefits.locator(".dropdown-menu")
     expect(menu).to_be_visible()
     expect(menu.get_by_role("link")).to_have_text(
-        ["积分兑换", "优惠券批次", "推荐排行榜"], use_inner_text=True
+        ["积分兑换", "优惠券批次", "推荐排行榜", "储值负债"], use_inner_text=True
     )
     screenshot("navbar-manager-benefits")
     page.keyboard.press("Escape")

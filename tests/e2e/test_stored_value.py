@@ -63,3 +63,22 @@ def test_top_up_then_pay_by_balance_at_checkout(
     screenshot("stored-value-3-receipt")
     account = StoredValueAccount.objects.get(member=member)
     assert (account.paid_balance, account.bonus_balance) == (Decimal("800.00"), Decimal("100.00"))
+
+
+def test_manager_opens_the_liability_report_from_the_menu(live_server, page, branch, manager, front_desk):
+    from decimal import Decimal
+
+    from loyalty import services
+
+    member = make_member(branch, name="负债", phone="13900004444")
+    services.stored_value_top_up(
+        actor=front_desk, member=member, amount=Decimal("1234"), method="cash", idempotency_key="e2e"
+    )
+    log_in(page, live_server.url, manager.username)
+    page.wait_for_load_state()
+    page.get_by_test_id("nav-benefits").get_by_role("button", name="会员权益").click()
+    page.get_by_role("link", name="储值负债").click()
+    expect(page.get_by_test_id("liability-total")).to_contain_text("¥1,234.00")
+    with page.expect_download() as download:
+        page.get_by_test_id("liability-xlsx").click()
+    assert download.value.suggested_filename.startswith("stored-value-")
