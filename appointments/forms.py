@@ -203,6 +203,15 @@ class ChargeLineForm(forms.Form):
     def clean_teeth(self) -> list[int]:
         return parse_teeth(self.cleaned_data.get("teeth", ""))
 
+    def clean(self):
+        data = super().clean()
+        item, teeth = data.get("item"), data.get("teeth")
+        # A per-tooth item follows its teeth: the untouched default of 1 becomes the number
+        # of teeth; a different number typed in is left for the service to refuse.
+        if item is not None and item.per_tooth and teeth and data.get("quantity") == 1:
+            data["quantity"] = len(teeth)
+        return data
+
 
 class CheckoutForm(forms.Form):
     checkout_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
