@@ -189,7 +189,13 @@ class BulkMoveForm(forms.Form):
 
 class ChargeLineForm(forms.Form):
     item = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=99, initial=1)
+    quantity = forms.IntegerField(
+        label=_("Quantity"),
+        min_value=1,
+        max_value=99,
+        initial=1,
+        help_text=_("A per-tooth service is billed once per tooth entered."),
+    )
     teeth = forms.CharField(label=_("Teeth (FDI)"), required=False, max_length=100, help_text=_("e.g. 16 26"))
     doctor = DoctorChoiceField(
         label=_("Doctor"), queryset=None, required=False, empty_label=_("The visit's doctor")
