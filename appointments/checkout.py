@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinic.models import ServiceItem
-from clinic.money import ZERO, to_money
+from clinic.money import ZERO, format_cny, to_money
 from clinic.services import audit_record
 from members.services import member_visit_record
 
@@ -73,22 +73,40 @@ def _lock_visit(visit: Visit) -> Visit:
 
 @transaction.atomic
 def charge_line_add(
-    *, actor, visit: Visit, item: ServiceItem, quantity: int = 1, teeth: Iterable[int] = (), doctor=None
+    *,
+    actor,
+    visit: Visit,
+    item: ServiceItem,
+    quantity: int | None = None,
+    teeth: Iterable[int] = (),
+    doctor=None,
 ) -> ChargeLine:
-    """Add a catalog item to an open visit, at today's list price, with optional FDI teeth."""
+    """Add a catalog item to an open visit, at today's list price, with optional FDI teeth.
+    A per-tooth item with teeth is billed once per tooth: ``quantity`` defaults to the
+    number of teeth, and any other quantity is refused (three teeth are never billed as one)."""
     visit = _lock_visit(visit)
     if visit.status != VisitStatus.OPEN:
         raise AppointmentError(_("This visit is already checked out."), code="state")
     if not item.is_active:
         raise AppointmentError(_("This service is no longer offered."), field="item")
-    if quantity < 1 or quantity > 99:
-        raise AppointmentError(_("The quantity must be between 1 and 99."), field="quantity")
     teeth = list(dict.fromkeys(int(t) for t in teeth))
     try:
         for tooth in teeth:
             validate_tooth(tooth)
     except ValidationError as exc:
         raise AppointmentError(exc.messages[0], field="teeth") from exc
+    if item.per_tooth and teeth:
+        if quantity is None:
+            quantity = len(teeth)
+        elif quantity != len(teeth):
+            raise AppointmentError(
+                _("%(item)s is charged per tooth: %(teeth)d teeth need quantity %(teeth)d, not %(quantity)d.")
+                % {"item": item.display_name, "teeth": len(teeth), "quantity": quantity},
+                field="quantity",
+            )
+    quantity = 1 if quantity is None else quantity
+    if quantity < 1 or quantity > 99:
+        raise AppointmentError(_("The quantity must be between 1 and 99."), field="quantity")
     price = to_money(item.price)
     line = ChargeLine.objects.create(
         visit=visit,
@@ -145,7 +163,10 @@ def quote(
         entitlements=integration.entitlement_grants(visit.member, item_ids),
         coupons=integration.coupon_quotes(member=visit.member, codes=list(coupon_codes), visit=visit),
         manual_amount=to_money(manual_discount or 0),
-        manual_label=manual_reason or _("Manual discount"),
+        # The label stands alone on the receipt: it says what it is, then the reason.
+        manual_label=_("Manual discount: %(reason)s") % {"reason": manual_reason}
+        if manual_reason
+        else _("Manual discount"),
     )
     return lines, pricing.price(data)
 
@@ -188,6 +209,14 @@ def visit_checkout(
     )
     if not lines:
         raise AppointmentError(_("Add at least one charge line first."), code="empty")
+    given = sum((a.amount for a in result.applied if a.kind == "manual"), ZERO)
+    if given != manual_discount:
+        # Pricing never takes a line below zero, so the excess would vanish unrecorded.
+        raise AppointmentError(
+            _("The manual discount (%(asked)s) is more than what is left to pay (%(left)s).")
+            % {"asked": format_cny(manual_discount), "left": format_cny(given + result.amount_due)},
+            field="manual_discount",
+        )
     payments = [(m, to_money(a)) for m, a in payments if to_money(a) != 0]
     for method, amount in payments:
         if method not in PaymentMethod.values:
@@ -198,7 +227,7 @@ def visit_checkout(
     if paid != result.amount_due:
         raise AppointmentError(
             _("The payments (%(paid)s) do not add up to the amount due (%(due)s).")
-            % {"paid": paid, "due": result.amount_due},
+            % {"paid": format_cny(paid), "due": format_cny(result.amount_due)},
             field="payments",
         )
     now = timezone.now()
@@ -237,7 +266,7 @@ def visit_checkout(
 
         visit.appointment = appointment_complete(actor=actor, appointment=appt)
     member_visit_record(actor=actor, member=visit.member, at=now)
-    _visit_event(visit, "checked_out", actor=actor, detail=f"¥{visit.amount_due}")
+    _visit_event(visit, "checked_out", actor=actor, detail=format_cny(visit.amount_due))
     audit_record(
         actor=actor,
         action="appointments.visit.checked_out",

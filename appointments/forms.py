@@ -189,7 +189,13 @@ class BulkMoveForm(forms.Form):
 
 class ChargeLineForm(forms.Form):
     item = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=99, initial=1)
+    quantity = forms.IntegerField(
+        label=_("Quantity"),
+        min_value=1,
+        max_value=99,
+        initial=1,
+        help_text=_("A per-tooth service is billed once per tooth entered."),
+    )
     teeth = forms.CharField(label=_("Teeth (FDI)"), required=False, max_length=100, help_text=_("e.g. 16 26"))
     doctor = DoctorChoiceField(
         label=_("Doctor"), queryset=None, required=False, empty_label=_("The visit's doctor")
@@ -202,6 +208,15 @@ class ChargeLineForm(forms.Form):
 
     def clean_teeth(self) -> list[int]:
         return parse_teeth(self.cleaned_data.get("teeth", ""))
+
+    def clean(self):
+        data = super().clean()
+        item, teeth = data.get("item"), data.get("teeth")
+        # A per-tooth item follows its teeth: the untouched default of 1 becomes the number
+        # of teeth; a different number typed in is left for the service to refuse.
+        if item is not None and item.per_tooth and teeth and data.get("quantity") == 1:
+            data["quantity"] = len(teeth)
+        return data
 
 
 class CheckoutForm(forms.Form):

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from clinic.money import ZERO, to_money
+from clinic.money import ZERO, format_cny, to_money
 
 
 @dataclass
@@ -122,6 +122,37 @@ class PricingResult:
     @property
     def discount_total(self) -> Decimal:
         return self.list_total - self.amount_due
+
+    @property
+    def discount_rows(self) -> list[DiscountRow]:
+        return discount_rows(self.applied)
+
+
+@dataclass
+class DiscountRow:
+    """One discount as the member reads it: a coupon or the tier discount spread over
+    several charge lines is one row with the total. The per-line split stays in
+    ``Applied`` / ``VisitDiscount`` (category reports and refunds need it)."""
+
+    kind: str
+    label: str
+    amount: Decimal
+
+
+def discount_rows(applied) -> list[DiscountRow]:
+    """Group per-line discounts (``Applied`` or ``VisitDiscount`` rows, in the order applied)
+    by what they are: the kind and the coupon / grant reference, else the label."""
+    rows: dict[tuple[str, str], DiscountRow] = {}
+    for a in applied:
+        if not a.amount:
+            continue
+        key = (a.kind, a.ref or a.label)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = DiscountRow(a.kind, a.label, a.amount)
+        else:
+            row.amount += a.amount
+    return list(rows.values())
 
 
 def _take(priced: PricedLine, amount: Decimal, applied: Applied, out: list[Applied]) -> Decimal:
@@ -232,18 +263,18 @@ def price(data: PricingInput, steps: list[Step] | None = None) -> PricingResult:
         tier_saves = sum(
             (a.amount for a in with_tier.applied if a.kind == "tier" and a.line_key in keys), ZERO
         )
-        figures = {"coupon": quote.label, "saves": coupon_saves, "tier": tier_saves}
+        figures = {"coupon": quote.label, "saves": format_cny(coupon_saves), "tier": format_cny(tier_saves)}
         if with_coupon.amount_due < with_tier.amount_due:
             data = instead
             note = _(
                 "%(coupon)s replaces the tier discount on its services: the two cannot be "
-                "combined, and the coupon saves more (¥%(saves)s against ¥%(tier)s)."
+                "combined, and the coupon saves more (%(saves)s against %(tier)s)."
             )
         else:
             data = without
             note = _(
                 "%(coupon)s not used: it cannot be combined with the tier discount, which saves "
-                "more here (¥%(tier)s against ¥%(saves)s). The coupon stays valid."
+                "more here (%(tier)s against %(saves)s). The coupon stays valid."
             )
         notes.append((quote.ref, note % figures))
     result = _price(data, steps)

@@ -21,7 +21,7 @@ from clinic.errors import DomainError
 from clinic.models import ServiceItem
 from members.selectors import get_member_for_user, member_search
 
-from . import checkout, integration, schedule, selectors, services, timeline
+from . import checkout, integration, pricing, schedule, selectors, services, timeline
 from .forms import (
     BookingForm,
     BulkMoveForm,
@@ -536,7 +536,7 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "visit": v,
         "lines": v.lines.select_related("item", "doctor__staff"),
-        "discounts": v.discounts.all(),
+        "discounts": pricing.discount_rows(v.discounts.all()),
         "payments": v.payments.all(),
         "stored_value": integration.stored_value_for_receipt(v),
     }

@@ -41,6 +41,24 @@ def national_digits(e164: str) -> str:
     return prefix + str(number.national_number)
 
 
+def format_phone(value: str | None) -> str:
+    """A stored E.164 number as people write it at home: ``021 6288 1234``,
+    ``138 1234 5678``; a foreign number keeps its international form. Never raises (used
+    while rendering); a value that does not parse is shown as stored."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return value
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(number) == DEFAULT_REGION
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
 def mask_phone(value: str | None) -> str:
     """``138****5678``: keep the first three and last four digits of the national number.
 

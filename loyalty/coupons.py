@@ -24,7 +24,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clinic.money import ZERO, to_money
+from clinic.money import ZERO, format_cny, to_money
 from clinic.services import audit_record
 from members.models import Member
 
@@ -218,8 +218,8 @@ def coupon_validate(code_or_id, *, member: Member, cart: Cart) -> CouponOffer:
     if base < tpl.min_spend:
         refuse(
             "min_spend",
-            _("Coupon %(code)s needs a spend of at least ¥%(min)s on eligible services (now ¥%(now)s).")
-            % {"code": shown, "min": to_money(tpl.min_spend), "now": base},
+            _("Coupon %(code)s needs a spend of at least %(min)s on eligible services (now %(now)s).")
+            % {"code": shown, "min": format_cny(tpl.min_spend), "now": format_cny(base)},
         )
     if tpl.per_member_limit:
         used = Coupon.objects.filter(

@@ -79,6 +79,10 @@ def seed_loyalty(*, branches: dict[str, Branch]) -> int:
                 reason="活动赠送",
                 earned_at=now - dt.timedelta(days=days),
             )
+    # The members demo gives some people a card number (stage 会员): they hold that card.
+    for member in Member.objects.filter(stage=Stage.MEMBER, card_no__isnull=False, membership__isnull=True):
+        services.membership_enrol(actor=None, member=member, branch=member.branch)
+        enrolled += 1
     seed_coupons(branches=branches)
     seed_auto_coupons()
     seed_stored_value()

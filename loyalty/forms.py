@@ -12,16 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from .models import StoredValueMethod, Tier
 
 
-class EnrolForm(forms.Form):
-    welcome_points = forms.IntegerField(
-        label=_("Welcome points"),
-        min_value=0,
-        max_value=100_000,
-        required=False,
-        help_text=_("Leave empty for the policy's default."),
-    )
-
-
 class AdjustForm(forms.Form):
     points = forms.IntegerField(
         label=_("Points"),

@@ -96,6 +96,13 @@ class LoyaltyPanel:
             self.membership is None and self.user.has_perm("loyalty.enrol_member") and self.member.is_active
         )
 
+    @cached_property
+    def welcome_points(self) -> int:
+        """What enrolment grants (HQ's policy); shown next to the button, never typed in."""
+        from .services.ledger import policy
+
+        return policy().welcome_points if self.can_enrol else 0
+
     @property
     def can_adjust(self) -> bool:
         return (

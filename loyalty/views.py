@@ -15,7 +15,7 @@ from members.selectors import get_member_for_user
 
 from . import qr, services
 from .errors import LoyaltyError
-from .forms import AdjustForm, EnrolForm, TierOverrideForm
+from .forms import AdjustForm, TierOverrideForm
 from .profile import LoyaltyPanel
 from .reasons import reason_label
 from .selectors import membership_for, points_history, source_url
@@ -74,17 +74,12 @@ def card_qr(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def enrol(request: HttpRequest, pk: int) -> HttpResponse:
+    # Nothing in the request sets points or the card number: the welcome points are HQ's
+    # policy (PointsPolicy), any other grant is a manual adjustment with a reason.
     member = get_member_for_user(request.user, pk, write=True, perm="loyalty.enrol_member")
-    form = EnrolForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Check the welcome points."))
-        return _back(pk)
     try:
         membership = services.membership_enrol(
-            actor=request.user,
-            member=member,
-            branch=request.branch or member.branch,
-            welcome_points=form.cleaned_data["welcome_points"],
+            actor=request.user, member=member, branch=request.branch or member.branch
         )
     except LoyaltyError as exc:
         _domain_error(request, exc)

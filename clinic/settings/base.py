@@ -316,6 +316,11 @@ NOTIFICATIONS_WECHAT = {
 # issues nothing. JSON in the environment, e.g. LOYALTY_AUTO_COUPONS='{"review": "好评礼"}'.
 LOYALTY_AUTO_COUPONS = env.json("LOYALTY_AUTO_COUPONS", default={})
 
+# The most points one manual adjustment (clinic.adjust_points) may grant or deduct: a
+# typo of three extra zeros is refused, not booked. Larger corrections are several
+# adjustments, each with its reason.
+LOYALTY_MAX_POINTS_ADJUSTMENT = env.int("LOYALTY_MAX_POINTS_ADJUSTMENT", default=50_000)
+
 # Connections the nightly points-expiry job works with at once (disjoint account batches).
 LOYALTY_EXPIRY_WORKERS = env.int("LOYALTY_EXPIRY_WORKERS", default=2)
 

@@ -73,6 +73,26 @@ def card_number_next(branch: Branch) -> str:
             return card_no
 
 
+def _card_for_enrolment(member: Member, card_no: str | None) -> str | None:
+    """The existing card number this enrolment keeps, checked to be nobody else's."""
+    card_no = (card_no or member.card_no or "").strip().upper() or None
+    if card_no is None:
+        return None
+    if member.card_no and card_no != member.card_no:
+        # Replacing the number a person already shows would make the old one find nobody.
+        raise LoyaltyError(
+            _("This person already carries card number %(card)s.") % {"card": member.card_no}, field="card_no"
+        )
+    if len(card_no) > 32 or not re.fullmatch(r"[A-Z0-9-]+", card_no):
+        raise LoyaltyError(_("A card number has letters, digits and dashes only."), field="card_no")
+    if (
+        Membership.objects.filter(card_no=card_no).exists()
+        or Member.objects.filter(card_no=card_no).exclude(pk=member.pk).exists()
+    ):
+        raise LoyaltyError(_("This card number is already in use."), field="card_no")
+    return card_no
+
+
 @transaction.atomic
 def membership_enrol(
     *,
@@ -80,11 +100,18 @@ def membership_enrol(
     member: Member,
     branch: Branch,
     welcome_points: int | None = None,
+    card_no: str | None = None,
 ) -> Membership:
     """Make ``member`` a member: card number, the entry tier (then any higher tier the last
-    12 months of purchases already qualify for), a points account, the welcome points
-    (``welcome_points``, else the policy's) and a welcome message. The stage and card number
-    on the person record change through ``members.services.member_stage_advance``."""
+    12 months of purchases already qualify for), a points account, the welcome points and a
+    welcome message. The stage and card number on the person record change through
+    ``members.services.member_stage_advance``.
+
+    One card number per person: ``card_no`` (an existing card, e.g. from the migration import,
+    kept in its own format) else the number the person already carries, else a new one from
+    the branch sequence. ``welcome_points`` is for trusted callers only (seed data, import,
+    tests); requests never pass it, the policy's amount applies (any other grant is a manual
+    adjustment with a reason)."""
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.status != MemberStatus.ACTIVE:
         raise LoyaltyError(_("This record is restricted or closed and cannot be enrolled."), code="inactive")
@@ -92,9 +119,9 @@ def membership_enrol(
         raise LoyaltyError(_("This person is already a member."), code="exists")
     if welcome_points is not None and welcome_points < 0:
         raise LoyaltyError(_("Welcome points cannot be negative."), field="welcome_points")
+    card_no = _card_for_enrolment(member, card_no) or card_number_next(branch)
     tier = entry_tier()
     today = timezone.localdate()
-    card_no = card_number_next(branch)
     membership = Membership.objects.create(
         member=member,
         card_no=card_no,

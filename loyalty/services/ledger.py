@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -315,7 +316,8 @@ def points_adjust(
     idempotency_key: str | None = None,
 ) -> PointsEntry:
     """A manual grant (``points`` > 0, a new lot) or deduction (< 0, oldest expiry first).
-    Needs ``clinic.adjust_points`` and a reason; audited with both."""
+    Needs ``clinic.adjust_points`` and a reason, and at most
+    ``LOYALTY_MAX_POINTS_ADJUSTMENT`` points either way; audited with both."""
     if actor is None or not actor.has_perm(ADJUST_PERMISSION):
         raise LoyaltyError(_("Your role may not adjust points."), code="forbidden")
     reason = (reason or "").strip()
@@ -323,6 +325,11 @@ def points_adjust(
         raise LoyaltyError(_("Give a reason for the adjustment."), field="reason")
     if not isinstance(points, int) or points == 0:
         raise LoyaltyError(_("Enter a whole number of points other than zero."), field="points")
+    limit = settings.LOYALTY_MAX_POINTS_ADJUSTMENT
+    if abs(points) > limit:
+        raise LoyaltyError(
+            _("One adjustment may change at most %(limit)d points.") % {"limit": limit}, field="points"
+        )
     account = _lock(member)
     existing = _existing(idempotency_key)
     if existing is not None:

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from clinic.money import to_money
+from clinic.money import format_cny, to_money
 from clinic.services import audit_record
 from members.models import Member
 
@@ -87,19 +87,11 @@ def needed_for(tier: Tier, amount: Decimal, visits: int) -> tuple[Decimal | None
     return more_amount, more_visits
 
 
-def format_yuan(amount: Decimal) -> str:
-    """¥1,280 for whole yuan, ¥1,280.50 otherwise."""
-    amount = to_money(amount)
-    if amount == amount.to_integral_value():
-        return f"¥{int(amount):,}"
-    return f"¥{amount:,.2f}"
-
-
 def keep_tier_text(tier: Tier, amount: Decimal | None, visits: int | None, logic: str) -> str:
     """The sentence that says exactly what keeps (or reaches) ``tier``, e.g.
-    再消费 ¥1,280 或就诊 1 次即可保留金卡. Call inside the member's language."""
+    再消费 ¥1,280.00 或就诊 1 次即可保留金卡. Call inside the member's language."""
     name = tier.display_name
-    params = {"amount": format_yuan(amount or 0), "visits": visits or 0, "tier": name}
+    params = {"amount": format_cny(amount or 0), "visits": visits or 0, "tier": name}
     if amount and visits:
         if logic == QualifyLogic.AND:
             return (
@@ -211,7 +203,7 @@ def tier_evaluate_upgrade(*, actor, membership: Membership, source_key: str = ""
         actor=actor,
         today=timezone.localdate(),
         source_key=source_key,
-        reason=f"¥{amount} / {visits}",
+        reason=f"{format_cny(amount)} / {visits}",
     )
     _notify_tier(membership, "loyalty.tier_upgraded", {"tier": target.name})
     return change
@@ -341,7 +333,7 @@ def tier_review(*, membership_id: int, today: dt.date | None = None) -> str:
         cause=TierCause.ANNIVERSARY,
         actor=None,
         today=today,
-        reason=f"¥{amount} / {visits}",
+        reason=f"{format_cny(amount)} / {visits}",
         tier_since=review_day,
         review_on=_next_anniversary(review_day, today),
     )

@@ -87,8 +87,9 @@ def test_checkout_records_payment_completes_and_moves_a_lead_to_patient(
 def test_payments_must_add_up(visit, service, front_desk):
     checkout.charge_line_add(actor=front_desk, visit=visit, item=service)
     with pytest.raises(AppointmentError) as err:
-        pay(front_desk, visit, "200")
+        pay(front_desk, visit, "5166")
     assert err.value.field == "payments"
+    assert "¥5,166.00" in err.value.message and "¥280.00" in err.value.message  # the one money format
     visit.refresh_from_db()
     assert visit.status == VisitStatus.OPEN and not Payment.objects.exists()
 
@@ -119,10 +120,46 @@ def test_manual_discount_needs_a_supervisor_and_a_reason(visit, service, front_d
     assert v.discounts.get().kind == "manual"
 
 
-def test_manual_discount_never_below_zero(visit, service, manager):
+def test_manual_discount_is_bounded_by_what_is_left_to_pay(visit, service, manager):
+    """A supervisor's amount off is taken exactly or refused: more than is left to pay used to
+    vanish silently (¥9999 off a ¥280 visit)."""
     checkout.charge_line_add(actor=manager, visit=visit, item=service)
-    v = pay(manager, visit, "0", manual_discount=Decimal("9999"), manual_reason="赠送")
+    with pytest.raises(AppointmentError) as err:
+        pay(manager, visit, "0", manual_discount=Decimal("9999"), manual_reason="赠送")
+    assert err.value.field == "manual_discount" and "¥280.00" in err.value.message
+    assert not visit.payments.exists()
+    v = pay(manager, visit, "0", manual_discount=Decimal("280"), manual_reason="赠送")
     assert v.amount_due == Decimal("0.00") and v.discount_total == Decimal("280.00")
+
+
+def test_a_manual_discount_over_two_lines_is_one_receipt_row_saying_what_it_is(
+    client_for, visit, service, filling, manager
+):
+    checkout.charge_line_add(actor=manager, visit=visit, item=service)
+    checkout.charge_line_add(actor=manager, visit=visit, item=filling)
+    v = pay(manager, visit, "580", manual_discount=Decimal("100"), manual_reason="老客户")
+    assert v.discounts.count() == 2
+    html = client_for(manager).get(reverse("appointments:receipt", args=[v.pk])).content.decode()
+    assert html.count('data-testid="receipt-discount"') == 1
+    assert "手工折扣：老客户" in html and "-¥100.00" in html
+
+
+def test_a_per_tooth_item_bills_every_tooth(client_for, visit, filling, front_desk):
+    filling.per_tooth = True
+    filling.save(update_fields=["per_tooth"])
+    line = checkout.charge_line_add(actor=front_desk, visit=visit, item=filling, teeth=[16, 26, 36])
+    assert (line.quantity, line.list_amount) == (3, Decimal("1200.00"))
+    with pytest.raises(AppointmentError) as err:
+        checkout.charge_line_add(actor=front_desk, visit=visit, item=filling, quantity=1, teeth=[16, 26, 36])
+    assert err.value.field == "quantity"
+    client = client_for(front_desk)
+    url = reverse("appointments:visit", args=[visit.pk])
+    # The form's untouched quantity 1 follows the teeth; a different number is refused.
+    client.post(url, {"line-item": filling.pk, "line-quantity": 1, "line-teeth": "11 21"})
+    assert visit.lines.order_by("-id").first().quantity == 2
+    r = client.post(url, {"line-item": filling.pk, "line-quantity": 2, "line-teeth": "31 41 42"})
+    assert r.status_code == 200 and "按牙位收费" in r.content.decode()
+    assert visit.lines.count() == 2
 
 
 def test_lines_cannot_change_after_checkout(visit, service, front_desk):
@@ -179,7 +216,9 @@ def test_visit_page_add_line_checkout_and_receipt(client_for, visit, service, fr
     )
     assert r["Location"] == reverse("appointments:receipt", args=[visit.pk])
     html = client.get(r["Location"]).content.decode()
-    assert "¥280.00" in html and 'data-testid="receipt-points"' in html
+    assert "¥280.00" in html
+    assert 'data-testid="receipt-points"' not in html  # not a member: no 获得积分 0
+    assert "021 6288 1234" in html and "+8621" not in html  # the branch phone, national format
 
 
 def test_bad_tooth_number_is_a_form_error(client_for, visit, service, front_desk):

@@ -50,6 +50,44 @@ def test_format_cny():
     assert format_cny("-5.5") == "-¥5.50"
 
 
+def test_money_and_phone_template_filters():
+    from django.template import Context, Template
+
+    out = Template(
+        "{% load clinic_tags %}{{ a|cny }}|{{ d|cny_off }}|{{ p|phone }}|{{ m|phone }}|{{ bad|phone }}"
+    ).render(
+        Context(
+            {
+                "a": Decimal("5166"),
+                "d": Decimal("50"),
+                "p": "+862162881234",
+                "m": "+8613812345678",
+                "bad": "x1",
+            }
+        )
+    )
+    assert out == "¥5,166.00|-¥50.00|021 6288 1234|138 1234 5678|x1"
+
+
+def test_no_template_or_message_glues_a_yuan_sign_to_a_raw_amount():
+    """Money is rendered by format_cny / |cny only: a literal ¥ before a placeholder or a
+    variable is the second format (¥5166.00 next to ¥5,166.00)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"¥(\{\{|%\(|\{[a-z_])")
+    offenders = [
+        str(path.relative_to(root))
+        for folder in ("templates", "clinic", "members", "loyalty", "appointments")
+        for path in (root / folder).rglob("*")
+        if path.suffix in {".html", ".py", ".txt"}
+        and path.name != "money.py"  # the one helper
+        and pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -77,6 +77,9 @@ def test_front_desk_or_consultant_enrols_a_patient_and_may_not_grant_points(
     panel = page.get_by_test_id("loyalty-panel")
     expect(panel).to_contain_text("尚未办卡")
     expect(page.get_by_test_id("card-no")).to_have_count(0)
+    # The welcome points are HQ's policy, shown and not typed in.
+    expect(page.get_by_test_id("welcome-points")).to_have_text("开卡赠送 100 积分")
+    expect(page.locator('[name="welcome_points"]')).to_have_count(0)
     screenshot(f"loyalty-{role}-1-not-a-member")
 
     page.get_by_test_id("enrol-button").click()
@@ -153,7 +156,7 @@ def test_manager_grants_points_with_a_reason_and_reads_lots_and_progress(
     panel = page.get_by_test_id("loyalty-panel")
     expect(panel).to_contain_text("距离升级银卡")
     expect(page.get_by_test_id("progress")).to_have_attribute("value", "50")
-    expect(panel).to_contain_text("近 12 个月：消费 ¥1500.00，就诊 1 次")
+    expect(panel).to_contain_text("近 12 个月：消费 ¥1,500.00，就诊 1 次")
     screenshot("loyalty-manager-1-points-tab")
 
     form = page.get_by_test_id("adjust-form")

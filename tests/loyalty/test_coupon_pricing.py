@@ -190,3 +190,43 @@ def test_the_visit_page_previews_coupons_and_explains(client_for, visit_for, fro
     html = bad.content.decode()
     assert 'data-testid="coupon-error"' in html and "¥266.00" in html  # the price without it
     assert Coupon.objects.get(pk=c.pk).used_at is None
+
+
+def test_a_coupon_over_several_lines_is_one_row_on_the_page_and_the_receipts(
+    client_for, visit_for, front_desk, manager, catalogue
+):
+    """满300减50 over three lines: the page, the receipt and its PDF show one −¥50.00 row whose
+    label does not repeat the word 优惠券; the per-line split stays in VisitDiscount."""
+    from appointments import checkout
+
+    member, visit = visit_for("cleaning", "fluoride", "filling")
+    c = coupons.coupon_issue(
+        actor=manager,
+        template=template("满300减50", amount_off=Decimal("50"), min_spend=Decimal("300")),
+        member=member,
+    )
+    code = coupons.code_format(c.code)
+    client = client_for(front_desk)
+    page = client.get(reverse("appointments:visit", args=[visit.pk]), {"coupons": code}).content.decode()
+    assert page.count('data-testid="discount-row"') == 1 and "-¥50.00" in page
+    v = checkout.visit_checkout(
+        actor=front_desk,
+        visit=visit,
+        payments=[("cash", Decimal("730"))],
+        checkout_key="k",
+        coupon_codes=[code],
+    )
+    assert v.discounts.filter(kind="coupon").count() == 3  # one part per line
+    assert sum(d.amount for d in v.discounts.all()) == Decimal("50.00")
+    receipt = client.get(reverse("appointments:receipt", args=[v.pk])).content.decode()
+    assert receipt.count('data-testid="receipt-discount"') == 1
+    assert "-¥50.00" in receipt and "优惠券 · 优惠券" not in receipt and "满300减50" in receipt
+    from django.template.loader import render_to_string
+
+    from appointments.pricing import discount_rows
+
+    pdf_html = render_to_string(
+        "appointments/receipt_pdf.html",
+        {"visit": v, "lines": v.lines.all(), "discounts": discount_rows(v.discounts.all()), "payments": []},
+    )
+    assert pdf_html.count('data-testid="receipt-discount"') == 1

@@ -165,7 +165,7 @@ def test_reasons_are_in_chinese(branch, manager, items, settings):
 
     with translation.override("zh-hans"), pytest.raises(CouponError) as err:
         coupons.coupon_validate(c.code, member=me, cart=Cart(lines=lines((items[0], 1))))
-    assert "5000" in str(err.value.message)
+    assert "¥5,000.00" in str(err.value.message)
 
 
 def test_stackable_coupons_stack(branch, manager, items):
@@ -493,6 +493,21 @@ def test_seed_demo_adds_coupons_rewards_and_a_referral_idempotently():
     batch = CouponBatch.objects.get(marketer__username="marketing")
     assert batch.coupons.count() == 200 and counts[2] >= 4 and counts[3] == 1
     assert Coupon.objects.filter(member__isnull=False).count() >= 5
+    # The demo's card holders hold their card: the loyalty tab shows the number the profile
+    # shows (王芳 JA0001023), every card is in the one format, and search finds it.
+    from loyalty.models import Membership
+    from loyalty.services import card_is_valid
+    from members.models import Member, Stage
+    from members.selectors import member_search
+
+    wang = Member.objects.get(name="王芳", card_no="JA0001023")
+    assert Membership.objects.get(member=wang).card_no == "JA0001023"
+    assert not Member.objects.filter(stage=Stage.MEMBER, membership__isnull=True).exists()
+    assert all(card_is_valid(card) for card in Membership.objects.values_list("card_no", flat=True))
+    from django.contrib.auth import get_user_model
+
+    desk = get_user_model().objects.get(username="frontdesk")
+    assert [m.pk for m in member_search(desk, "JA0001023")] == [wang.pk]
 
 
 def test_a_welcome_coupon_is_issued_automatically_once(branch, settings):

@@ -66,3 +66,31 @@ def test_enrolment_counts_earlier_purchases_toward_the_tier(branch):
     m = services.membership_enrol(actor=None, member=member, branch=branch, welcome_points=0)
     assert m.tier == tier("silver")
     assert account(member).balance == 0  # purchases before enrolment earn no points
+
+
+def test_enrol_with_an_existing_card_number_keeps_it_in_its_own_format(branch, other_branch):
+    """The migration import's entry point: ``card_no=`` enrols with the old system's card."""
+    member = make_member(branch, name="老会员", stage=Stage.PATIENT)
+    m = services.membership_enrol(
+        actor=None, member=member, branch=branch, card_no=" vip-00123 ", welcome_points=0
+    )
+    member.refresh_from_db()
+    assert m.card_no == member.card_no == "VIP-00123"
+    other = make_member(other_branch, name="另一人")
+    with pytest.raises(LoyaltyError) as exc:
+        services.membership_enrol(actor=None, member=other, branch=other_branch, card_no="VIP-00123")
+    assert exc.value.field == "card_no"
+    with pytest.raises(LoyaltyError):
+        services.membership_enrol(actor=None, member=other, branch=other_branch, card_no="卡 1")
+    assert not Membership.objects.filter(member=other).exists()
+
+
+def test_enrol_refuses_to_replace_the_card_number_a_person_carries(branch):
+    from members.services import member_stage_advance
+
+    member = make_member(branch, stage=Stage.PATIENT)
+    member_stage_advance(actor=None, member=member, stage=Stage.MEMBER, card_no="JA0001023")
+    with pytest.raises(LoyaltyError):
+        services.membership_enrol(actor=None, member=member, branch=branch, card_no="JA0001031")
+    member.refresh_from_db()
+    assert member.card_no == "JA0001023" and not Membership.objects.filter(member=member).exists()

@@ -279,6 +279,17 @@ def test_adjust_needs_permission_and_reason_and_is_audited(branch, manager, fron
         services.points_adjust(actor=manager, member=m.member, points=-31, reason="超扣")
 
 
+def test_one_adjustment_is_bounded_by_the_setting(branch, manager, settings):
+    m = enrolled(branch)
+    settings.LOYALTY_MAX_POINTS_ADJUSTMENT = 1000
+    with pytest.raises(LoyaltyError) as err:
+        services.points_adjust(actor=manager, member=m.member, points=100_000, reason="补录")
+    assert err.value.field == "points" and "1000" in err.value.message
+    assert account(m.member).balance == 0
+    services.points_adjust(actor=manager, member=m.member, points=1000, reason="补录")
+    assert account(m.member).balance == 1000
+
+
 # --- merge ----------------------------------------------------------------------------------------
 
 

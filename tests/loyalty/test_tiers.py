@@ -126,7 +126,7 @@ def test_anniversary_warning_says_exactly_what_keeps_the_tier_then_downgrades_on
         assert services.tier_reviews_run() == {"warned": 1}
         assert services.tier_reviews_run() == {"none": 1}  # once
     warning = Outbox.objects.get(template_key="loyalty.tier_review_warning")
-    assert warning.params["needed"] == "再消费 ¥1,280 或就诊 1 次即可保留金卡"
+    assert warning.params["needed"] == "再消费 ¥1,280.00 或就诊 1 次即可保留金卡"
     assert warning.params["date"] == review.isoformat()
     with time_machine.travel(timezone.make_aware(dt.datetime.combine(review, dt.time(9)))):
         # The year's purchases still qualify for 银卡 only: one step down.

@@ -35,13 +35,39 @@ def test_front_desk_enrols_from_the_profile(client_for, front_desk, member):
     page = client.get(reverse("members:detail", args=[member.pk]) + "?tab=loyalty")
     assert page.status_code == 200
     assert "办理会员卡" in page.content.decode()
-    response = client.post(reverse("loyalty:enrol", args=[member.pk]), {"welcome_points": "50"})
+    response = client.post(reverse("loyalty:enrol", args=[member.pk]))
     assert response.status_code == 302
     membership = Membership.objects.get(member=member)
     assert membership.card_no.startswith("JA")
     page = client.get(reverse("members:detail", args=[member.pk]) + "?tab=loyalty")
     html = page.content.decode()
     assert membership.card_no in html and "普通会员" in html
+
+
+def test_enrolment_grants_the_policys_welcome_points_whatever_the_form_says(client_for, front_desk, member):
+    from loyalty.services import policy
+
+    client = client_for(front_desk)
+    html = client.get(reverse("loyalty:panel", args=[member.pk])).content.decode()
+    assert 'name="welcome_points"' not in html
+    assert f"赠送 {policy().welcome_points} 积分" in html
+    client.post(reverse("loyalty:enrol", args=[member.pk]), {"welcome_points": "100000"})
+    assert member.points_accounts.get().balance == policy().welcome_points == 100
+
+
+def test_enrolment_keeps_the_card_number_the_person_already_shows(client_for, front_desk, branch):
+    from members.services import member_stage_advance
+
+    person = make_member(branch, name="王芳", stage=Stage.PATIENT)
+    member_stage_advance(actor=None, member=person, stage=Stage.MEMBER, card_no="JA0001023")
+    client = client_for(front_desk)
+    html = client.get(reverse("loyalty:panel", args=[person.pk])).content.decode()
+    assert "JA0001023" in html
+    client.post(reverse("loyalty:enrol", args=[person.pk]))
+    person.refresh_from_db()
+    assert Membership.objects.get(member=person).card_no == person.card_no == "JA0001023"
+    found = client.get(reverse("members:list"), {"q": "JA0001023"}).content.decode()
+    assert "王芳" in found
 
 
 def test_panel_shows_balance_tier_progress_lots_history_allowances(client_for, front_desk, gold):
