@@ -11,6 +11,7 @@ axe-core is loaded from node_modules (package.json), never from a CDN."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.appointments.factories import at
+from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +51,7 @@ AXE_RUN = """async () => {
     runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}, resultTypes: ['violations']});
   return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => ({
     id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' +
+    nodes: v.nodes.slice(0, 6).map(n => n.target.join(' ') + ' — ' +
       (n.failureSummary || '').split('\\n').slice(1, 2).join(' ').trim())}));
 }"""
 
@@ -197,6 +199,10 @@ def classify(response) -> str:
 def audit(page, url: str) -> list[dict]:
     page.goto(url)
     page.wait_for_load_state()
+    return audit_current(page)
+
+
+def audit_current(page) -> list[dict]:
     page.add_script_tag(path=str(AXE))
     return page.evaluate(AXE_RUN)
 
@@ -234,12 +240,13 @@ def test_no_serious_axe_violation_on_any_staff_page(live_server, browser, world)
     anonymous.close()
     for role, username in ROLES.items():
         context, page = open_as(browser, live_server.url, username)
-        role_urls = urls + (admin_urls(users.get(username)) if role in MANAGERS else [])
+        role_urls = urls + (admin_urls(users.get(username=username)) if role in MANAGERS else [])
         for name, url in role_urls:
             kind = classify(context.request.get(url, max_redirects=0))
             kinds[name].add(kind)
             if kind == "page":
                 found[(role, url)] = audit(page, url)
+                shoot(page, url, f"1280-{role}")
                 audited += 1
         context.close()
     summary = {name: sorted(k) for name, k in sorted(kinds.items())}
@@ -253,6 +260,27 @@ def test_no_serious_axe_violation_on_any_staff_page(live_server, browser, world)
     assert audited > 100, audited
 
 
+# Table cells whose text is broken into lines of one or two characters (a squeezed column).
+SQUEEZED = """() => [...document.querySelectorAll('td, th')].filter(cell => {
+  const text = cell.innerText.trim();
+  if (text.length < 4 || !cell.checkVisibility()) return false;
+  const style = getComputedStyle(cell);
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const inner = range.getBoundingClientRect().height;
+  const lines = Math.round(inner / (parseFloat(style.lineHeight) || 1.5 * parseFloat(style.fontSize)));
+  return lines >= 3 && text.length / lines < 3;
+}).slice(0, 3).map(cell => cell.innerText.trim().replace(/\\s+/g, ''))"""
+
+
+def shoot(page, url: str, tag: str) -> None:
+    """With A11Y_SCREENSHOTS=1, keep a picture of every audited page to look at."""
+    if os.environ.get("A11Y_SCREENSHOTS"):
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        name = url.strip("/").replace("/", "_") or "home"
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"a11y-{tag}-{name}.png"), full_page=True)
+
+
 def test_front_desk_pages_fit_a_phone_without_violations(live_server, browser, world):
     urls = staff_urls(world)
     context, page = open_as(
@@ -263,11 +291,49 @@ def test_front_desk_pages_fit_a_phone_without_violations(live_server, browser, w
         if classify(context.request.get(url, max_redirects=0)) != "page":
             continue
         found[("front_desk@390", url)] = audit(page, url)
+        shoot(page, url, "390")
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if width[0] > width[1]:
             wide.append(f"{url}: {width[0]} px wide in a {width[1]} px screen")
+        if squeezed := page.evaluate(SQUEEZED):
+            wide.append(f"{url}: table text wrapped a character or two per line: {squeezed}")
     context.close()
     errors = {key: v for key, v in found.items() if v}
     assert not wide, "\n".join(wide)
     assert not errors, f"{len(errors)} pages with serious/critical violations:\n{report(errors)}"
     assert len(found) > 15, len(found)
+
+
+# How much of the branch selector's chosen name fits: [text width, room inside the select].
+BRANCH_FIT = """() => {
+  const select = document.getElementById('branch-switch');
+  const style = getComputedStyle(select);
+  const probe = document.createElement('span');
+  probe.textContent = select.options[select.selectedIndex].text;
+  probe.style.font = style.font;
+  probe.style.whiteSpace = 'pre';
+  document.body.appendChild(probe);
+  const text = probe.getBoundingClientRect().width;
+  probe.remove();
+  const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const box = select.getBoundingClientRect();
+  return {text, room, left: box.left, right: box.right, width: window.innerWidth};
+}"""
+
+
+def test_the_branch_selector_fits_a_phone(live_server, browser, world):
+    context, page = open_as(
+        browser, live_server.url, "hqadmin", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    page.goto("/")
+    page.wait_for_load_state()
+    page.locator(".navbar-toggler").click()
+    page.locator("#branch-switch").wait_for(state="visible")
+    page.wait_for_timeout(400)  # the collapse animation
+    shoot(page, "/", "390-hqadmin-menu")
+    fit = page.evaluate(BRANCH_FIT)
+    assert fit["left"] >= 0 and fit["right"] <= fit["width"], fit
+    assert fit["text"] <= fit["room"] + 1, fit  # the branch name is not cut off
+    violations = audit_current(page)
+    context.close()
+    assert not violations, report({("hq_admin@390 menu open", "/"): violations})
