@@ -65,8 +65,8 @@ def world(request, db):
     from clinic.models import Branch
     from clinic.notifications.models import Outbox
     from loyalty.coupon_models import CouponBatch, RewardItem
-    from loyalty.rewards import reward_redeem
     from loyalty.models import PointsAccount
+    from loyalty.rewards import reward_redeem
     from loyalty.services import membership_enrol, points_adjust
     from members.importer import import_job_create
     from members.models import Consent, FamilyLink, Member
