@@ -44,6 +44,19 @@ class AuditedAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.record_delete(actor=request.user, instance=obj)
 
+    def get_changelist_form(self, request, **kwargs):
+        """The list_editable inputs sit under a column header, with no <label>: they are
+        named by their field's label (WCAG 2 "label"; tests/e2e/test_accessibility.py)."""
+        form = super().get_changelist_form(request, **kwargs)
+
+        class LabelledChangelistForm(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                for field in self.fields.values():
+                    field.widget.attrs.setdefault("aria-label", str(field.label))
+
+        return LabelledChangelistForm
+
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:

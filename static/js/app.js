@@ -162,3 +162,18 @@ document.addEventListener("focusout", (event) => {
     comboboxCloseOutside(event.relatedTarget);
   }
 });
+
+// A table that scrolls sideways (on a phone, see app.css) can be scrolled with the keyboard:
+// it joins the tab order when, and only when, it is wider than its box (WCAG 2.1.1).
+function tablesScrollable(root) {
+  for (const table of root.querySelectorAll("table.table")) {
+    if (table.scrollWidth > table.clientWidth + 1) {
+      table.tabIndex = 0;
+    } else {
+      table.removeAttribute("tabindex");
+    }
+  }
+}
+document.addEventListener("DOMContentLoaded", () => tablesScrollable(document));
+document.addEventListener("htmx:afterSettle", (event) => tablesScrollable(event.target));
+window.addEventListener("resize", () => tablesScrollable(document));
