@@ -108,6 +108,7 @@ LABELS = {
 # Fields an update may fill on an existing person when they are empty there.
 FILLABLE = ["gender", "birth_date", "id_number", "address", "occupation", "wechat_id", "channel_id",
             "allergies", "conditions", "notes", "last_visit_at", "card_no"]  # fmt: skip
+_ONLY = [f.name for f in Member._meta.concrete_fields if f.attname in FILLABLE]
 TAG_SPLIT = re.compile(r"[,，、;；/|\s]+")
 GENDERS = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F", "": ""}
 STAGES = {
@@ -433,7 +434,7 @@ class RowValidator:
         name) as updates of that person (``_match``, ``_conflicts``): one query per batch."""
         matches = match_existing(
             [(m.phone, m.name, m.id_number) for m in batch],
-            fields=["pk", *(f.removesuffix("_id") for f in FILLABLE), "name", "phone"],
+            fields=["pk", *_ONLY, "name", "phone"],
         )
         notices = []
         for i, m in enumerate(batch):
@@ -444,7 +445,7 @@ class RowValidator:
             for attname in FILLABLE:
                 new, old = getattr(m, attname), getattr(existing, attname)
                 if new not in ("", None) and old not in ("", None) and new != old:
-                    field = Member._meta.get_field(attname.removesuffix("_id"))
+                    field = next(f for f in Member._meta.concrete_fields if f.attname == attname)
                     notices.append(
                         {
                             "row": m._row,
@@ -742,7 +743,7 @@ def import_commit(*, job_id: int, actor_id: int | None) -> ImportJob:
                     (m["phone"], m["name"], crypto.decrypt(m["id_number"]) if m["id_number"] else "")
                     for m in members
                 ]
-                matches = match_existing(keys, fields=["pk", *(f.removesuffix("_id") for f in FILLABLE)])
+                matches = match_existing(keys, fields=["pk", *_ONLY])
                 new = [i for i in range(len(chunk)) if i not in matches]
                 ids: dict[int, int] = {}
                 if new:
