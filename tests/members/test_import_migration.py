@@ -144,7 +144,7 @@ def test_a_failure_mid_commit_leaves_nothing(branch, manager, monkeypatch):
         ("members.xlsx", b"name,phone\n\xe5\xbc\xa0,138\n", "无法作为表格读取"),
         ("members.xls", b"%PDF-1.4 not a workbook", "无法作为表格读取"),
         ("members.csv", "姓名,手机号\n张三,13800001111\x00\n".encode(), "NUL"),
-        ("members.csv", "foo,bar\n1,2\n".encode(), "表头"),
+        ("members.csv", b"foo,bar\n1,2\n", "表头"),
     ],
 )
 def test_unreadable_files_fail_with_a_message_and_are_removed(
