@@ -23,6 +23,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -261,11 +262,29 @@ class LoyaltyImport(ImportHandler):
                     amount=Decimal(values["stored_value"]),
                     key=f"{key}:stored",
                 )
-        Membership.objects.bulk_create(memberships)
-        TierChange.objects.bulk_create(changes)
-        Purchase.objects.bulk_create(purchases, ignore_conflicts=True)  # keyed: a re-run adds none
+        _copy(Membership, memberships)
+        _copy(TierChange, changes)
+        if purchases:  # keyed: a re-run adds none
+            done = set(
+                Purchase.objects.filter(source_key__in=[p.source_key for p in purchases]).values_list(
+                    "source_key", flat=True
+                )
+            )
+            _copy(Purchase, [p for p in purchases if p.source_key not in done])
         points_open_balances(actor=actor, items=openings, audit_target=job)
         return len(rows)
+
+
+def _copy(model, objs: list) -> None:
+    """Insert ``objs`` with COPY (the ORM's bulk insert costs more per row than the database
+    does). Row triggers (history, append-only guards) fire as for any insert."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    sql = f"COPY {model._meta.db_table} ({', '.join(f.column for f in fields)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
 
 
 def register() -> None:

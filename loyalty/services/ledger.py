@@ -22,7 +22,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -456,9 +456,14 @@ def points_open_balances(*, actor, items: Sequence[OpeningBalance], audit_target
             for e, item in zip(entries, todo, strict=True)
         ]
     )
-    PointsAccount.objects.bulk_update(
-        list({a.pk: a for a in (e.account for e in entries)}.values()), ["balance", "updated_at"]
-    )
+    # One set-based UPDATE (bulk_update's CASE per row costs more than the inserts).
+    touched = {a.pk: a.balance for a in (e.account for e in entries)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {PointsAccount._meta.db_table} AS a SET balance = v.balance, updated_at = %s
+                FROM unnest(%s::bigint[], %s::integer[]) AS v(id, balance) WHERE a.id = v.id""",
+            [now, list(touched), list(touched.values())],
+        )
     total = sum(i.points for i in todo)
     audit_record(
         actor=actor,
