@@ -584,7 +584,10 @@ def main() -> None:
         return
     if args.small:
         args.members, args.import_rows, args.baseline_rows, args.repeat = 20_000, 2_000, 1_000, 60
-        args.full_rows, args.stream_rows = 5_000, 20_000
+        if args.full_rows == 100_000:
+            args.full_rows = 5_000
+        if args.stream_rows == 1_000_000:
+            args.stream_rows = 20_000
     setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
