@@ -632,10 +632,11 @@ def import_validate(*, job_id: int) -> ImportJob:
         _fail(job, exc.message)
         job.refresh_from_db()
         return job
-    except Exception:  # a broken file must end as a failed job, not a stuck one
+    except Exception:  # a broken file must end as a failed job, not a stuck one or a 500
         log.exception("import %s: validation failed", job.pk)
         _fail(job, _("The file could not be checked; nothing was imported."))
-        raise
+        job.refresh_from_db()
+        return job
     errors.sort(key=lambda e: e["row"])
     notices.sort(key=lambda e: e["row"])
     ImportJob.objects.filter(pk=job.pk).update(

@@ -168,3 +168,16 @@ def test_unreadable_file_message_in_english(branch, manager, client_for):
     client.cookies["clinic_language"] = "en"
     client.post(reverse("members:import"), {"file": upload(b"junk", "x.xlsx")})
     assert "cannot be read as a spreadsheet" in ImportJob.objects.get().message
+
+
+def test_a_file_that_breaks_while_being_checked_ends_failed(branch, manager, client_for, monkeypatch):
+    def broken(self, number, row):
+        raise OSError("sheet stream broke")
+
+    monkeypatch.setattr(importer.RowValidator, "check", broken)
+    response = client_for(manager).post(
+        reverse("members:import"), {"file": upload("姓名,手机号\n张三,13800001111\n".encode(), "a.csv")}
+    )
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and job.status == ImportJob.Status.FAILED and not job.file
+    assert "无法检查" in job.message
