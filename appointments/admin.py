@@ -4,10 +4,12 @@ Bookings and visits are worked on in the staff UI, where every change goes throu
 from __future__ import annotations
 
 from django.contrib import admin
+from import_export.admin import ImportExportMixin
 
 from clinic.admin import AuditedAdmin
 from clinic.selectors import scope_to_branches
 
+from . import resources
 from .models import Chair, ShiftException, ShiftTemplate
 
 
@@ -26,7 +28,8 @@ class BranchScopedAdmin(AuditedAdmin):
 
 
 @admin.register(Chair)
-class ChairAdmin(BranchScopedAdmin):
+class ChairAdmin(ImportExportMixin, BranchScopedAdmin):
+    resource_classes = [resources.ChairResource]
     list_display = ["name", "code", "branch", "sort_order", "is_active"]
     list_filter = ["branch", "is_active"]
 

@@ -5,9 +5,15 @@ django-import-export's default row-by-row import of the same file.
     python -m benchmarks.members --members 1000000
     python -m benchmarks.members --small          # make bench: 20,000 people, 2,000-row import
 
+The migration import (issue 12 §2): a CSV with card, tier, points and spend columns,
+validated and committed (``--full-rows``, default 100,000), next to the floor: COPY of the
+same staged rows into the member table alone. Then a ``--stream-rows`` (default 1,000,000)
+file is validated and committed in a child process, whose peak RSS is reported.
+
 Ends with one line:
 BENCH members members=<n> gen_s=<s> search_p95_ms_max=<ms> search_floor_ratio_max=<x>
       profile_queries=<n> import_rows_per_s=<r> baseline_import_rows_per_s=<r>
+      import_full_rows_per_s=<r> import_floor_rows_per_s=<r> import_1m_peak_rss_mb=<mb>
 """
 
 from __future__ import annotations
@@ -396,6 +402,169 @@ def measure_import(user, branch, rows: int, baseline_rows: int) -> tuple[float, 
     return ours, baseline
 
 
+FULL_HEADER = ["姓名", "手机号", "性别", "出生日期", "会员卡号", "会员等级", "积分余额", "积分到期日",
+               "累计消费", "近12个月消费", "消费次数", "备注"]  # fmt: skip
+FULL_PREFIX = "198"  # phones of the full-column file: deleted (with their loyalty rows) after
+
+
+def write_full_file(path: Path, rows: int) -> None:
+    """An old system's member export, written as CSV (GB18030, as Chinese Excel saves it)."""
+    import csv
+
+    rng = random.Random(12)
+    tiers = ["普通会员", "银卡", "金卡", "VIP"]
+    with path.open("w", encoding="gb18030", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["会员信息导出 2026-11-30"])
+        w.writerow(FULL_HEADER)
+        for i in range(rows):
+            spend = rng.randrange(0, 30000)
+            w.writerow(
+                [
+                    rng.choice("王李张刘陈杨黄赵吴周") + "".join(rng.sample(GIVEN, 2)),
+                    f"+86 {FULL_PREFIX}-{i // 10000:04d}-{i % 10000:04d}",
+                    rng.choice("男女"),
+                    f"{rng.randrange(1950, 2010)}.{rng.randrange(1, 13)}.{rng.randrange(1, 29)}",
+                    f"OLD{i:08d}",
+                    rng.choice(tiers),
+                    rng.randrange(0, 5000),
+                    "",
+                    spend + rng.randrange(0, 5000),
+                    spend,
+                    rng.randrange(0, 8),
+                    "旧系统导入 ",
+                ]
+            )
+
+
+def _delete_full(connection) -> None:
+    """Remove what a full-column import wrote (people and their loyalty rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        ids = f"SELECT id FROM members_member WHERE phone LIKE '+86{FULL_PREFIX}%%'"
+        acc = f"SELECT id FROM loyalty_pointsaccount WHERE member_id IN ({ids})"
+        for sql in (
+            f"DELETE FROM loyalty_pointslot WHERE account_id IN ({acc})",
+            f"DELETE FROM loyalty_pointsentry WHERE account_id IN ({acc})",
+            f"DELETE FROM loyalty_pointsaccount WHERE member_id IN ({ids})",
+            f"DELETE FROM loyalty_purchase WHERE member_id IN ({ids})",
+            f"DELETE FROM loyalty_tierchange WHERE member_id IN ({ids})",
+            f"DELETE FROM loyalty_membership WHERE member_id IN ({ids})",
+            f"DELETE FROM members_member WHERE phone LIKE '+86{FULL_PREFIX}%%'",
+        ):
+            cursor.execute(sql)
+        cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def _job_for(path: Path, branch, user):
+    from django.core.files import File
+
+    from members import importer
+    from members.models import ImportJob
+
+    with path.open("rb") as fh:
+        job = ImportJob.objects.create(original_name=path.name, branch=branch, created_by=user)
+        job.file.save(path.name, File(fh), save=True)
+    ImportJob.objects.filter(pk=job.pk).update(source_digest=importer._digest(path))
+    return job
+
+
+def measure_full_import(user, branch, rows: int) -> tuple[float, float]:
+    """(validate + commit rows/s of the full-column file, COPY floor rows/s of the same rows)."""
+    import json
+
+    from django.db import connection, transaction
+
+    from members import importer
+    from members.models import ImportJob, Member
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "full.csv"
+        write_full_file(path, rows)
+        _delete_full(connection)
+        job = _job_for(path, branch, user)
+        start = time.perf_counter()
+        job = importer.import_validate(job_id=job.pk)
+        validated = time.perf_counter()
+        assert job.valid_rows == rows, (job.valid_rows, job.errors[:3])
+        # The floor: the same staged rows, COPY into the member table alone, rolled back.
+        columns = [f.column for f in importer._FIELDS]
+        staged = [json.loads(line)["member"] for line in importer.staging_path(job).open(encoding="utf-8")]
+        sql = f"COPY {Member._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+        now = dt.datetime.now(dt.UTC).isoformat()
+        floor_start = time.perf_counter()
+        with transaction.atomic():
+            with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+                for r in staged:
+                    r["created_at"] = r["updated_at"] = now
+                    copy.write_row([r[c] for c in columns])
+            floor_s = time.perf_counter() - floor_start
+            transaction.set_rollback(True)
+        floor = rows / floor_s
+        print(f"import floor (COPY of the same {rows} rows): {floor_s:.1f}s = {floor:.0f} rows/s")
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.IMPORTING)
+        commit_start = time.perf_counter()
+        job = importer.import_commit(job_id=job.pk, actor_id=user.pk)
+        done = time.perf_counter()
+        done = validated + (done - commit_start)  # the floor measurement in between is not ours
+        assert job.imported_rows == rows, (job.imported_rows, job.message)
+        full = rows / (done - start)
+        print(
+            f"import (full columns: card, tier, points, spend): {rows} rows in {done - start:.1f}s "
+            f"(validate {validated - start:.1f}s, commit {done - validated:.1f}s) = {full:.0f} rows/s"
+        )
+        _delete_full(connection)
+        job.file.delete(save=False)
+    return full, floor
+
+
+def stream_child(rows: int) -> None:
+    """In a child process: write a ``rows``-row file, validate and commit it, clean up."""
+    setup_django()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from clinic.models import Branch
+    from members import importer
+    from members.models import ImportJob
+
+    settings.MEDIA_ROOT = Path(tempfile.gettempdir()) / "clinic-bench-media"
+    user = get_user_model().objects.get(username="bench_admin")
+    branch = Branch.objects.get(code="BJA")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stream.csv"
+        write_full_file(path, rows)
+        _delete_full(connection)
+        job = _job_for(path, branch, user)
+        start = time.perf_counter()
+        job = importer.import_validate(job_id=job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.IMPORTING)
+        job = importer.import_commit(job_id=job.pk, actor_id=user.pk)
+        print(f"streamed {rows} rows: {job.imported_rows} imported in {time.perf_counter() - start:.1f}s")
+        assert job.imported_rows == rows, job.message
+        _delete_full(connection)
+        job.file.delete(save=False)
+
+
+def measure_stream(rows: int) -> float:
+    """Peak RSS (MB) of a child process that imports a ``rows``-row file end to end."""
+    import resource
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "benchmarks.members", "--stream-child", str(rows)], check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"import of {rows} rows: peak RSS {peak:.0f} MB")
+    return peak
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--members", type=int, default=1_000_000)
@@ -405,9 +574,20 @@ def main() -> None:
     )
     p.add_argument("--repeat", type=int, default=200, help="queries per search kind (each timed 3 times)")
     p.add_argument("--regenerate", action="store_true", help="generate even if the data is there")
+    p.add_argument("--full-rows", type=int, default=100_000, help="rows of the full-column migration file")
+    p.add_argument("--stream-rows", type=int, default=1_000_000, help="rows of the memory check")
+    p.add_argument("--import-only", action="store_true", help="only the migration import figures")
+    p.add_argument("--stream-child", type=int, default=0, help=argparse_suppress())
     args = p.parse_args()
+    if args.stream_child:
+        stream_child(args.stream_child)
+        return
     if args.small:
         args.members, args.import_rows, args.baseline_rows, args.repeat = 20_000, 2_000, 1_000, 60
+        if args.full_rows == 100_000:
+            args.full_rows = 5_000
+        if args.stream_rows == 1_000_000:
+            args.stream_rows = 20_000
     setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -426,6 +606,13 @@ def main() -> None:
     if user is None:
         user = get_user_model().objects.create_superuser("bench_admin", password=None)
 
+    if args.import_only:
+        full, floor = measure_full_import(user, branches[0], args.full_rows)
+        peak = measure_stream(args.stream_rows)
+        print(
+            f"import_full_rows_per_s={full:.0f} import_floor_rows_per_s={floor:.0f} import_1m_peak_rss_mb={peak:.0f}"
+        )
+        return
     have = existing(connection)
     gen_s = 0.0
     if have != args.members or args.regenerate:
@@ -439,6 +626,8 @@ def main() -> None:
     ours, baseline = measure_import(
         user, branches[0], args.import_rows, min(args.baseline_rows, args.import_rows)
     )
+    full, floor = measure_full_import(user, branches[0], args.full_rows)
+    peak = measure_stream(args.stream_rows)
     bench_line(
         "members",
         members=args.members,
@@ -448,6 +637,9 @@ def main() -> None:
         profile_queries=queries,
         import_rows_per_s=ours,
         baseline_import_rows_per_s=baseline,
+        import_full_rows_per_s=full,
+        import_floor_rows_per_s=floor,
+        import_1m_peak_rss_mb=peak,
     )
 
 

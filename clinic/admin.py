@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 
-from . import services
+from . import resources, services
 from .errors import DomainError
 from .models import (
     AuditLog,
@@ -73,7 +74,8 @@ class OpeningHoursInline(admin.TabularInline):
 
 
 @admin.register(Branch)
-class BranchAdmin(AuditedAdmin):
+class BranchAdmin(ImportExportMixin, AuditedAdmin):
+    resource_classes = [resources.BranchResource]
     list_display = ["code", "name", "phone", "address", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name", "address"]
@@ -84,7 +86,8 @@ class BranchAdmin(AuditedAdmin):
 
 
 @admin.register(ServiceCategory)
-class ServiceCategoryAdmin(AuditedAdmin):
+class ServiceCategoryAdmin(ImportExportMixin, AuditedAdmin):
+    resource_classes = [resources.ServiceCategoryResource]
     list_display = ["code", "name", "name_en", "is_basic_care", "sort_order", "is_active"]
     list_editable = ["sort_order"]
     list_filter = ["is_basic_care", "is_active"]
@@ -92,7 +95,8 @@ class ServiceCategoryAdmin(AuditedAdmin):
 
 
 @admin.register(ServiceItem)
-class ServiceItemAdmin(AuditedAdmin):
+class ServiceItemAdmin(ImportExportMixin, AuditedAdmin):
+    resource_classes = [resources.ServiceItemResource]
     list_display = ["code", "name", "category", "price", "unit", "duration_minutes", "is_active"]
     list_filter = ["category", "is_active", "per_tooth"]
     search_fields = ["code", "name", "name_en"]

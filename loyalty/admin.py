@@ -6,11 +6,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 
 from clinic.admin import AuditedAdmin
 from clinic.selectors import scope_to_branches
 
-from . import services
+from . import resources, services
 from .models import (
     BonusRule,
     EarnCategoryRate,
@@ -75,7 +76,8 @@ class TierAllowanceInline(admin.TabularInline):
 
 
 @admin.register(Tier)
-class TierAdmin(AuditedAdmin):
+class TierAdmin(ImportExportMixin, AuditedAdmin):
+    resource_classes = [resources.TierResource, resources.TierCategoryDiscountResource]
     form = TierForm
     list_display = [
         "rank",
@@ -300,7 +302,8 @@ from .coupon_models import Coupon, CouponBatch, CouponTemplate  # noqa: E402
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(AuditedAdmin):
+class CouponTemplateAdmin(ImportExportMixin, AuditedAdmin):
+    resource_classes = [resources.CouponTemplateResource]
     list_display = ["name", "kind", "amount_off", "percent_off", "cap", "min_spend", "stackable", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]
@@ -362,7 +365,8 @@ from .coupon_models import RewardItem, RewardRedemption  # noqa: E402
 
 
 @admin.register(RewardItem)
-class RewardItemAdmin(AuditedAdmin):
+class RewardItemAdmin(ImportExportMixin, AuditedAdmin):
+    resource_classes = [resources.RewardItemResource]
     list_display = ["name", "kind", "points_cost", "stock", "per_member_limit", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]

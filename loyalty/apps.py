@@ -12,9 +12,10 @@ class LoyaltyConfig(AppConfig):
     def ready(self) -> None:
         from clinic.navigation import NavItem, register
 
-        from . import profile
+        from . import importing, profile
 
         profile.register()
+        importing.register()
         # Staff navigation, by role (docs/permissions.md): the front desk's rewards screen,
         # marketing's coupon batches, the referral leaderboard.
         register(

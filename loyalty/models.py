@@ -303,6 +303,7 @@ class TierCause(models.TextChoices):
     UPGRADE = "upgrade", _("Qualified by purchases")
     ANNIVERSARY = "anniversary", _("Anniversary review")
     MANUAL = "manual", _("Manual override")
+    MIGRATION = "migration", _("Migrated from the old system")
 
 
 class TierChange(models.Model):

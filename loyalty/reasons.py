@@ -20,6 +20,7 @@ class PointsReason(models.TextChoices):
     # The code is what merges always wrote, so their older entries read in words too.
     MERGE = "merge", _("Moved by a merge of duplicate records")
     REFERRAL_REVERSED = "referral_reversed", _("Referral reward reversed")
+    OPENING = "opening", _("Opening balance from the old system")
 
 
 _LABELS = {**dict(PointsReason.choices), **dict(BonusKind.choices)}

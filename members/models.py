@@ -451,6 +451,10 @@ class ImportJob(models.Model):
     preview = models.JSONField(_("preview"), default=list, blank=True)
     message = models.CharField(_("message"), max_length=300, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Rows to create / update / skip, found by the check; and the file's SHA-256, which makes
+    # the import's idempotency keys: the same file imported twice credits nothing twice.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    source_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

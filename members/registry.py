@@ -10,6 +10,10 @@
   field to the staff registration form (the referrer, from loyalty): resolved when the form
   is checked, saved inside ``member_register``'s transaction, so a refusal rolls the whole
   registration back and is shown on the field.
+- **Import columns**: ``register_import_columns(ImportColumns(...))``: columns of an old
+  system's export that a higher app owns (card, tier, points, spend, referrer, stored value
+  from loyalty). The importer checks them per row and hands the checked values, with the
+  person's id, to ``commit`` inside the import's single transaction.
 - **Merge**: ``register_merge_field(model, field_name)`` for every foreign key to ``Member``;
   ``member_merge`` moves those rows, and a system check fails if a foreign key to Member is
   not registered (so a later app cannot silently lose rows in a merge).
@@ -89,11 +93,51 @@ class RegistrationField:
     order: int = 100
 
 
+class ImportHandler:
+    """One import's handling of a higher app's columns (built once per validation or commit).
+
+    - ``check(row, err)``: ``row`` maps this app's field names to the cell text (already
+      trimmed and NFKC-normalised) or a ``date``; returns the checked values (JSON-safe),
+      calling ``err(column, message)`` for each problem (message translated);
+    - ``commit(*, actor, job, rows)``: ``rows`` is a list of ``(member_id, row_number, values)``;
+      runs inside the import's transaction; anything it raises rolls the whole import back.
+      It must be idempotent per ``(job.source_digest, row_number)``.
+    """
+
+    def check(self, row: dict, err: Callable[[str, str], None]) -> dict:  # pragma: no cover
+        raise NotImplementedError
+
+    def commit(self, *, actor, job, rows: list[tuple[int, int, dict]]) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ImportColumns:
+    """Columns a higher app takes in the member import: ``headers`` maps each header text (as
+    old systems write it, and the English name) to a field name; ``labels`` maps the field
+    name to the column name shown in errors; ``handler()`` builds an ``ImportHandler``."""
+
+    key: str
+    headers: dict[str, str]
+    labels: dict[str, str]
+    handler: Callable[[], ImportHandler]
+    order: int = 100
+
+
 TIMELINE_SOURCES: dict[str, TimelineSource] = {}
 REGISTRATION_FIELDS: dict[str, RegistrationField] = {}
 PROFILE_TABS: dict[str, ProfileTab] = {}
 HEADER_BADGES: list[Callable[[Any], Badge | None]] = []
 MERGE_FIELDS: dict[tuple[str, str], MergeField] = {}
+IMPORT_COLUMNS: dict[str, ImportColumns] = {}
+
+
+def register_import_columns(columns: ImportColumns) -> None:
+    IMPORT_COLUMNS[columns.key] = columns
+
+
+def import_columns() -> list[ImportColumns]:
+    return sorted(IMPORT_COLUMNS.values(), key=lambda c: c.order)
 
 
 def register_timeline_source(

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
+    "import_export",
     "template_partials",
     "django_filters",
     "django_tables2",

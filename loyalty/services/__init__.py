@@ -7,10 +7,12 @@ from .allowances import allowance_consume, allowance_restore, allowance_status, 
 from .config import points_bonus_award, tier_ladder_errors, tier_save
 from .enrolment import card_is_valid, card_number_next, check_digit, membership_enrol
 from .ledger import (
+    OpeningBalance,
     account_open,
     expiry_date,
     points_adjust,
     points_earn,
+    points_open_balances,
     points_redeem,
     points_reverse,
     points_transfer_on_merge,
@@ -43,6 +45,7 @@ from .tiers import (
 )
 
 __all__ = [
+    "OpeningBalance",
     "account_open",
     "allowance_consume",
     "allowance_restore",
@@ -63,6 +66,7 @@ __all__ = [
     "points_expire_due",
     "points_expiry_warn",
     "points_for",
+    "points_open_balances",
     "points_reconcile",
     "points_redeem",
     "points_reverse",

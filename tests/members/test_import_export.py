@@ -53,7 +53,7 @@ def sheet(branch):
             ["孙强", "13800004444", "男", "", bad_id, "", "", ""],  # bad checksum
             ["周杰", "13800005555", "男", "", "", "路边广告", "", ""],  # unknown channel
             ["张伟", "13800001111", "男", "", "", "", "", ""],  # duplicate in the file
-            ["老客户", "13700000000", "", "", "", "", "", ""],  # duplicate in the database
+            ["老客户", "13700000000", "女", "", "", "", "", ""],  # registered already: an update
             ["", "13800006666", "", "", "", "", "", ""],  # no name
         ]
     )
@@ -62,19 +62,26 @@ def sheet(branch):
 def test_preview_shows_row_errors_in_chinese_and_writes_nothing(branch, manager, sheet):
     before = Member.objects.count()
     job = importer.import_job_create(actor=manager, branch=branch, upload=upload(sheet))
-    assert job.status == ImportJob.Status.PREVIEW and job.valid_rows == 2 and job.total_rows == 9, job.errors
+    assert job.status == ImportJob.Status.PREVIEW and job.valid_rows == 3 and job.total_rows == 9, job.errors
     assert Member.objects.count() == before
     errors = {e["row"]: e for e in job.errors}
     assert errors[4]["column"] == "手机号" and "手机号格式错误" in errors[4]["message"]
     assert "日期格式错误" in errors[5]["message"]
     assert "身份证号无效" in errors[6]["message"]
     assert "未知的来源渠道" in errors[7]["message"]
-    assert "重复" in errors[8]["message"] and "重复" in errors[9]["message"]
+    assert "重复" in errors[8]["message"] and 9 not in errors
     assert "缺少姓名" in errors[10]["message"]
-    assert [r["name"] for r in job.preview] == ["张伟", "李娜"] and "****" in job.preview[0]["phone"]
+    assert [(r["name"], r["action"]) for r in job.preview] == [
+        ("张伟", "create"),
+        ("李娜", "create"),
+        ("老客户", "update"),
+    ]
+    assert "****" in job.preview[0]["phone"]
+    assert job.summary["create"] == 2 and job.summary["update"] == 1
 
     job = importer.import_confirm(actor=manager, job=job)
     assert job.status == ImportJob.Status.DONE and job.imported_rows == 2
+    assert Member.objects.get(name="老客户").gender == "F"  # an empty field filled
     li = Member.objects.get(name="李娜")
     assert li.phone == "+8613900002222" and li.stage == "lead" and li.gender == "F" and li.id_number
     assert li.pinyin_initials == "ln" and li.channel.name == "朋友介绍" and li.created_by == manager
