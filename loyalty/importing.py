@@ -9,8 +9,8 @@
   date, else the policy's), keyed per (file, row): importing the same file twice credits once;
 - spend counts toward tiers as ``Purchase`` rows keyed per (file, row): the last 12 months'
   spend (with the visit count, up to what any tier asks for) now, the rest 13 months ago;
-- 储值余额 is checked and kept; it is written once the stored-value service exists
-  (``STORED_VALUE_OPENER``, wired after merge).
+- 储值余额 becomes an opening entry of the stored-value ledger (all paid part), keyed per
+  (file, row).
 
 A person who already has a membership keeps their card and tier (fill only what is empty);
 their points from the file are still credited once.
@@ -19,7 +19,6 @@ their points from the file are still credited once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from members.registry import ImportColumns, ImportHandler, register_import_colum
 from .errors import LoyaltyError
 from .models import Membership, Purchase, Tier, TierCause, TierChange
 from .services.ledger import OpeningBalance, add_months, points_open_balances
+from .services.stored_value import stored_value_open_balance
 
 HEADERS = {
     "会员卡号": "card_no",
@@ -71,9 +71,6 @@ LABELS = {
     "visits": "消费次数",
     "stored_value": "储值余额",
 }
-
-# Set after merge to the stored-value service: ``fn(*, actor, member_id, amount, key)``.
-STORED_VALUE_OPENER: Callable[..., object] | None = None
 
 
 def _money(text: str) -> Decimal:
@@ -149,8 +146,6 @@ class LoyaltyImport(ImportHandler):
                     out[field] = str(_money(text))
                 except InvalidOperation:
                     err(LABELS[field], _("Not an amount in yuan: %(value)s") % {"value": text})
-        if out.get("stored_value") and Decimal(out["stored_value"]) and STORED_VALUE_OPENER is None:
-            err(LABELS["stored_value"], _("Stored value cannot be imported yet: it is not set up."))
         if (out.get("card_no") or out.get("tier") or out.get("points")) and "_member" not in out:
             out["_member"] = {"stage": Stage.MEMBER}
         return out
@@ -164,7 +159,7 @@ class LoyaltyImport(ImportHandler):
         have = set(Membership.objects.filter(member_id__in=ids).values_list("member_id", flat=True))
         cards = dict(Member.objects.filter(pk__in=ids).values_list("pk", "card_no"))
         tiers = {t.code: t for t in self.tiers.values()}
-        memberships, changes, purchases, openings = [], [], [], []
+        memberships, changes, purchases, openings, balances = [], [], [], [], []
         for member_id, number, values in rows:
             key = f"{prefix}:{number}"
             wants = values.get("card_no") or values.get("tier") or values.get("points")
@@ -255,13 +250,8 @@ class LoyaltyImport(ImportHandler):
                         occurred_at=now - dt.timedelta(days=400),
                     )
                 )
-            if values.get("stored_value") and STORED_VALUE_OPENER is not None:
-                STORED_VALUE_OPENER(
-                    actor=actor,
-                    member_id=member_id,
-                    amount=Decimal(values["stored_value"]),
-                    key=f"{key}:stored",
-                )
+            if values.get("stored_value") and Decimal(values["stored_value"]):
+                balances.append((member_id, Decimal(values["stored_value"]), f"{key}:stored_value"))
         _copy(Membership, memberships)
         _copy(TierChange, changes)
         if purchases:  # keyed: a re-run adds none
@@ -272,6 +262,18 @@ class LoyaltyImport(ImportHandler):
             )
             _copy(Purchase, [p for p in purchases if p.source_key not in done])
         points_open_balances(actor=actor, items=openings, audit_target=job)
+        # Old balances are few (a clinic's prepaid members): one keyed ledger entry each, all
+        # paid part (an old system's export does not tell paid from bonus).
+        people = Member.objects.in_bulk([member_id for member_id, _a, _k in balances])
+        for member_id, amount, balance_key in balances:
+            stored_value_open_balance(
+                actor=actor,
+                member=people[member_id],
+                paid=amount,
+                idempotency_key=balance_key,
+                reason=_("Migrated from the old system"),
+                branch=job.branch,
+            )
         return len(rows)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from loyalty import importing
 from loyalty.models import Membership, PointsAccount, PointsEntry, PointsLot, Purchase, TierChange
+from loyalty.stored_value_models import StoredValueAccount, StoredValueEntry
 from loyalty.services import rolling_stats
 from members import importer
 from members.models import ImportJob, Member
@@ -67,14 +69,14 @@ def test_messy_old_export_migrates_with_cards_tiers_and_points(branch, manager):
     old = make_member(branch, name="老客户", phone="13700000000")
     job = run(manager, branch, EXPORT.encode("gb18030"))
     errors = {(e["row"], e["column"]) for e in job.errors}
-    assert errors == {(7, "积分余额"), (8, "储值余额")}, job.errors
+    assert errors == {(7, "积分余额")}, job.errors
     assert any(n["row"] == 5 and n.get("skipped") for n in job.summary["notices"])  # the repeat
     actions = {r["name"]: r["action"] for r in job.preview}
-    assert actions == {"张伟": "create", "李娜": "create", "老客户": "update"}
-    assert (job.summary["create"], job.summary["update"], job.summary["skip"]) == (2, 1, 1)
+    assert actions == {"张伟": "create", "李娜": "create", "老客户": "update", "赵六": "create"}
+    assert (job.summary["create"], job.summary["update"], job.summary["skip"]) == (3, 1, 1)
 
     job = importer.import_confirm(actor=manager, job=job)
-    assert job.status == ImportJob.Status.DONE and job.imported_rows == 2, job.message
+    assert job.status == ImportJob.Status.DONE and job.imported_rows == 3, job.message
     zhang = Member.objects.get(name="张伟")
     assert zhang.phone == "+8613800138000" and zhang.birth_date == dt.date(1985, 3, 7)
     assert zhang.allergies == "青霉素" and zhang.has_medical_alerts and zhang.notes == "老会员"
@@ -96,13 +98,17 @@ def test_messy_old_export_migrates_with_cards_tiers_and_points(branch, manager):
     # Spend and visits count toward tiers: 5000 yuan and 4 visits in the last 12 months.
     assert rolling_stats(zhang) == (5000, 4)
     assert Purchase.objects.filter(member=zhang).aggregate(s=Sum("amount"))["s"] == pytest.approx(12000.50)
+    # 储值余额 opens the stored-value ledger (all of it the paid part), keyed per (file, row).
+    zhao = StoredValueAccount.objects.get(member__name="赵六")
+    assert (zhao.paid_balance, zhao.bonus_balance) == (Decimal("500.00"), Decimal("0.00"))
 
     # The same export again: every row matches, nothing is credited or created twice.
     entries, purchases = PointsEntry.objects.count(), Purchase.objects.count()
     again = importer.import_confirm(actor=manager, job=run(manager, branch, EXPORT.encode("gb18030")))
     assert again.status == ImportJob.Status.DONE and again.imported_rows == 0, again.message
-    assert again.summary["update"] == 3
+    assert again.summary["update"] == 4
     assert PointsEntry.objects.count() == entries and Purchase.objects.count() == purchases
+    assert StoredValueEntry.objects.count() == 1
     assert dict(PointsAccount.objects.values_list("member__name", "balance")) == balances
     assert Membership.objects.count() == 3 and Member.objects.filter(name="张伟").count() == 1
 
@@ -134,7 +140,7 @@ def test_a_failure_mid_commit_leaves_nothing(branch, manager, monkeypatch):
     monkeypatch.undo()
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.IMPORTING)
     job = importer.import_commit(job_id=job.pk, actor_id=manager.pk)
-    assert job.status == ImportJob.Status.DONE and job.imported_rows == 3  # 老客户 is new here
+    assert job.status == ImportJob.Status.DONE and job.imported_rows == 4  # 老客户 is new here
     assert PointsEntry.objects.count() == 3
 
 
