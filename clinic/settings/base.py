@@ -38,6 +38,8 @@ def read_secret(name: str, default: str | None = None) -> str | None:
 
 
 DEBUG = env("DEBUG")
+# `seed_demo` creates staff with a known password; production switches this off.
+DEMO_DATA_ALLOWED = True
 SECRET_KEY = read_secret("SECRET_KEY", default="") or ""
 # Older keys still accepted while a rotation is under way (docs/operations.md).
 SECRET_KEY_FALLBACKS = [k for k in env.list("SECRET_KEY_FALLBACKS", default=[]) if k]
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "clinic.middleware.ActiveBranchMiddleware",
+    "clinic.middleware.NoStoreMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     # Axes last: it turns a locked-out login attempt into the lockout page.
     "axes.middleware.AxesMiddleware",
