@@ -314,3 +314,44 @@ def test_person_data_export_json_and_xlsx(person, manager, client_for):
     assert response.status_code == 200 and response.content[:2] == b"PK"
     assert AuditLog.objects.filter(action="members.member.data_exported").count() == 2
     assert client.get(url("data_export", person.pk, "pdf")).status_code == 404
+
+
+def _with_medical_perm(user):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(codename="view_medical", content_type__app_label="clinic")
+    )
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_person_data_export_leaves_medical_out_without_view_medical(person, manager, doctor, client_for):
+    services.member_medical_update(
+        actor=doctor, member=person, allergies="青霉素", conditions=["diabetes"], dental_history="种植 36"
+    )
+    data = client_for(manager).get(url("data_export", person.pk, "json")).json()
+    assert "allergies" not in data["medical"] and "青霉素" not in str(data)
+    assert set(data["medical"]) == {"omitted"}
+    audit = AuditLog.objects.filter(action="members.member.data_exported").latest("id")
+    assert audit.changes["medical"] is False
+
+    clinical = _with_medical_perm(manager)
+    data = client_for(clinical).get(url("data_export", person.pk, "json")).json()
+    assert data["medical"]["allergies"] == "青霉素" and data["medical"]["dental_history"] == "种植 36"
+
+
+def test_person_data_xlsx_is_translated_and_in_the_clinic_zone(person, manager, client_for):
+    import io
+
+    from django.utils import timezone
+    from openpyxl import load_workbook
+
+    response = client_for(manager).get(url("data_export", person.pk, "xlsx"))
+    wb = load_workbook(io.BytesIO(response.content))
+    assert wb.sheetnames == ["基本信息", "病史与过敏", "同意书", "家庭", "沟通记录"]
+    profile = {row[0]: row[1] for row in wb["基本信息"].iter_rows(values_only=True)}
+    assert profile["姓名"] == "张三"
+    local = timezone.localtime(person.created_at).replace(tzinfo=None)
+    assert abs(profile["建档时间"] - local) < dt.timedelta(seconds=1)  # Shanghai, not UTC
+    comms = list(wb["沟通记录"].iter_rows(values_only=True))
+    assert comms[0][0] == "时间" and "kind" not in str(comms)
