@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
