@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinic.phones import is_mobile
+
 from . import exports, selectors, services
 from .errors import MemberError
 from .forms import (
@@ -24,6 +26,7 @@ from .forms import (
     MemberForm,
 )
 from .models import Consent, FamilyLink, MemberStatus
+from .names import mask_name
 from .profile import profile_context
 from .registry import registration_fields_for
 
@@ -91,8 +94,31 @@ def member_create(request: HttpRequest) -> HttpResponse:
             _form_error(form, exc)
         else:
             messages.success(request, _("%(name)s is registered.") % {"name": member.name})
+            _phone_notices(request, member)
             return redirect("members:detail", pk=member.pk)
     return render(request, "members/form.html", {"form": form, "duplicate": duplicate, "member": None})
+
+
+def _phone_notices(request: HttpRequest, member) -> None:
+    """After registering: who else uses this phone (a family may share one; names outside
+    the user's branches are masked), and a landline never receives text messages."""
+    if not member.phone:
+        return
+    others = list(
+        selectors.members_sharing_phone(member.phone, exclude_pk=member.pk).order_by("created_at")[:5]
+    )
+    if others:
+        names = "、".join(
+            other.name if selectors.member_in_scope(other, request.user) else mask_name(other.name)
+            for other in others
+        )
+        messages.warning(
+            request,
+            _("This phone number is also used by %(names)s. A family may share one: check it is right.")
+            % {"names": names},
+        )
+    if not is_mobile(member.phone):
+        messages.info(request, _("This number is a landline: it will not receive text messages."))
 
 
 @require_GET

@@ -355,3 +355,27 @@ def test_person_data_xlsx_is_translated_and_in_the_clinic_zone(person, manager, 
     assert abs(profile["建档时间"] - local) < dt.timedelta(seconds=1)  # Shanghai, not UTC
     comms = list(wb["沟通记录"].iter_rows(values_only=True))
     assert comms[0][0] == "时间" and "kind" not in str(comms)
+
+
+def test_registering_a_shared_phone_says_who_else_uses_it(person, other_branch, front_desk, client_for):
+    from django.contrib.messages import get_messages
+
+    make_member(other_branch, name="欧阳娜娜", phone="13812345678")
+    client = client_for(front_desk)
+    response = client.post(url("create"), {"name": "李小明", "phone": "13812345678", "stage": "lead"})
+    assert response.status_code == 302 and Member.objects.filter(name="李小明").exists()
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "张三" in text  # this branch's record: the user may open it
+    assert "欧***" in text and "欧阳娜娜" not in text  # the other branch's: masked
+
+
+def test_a_landline_is_accepted_as_such(front_desk, client_for):
+    from django.contrib.messages import get_messages
+
+    response = client_for(front_desk).post(
+        url("create"), {"name": "王家", "phone": "021-6288 1234", "stage": "lead"}
+    )
+    assert response.status_code == 302
+    assert Member.objects.get(name="王家").phone == "+862162881234"
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "固定电话" in text or "landline" in text
