@@ -63,7 +63,9 @@ def member_search(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "")[:50]
     results = selectors.member_search(request.user, query)
     template = "members/_search_results.html" if request.htmx else "members/search.html"
-    return render(request, template, {"results": results, "query": query})
+    # Receiving a person of another branch needs an exact finding, not a name browse.
+    receivable = selectors.classify_query(query)[0] in selectors.RECEIVE_KINDS
+    return render(request, template, {"results": results, "query": query, "receivable": receivable})
 
 
 @require_http_methods(["GET", "POST"])
@@ -278,7 +280,9 @@ def member_receive(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     member = selectors.get_member_chainwide(request.user, pk)
     try:
-        services.member_receive_at_branch(actor=request.user, member=member, branch=request.branch)
+        services.member_receive_at_branch(
+            actor=request.user, member=member, branch=request.branch, query=request.POST.get("q", "")[:50]
+        )
     except MemberError as exc:
         messages.error(request, exc.message)
         return redirect("members:list")

@@ -322,6 +322,8 @@ LOYALTY_EXPIRY_WORKERS = env.int("LOYALTY_EXPIRY_WORKERS", default=2)
 MEMBERS_ENCRYPTION_KEYS = [k for k in env.list("MEMBERS_ENCRYPTION_KEYS", default=[]) if k]
 MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""
 MEMBERS_IMPORT_SYNC_ROWS = env.int("MEMBERS_IMPORT_SYNC_ROWS", default=2000)
+# How many people of other branches one user may receive ("在本店接待") per hour.
+MEMBERS_RECEIVE_PER_HOUR = env.int("MEMBERS_RECEIVE_PER_HOUR", default=20)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

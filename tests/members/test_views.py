@@ -13,6 +13,11 @@ from members.models import Consent, ConsentKind, Member, MemberStatus, Relation
 
 from .factories import make_id_number, make_member
 
+
+def national(e164: str) -> str:
+    return e164.removeprefix("+86")
+
+
 pytestmark = pytest.mark.django_db
 
 
@@ -143,14 +148,38 @@ def test_navbar_search_box_and_live_results(person, front_desk, client_for):
 
 def test_search_finds_other_branch_and_receive_opens_it(person, outsider, client_for):
     client = client_for(outsider)
-    body = client.get(url("search"), {"q": "5678"}, HTTP_HX_REQUEST="true").content.decode()
-    assert "张三" in body and url("receive", person.pk) in body
+    browse = client.get(url("search"), {"q": "5678"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "张三" in browse and url("receive", person.pk) not in browse  # last four: a browse
+    body = client.get(url("search"), {"q": "138 1234 5678"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "张三" in body and url("receive", person.pk) in body and 'name="q"' in body
     assert f'href="{url("detail", person.pk)}"' not in body
     assert client.get(url("detail", person.pk)).status_code == 404
-    response = client.post(url("receive", person.pk))
+    response = client.post(url("receive", person.pk), {"q": "13812345678"})
     assert response.status_code == 302
     assert client.get(url("detail", person.pk)).status_code == 200
-    assert AuditLog.objects.filter(action="members.member.received_at_branch").exists()
+    here = AuditLog.objects.get(action="members.member.received_at_branch")
+    home = AuditLog.objects.get(action="members.member.received_by_other_branch")
+    assert here.branch.code == "PD" and home.branch.code == "JA"  # the home manager sees it
+    assert here.changes["found_by"] == "phone_full"
+
+
+def test_receive_needs_an_exact_finding_not_a_counted_id(person, outsider, client_for):
+    client = client_for(outsider)
+    for q in ("", "张三", "5678", "zs", "13812345679"):
+        response = client.post(url("receive", person.pk), {"q": q})
+        assert response.status_code == 302 and response["Location"] == url("list")
+    assert client.get(url("detail", person.pk)).status_code == 404
+    assert not AuditLog.objects.filter(action="members.member.received_at_branch").exists()
+
+
+def test_receive_is_limited_per_user_per_hour(branch, outsider, client_for, settings):
+    settings.MEMBERS_RECEIVE_PER_HOUR = 2
+    people = [make_member(branch, name=f"客人{i}", phone=f"1390000000{i}") for i in range(3)]
+    client = client_for(outsider)
+    for p in people:
+        client.post(url("receive", p.pk), {"q": national(p.phone)})
+    assert AuditLog.objects.filter(action="members.member.received_at_branch").count() == 2
+    assert client.get(url("detail", people[2].pk)).status_code == 404
 
 
 def test_profile_for_front_desk(person, front_desk, client_for, django_assert_max_num_queries):
