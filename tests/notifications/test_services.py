@@ -487,6 +487,6 @@ def test_sms_to_a_landline_is_skipped_not_sent(templates):
     landline.refresh_from_db()
     mobile.refresh_from_db()
     assert counts == {"sent": 1, "skipped": 1}
-    assert landline.status == Status.SKIPPED and "landline" in landline.last_error.lower()
+    assert landline.status == Status.SKIPPED and "固定电话" in landline.last_error
     assert mobile.status == Status.SENT
     assert [m.outbox_id for m in locmem.outbox] == [mobile.pk]
