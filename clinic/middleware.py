@@ -62,3 +62,42 @@ class ActiveBranchMiddleware:
             request.branch = branch
             request.available_branches = branches
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Every response to a signed-in staff member carries ``Cache-Control: no-store``.
+
+    Front-desk PCs are shared: a profile, a ``data.json``, an export or a receipt must not be
+    left in the browser's (or a proxy's) cache for the next person at the desk to reopen.
+    Pages, htmx fragments and file downloads alike: the class is "what a signed-in person
+    sees", so it is decided here rather than view by view. A view's own ``max-age`` is
+    dropped; anonymous responses (the login page, static files, the health probe) keep theirs.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_no_store(response)
+        return response
+
+
+def add_no_store(response):
+    """``no-store, private`` and no ``max-age`` (a personal-data response on a shared PC)."""
+    from django.utils.cache import patch_cache_control
+
+    if "Cache-Control" in response.headers:
+        directives = [
+            d.strip()
+            for d in response.headers["Cache-Control"].split(",")
+            if d.strip() and not d.strip().lower().startswith(("max-age", "s-maxage", "public"))
+        ]
+        response.headers["Cache-Control"] = ", ".join(directives)
+        if not response.headers["Cache-Control"]:
+            del response.headers["Cache-Control"]
+    patch_cache_control(response, no_store=True, private=True)
+    response.headers.pop("Expires", None)
+    return response

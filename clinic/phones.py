@@ -34,6 +34,20 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether a text message can reach the number: a mobile, not a landline (``021-…``).
+
+    Never raises: a value that does not parse is not a mobile."""
+    try:
+        number = phonenumbers.parse(e164, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
 def national_digits(e164: str) -> str:
     """The number as dialled inside its country: ``13812345678`` for ``+8613812345678``."""
     number = phonenumbers.parse(e164, None)

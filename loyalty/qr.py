@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 import segno
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
 
 SVG_TYPE = "image/svg+xml"
 
@@ -40,10 +39,12 @@ def qr_svg(data: str, *, title: str = "") -> bytes:
 
 
 def svg_response(data: str, *, title: str = "") -> HttpResponse:
-    """The image for an ``<img src>``: private (it names a person's card or code)."""
-    response = HttpResponse(qr_svg(data, title=title), content_type=SVG_TYPE)
-    patch_cache_control(response, private=True, max_age=300)
-    return response
+    """The image for an ``<img src>``: not stored (it names a person's card or code; the
+    front-desk PCs are shared). ``NoStoreMiddleware`` does the same for every signed-in
+    response; this keeps the image right wherever it is served from."""
+    from clinic.middleware import add_no_store
+
+    return add_no_store(HttpResponse(qr_svg(data, title=title), content_type=SVG_TYPE))
 
 
 def referral_link(request, code: str) -> str:

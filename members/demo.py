@@ -23,6 +23,8 @@ TAGS = [
 ]
 
 # name, phone, gender, birth, branch, stage, channel, tags, card, allergies, conditions, notes
+# The general notes hold only what marketing and the front desk may read (interests, how
+# they found the clinic); health facts go to the medical fields (DENTAL_HISTORY below).
 PEOPLE = [
     (
         "张伟",
@@ -36,7 +38,7 @@ PEOPLE = [
         "JA0001015",
         "青霉素",
         "hypertension",
-        "种植 36 术后",
+        "",
     ),
     ("王芳", "13912348765", "F", "1990-07-02", "JA", "member", "大众点评", [], "JA0001023", "", "", ""),
     (
@@ -95,7 +97,7 @@ PEOPLE = [
         "JA0001049",
         "",
         "anticoagulants,heart",
-        "服用华法林，拔牙前需停药评估",
+        "",
     ),
     ("周杰", "13322223333", "M", "1999-02-28", "JA", "patient", "地推", [], None, "", "", ""),
     ("吴倩", "15900001111", "F", "1993-06-06", "JA", "patient", "朋友介绍", [], None, "利多卡因", "", ""),
@@ -118,7 +120,7 @@ PEOPLE = [
         "JA0001072",
         "",
         "pregnancy",
-        "孕 20 周，避免 X 光",
+        "",
     ),
     ("马超", "13822223333", "M", "1991-04-04", "JA", "patient", "抖音", ["投诉过"], None, "", "", ""),
     ("朱琳", "13833334444", "F", "1994-10-24", "JA", "lead", "地推", [], None, "", "", ""),
@@ -137,7 +139,7 @@ PEOPLE = [
         "JA0001080",
         "",
         "diabetes,hypertension",
-        "全口种植",
+        "",
     ),
     ("高雅婷", "18700001111", "F", "1998-08-18", "PD", "patient", "大众点评", [], None, "", "", ""),
     ("罗浩", "18700002222", "M", "1989-09-19", "PD", "member", "美团", [], "PD0002014", "阿司匹林", "", ""),
@@ -153,7 +155,7 @@ PEOPLE = [
         "PD0002022",
         "",
         "heart",
-        "心脏支架术后",
+        "",
     ),
     ("梁博文", "18700004444", "M", "1993-12-03", "PD", "lead", "抖音", ["种植意向"], None, "", "", ""),
     ("谢雨萱", "18700005555", "F", "2000-02-20", "PD", "patient", "小红书", [], None, "", "", ""),
@@ -177,6 +179,15 @@ PEOPLE = [
         "",
     ),
 ]
+
+# Dental history (a medical field: only roles with clinic.view_medical see it).
+DENTAL_HISTORY = {
+    "张伟": "种植 36 术后",
+    "黄丽华": "服用华法林，拔牙前需停药评估",
+    "孙丽": "孕 20 周，避免 X 光",
+    "何建国": "全口种植",
+    "郑秀英": "心脏支架术后",
+}
 # Children: (name, birth, branch, parent name, relation of parent to child)
 CHILDREN = [
     ("张小宝", 7, "JA", "张伟", Relation.PARENT),
@@ -244,13 +255,14 @@ def seed_members(*, branches: dict[str, Branch]) -> int:
             )
             if stage == "member":
                 services.member_stage_advance(actor=actor, member=member, stage=Stage.MEMBER, card_no=card)
-            if allergies or conds:
+            history = DENTAL_HISTORY.get(name, "")
+            if allergies or conds or history:
                 services.member_medical_update(
                     actor=doctor,
                     member=member,
                     allergies=allergies,
-                    conditions=conds.split(","),
-                    dental_history="",
+                    conditions=conds.split(",") if conds else [],
+                    dental_history=history,
                 )
             if stage != "lead":
                 Member.objects.filter(pk=member.pk).update(last_visit_at=now - dt.timedelta(days=7 * (i + 1)))

@@ -15,7 +15,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
 from clinic.phones import mask_phone, national_digits
@@ -29,7 +31,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def escape_cell(value):
-    """Make a value safe for a spreadsheet cell."""
+    """Make a value safe for a spreadsheet cell (translated labels become text)."""
+    if isinstance(value, Promise):
+        value = str(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     if isinstance(value, dt.datetime):
@@ -40,8 +44,8 @@ def escape_cell(value):
 def workbook_bytes(sheets: Iterable[tuple[str, list[str], Iterable[Iterable]]]) -> bytes:
     wb = Workbook(write_only=True)
     for title, header, rows in sheets:
-        ws = wb.create_sheet(title=title[:31])
-        ws.append(header)
+        ws = wb.create_sheet(title=str(title)[:31])
+        ws.append([escape_cell(h) for h in header])
         for row in rows:
             ws.append([escape_cell(v) for v in row])
     out = io.BytesIO()
@@ -74,25 +78,25 @@ def member_list_rows(queryset, *, reveal_phone: bool) -> Iterable[list]:
 
 
 LIST_HEADER = [
-    "ID",
-    "姓名",
-    "性别",
-    "出生日期",
-    "手机号",
-    "阶段",
-    "会员卡号",
-    "所属门店",
-    "来源渠道",
-    "标签",
-    "建档时间",
-    "最近到店",
+    gettext_lazy("ID"),
+    gettext_lazy("Name"),
+    gettext_lazy("Gender"),
+    gettext_lazy("Date of birth"),
+    gettext_lazy("Mobile phone"),
+    gettext_lazy("Stage"),
+    gettext_lazy("Card number"),
+    gettext_lazy("Home branch"),
+    gettext_lazy("Acquisition channel"),
+    gettext_lazy("Tags"),
+    gettext_lazy("Registered at"),
+    gettext_lazy("Last visit"),
 ]
 
 
 def member_list_response(*, actor, queryset, branch=None) -> HttpResponse:
     reveal = actor.has_perm("clinic.reveal_contact")
     rows = list(member_list_rows(queryset, reveal_phone=reveal))
-    content = workbook_bytes([("客户", LIST_HEADER, rows)])
+    content = workbook_bytes([(_("Customers"), LIST_HEADER, rows)])
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -106,9 +110,17 @@ def member_list_response(*, actor, queryset, branch=None) -> HttpResponse:
     return response
 
 
-def person_data(member: Member) -> dict:
-    """Everything the clinic holds about a person (PIPL art. 45: the right to a copy)."""
-    return {
+def _local(value):
+    """A timestamp in the clinic's zone (Asia/Shanghai), ISO 8601 with its offset."""
+    return timezone.localtime(value).isoformat() if value else None
+
+
+def person_data(member: Member, *, medical: bool = True) -> dict:
+    """Everything the clinic holds about a person (PIPL art. 45: the right to a copy).
+
+    ``medical=False`` (an exporter without ``clinic.view_medical``) leaves the medical
+    history out and says so: a clinician exports the clinical part."""
+    data = {
         "profile": {
             "id": member.pk,
             "name": member.name,
@@ -126,7 +138,7 @@ def person_data(member: Member) -> dict:
             "card_no": member.card_no,
             "tags": [t.name for t in member.tags.all()],
             "notes": member.notes,
-            "created_at": member.created_at.isoformat(),
+            "created_at": _local(member.created_at),
         },
         "medical": {
             "allergies": member.allergies,
@@ -137,8 +149,8 @@ def person_data(member: Member) -> dict:
             {
                 "kind": c.get_kind_display(),
                 "channel": c.get_channel_display(),
-                "granted_at": c.granted_at.isoformat(),
-                "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
+                "granted_at": _local(c.granted_at),
+                "withdrawn_at": _local(c.withdrawn_at),
             }
             for c in member.consents.all()
         ],
@@ -152,7 +164,7 @@ def person_data(member: Member) -> dict:
         ],
         "communications": [
             {
-                "at": c.at.isoformat(),
+                "at": _local(c.at),
                 "channel": c.get_channel_display(),
                 "direction": c.get_direction_display(),
                 "summary": c.summary,
@@ -160,34 +172,92 @@ def person_data(member: Member) -> dict:
             for c in member.communications.all()
         ],
     }
+    if not medical:
+        data["medical"] = {"omitted": str(MEDICAL_OMITTED)}
+    return data
+
+
+MEDICAL_OMITTED = gettext_lazy(
+    "Medical history is left out: exporting it needs the permission to see medical records."
+)
+
+# Column and row labels of the personal-data workbook (the JSON keeps the stable keys).
+LABELS = {
+    "id": gettext_lazy("ID"),
+    "name": gettext_lazy("Name"),
+    "gender": gettext_lazy("Gender"),
+    "birth_date": gettext_lazy("Date of birth"),
+    "phone": gettext_lazy("Mobile phone"),
+    "other_contacts": gettext_lazy("Other contacts"),
+    "wechat_id": gettext_lazy("WeChat ID"),
+    "id_number": gettext_lazy("ID number"),
+    "address": gettext_lazy("Address"),
+    "occupation": gettext_lazy("Occupation"),
+    "home_branch": gettext_lazy("Home branch"),
+    "acquisition_channel": gettext_lazy("Acquisition channel"),
+    "stage": gettext_lazy("Stage"),
+    "card_no": gettext_lazy("Card number"),
+    "tags": gettext_lazy("Tags"),
+    "notes": gettext_lazy("Notes"),
+    "created_at": gettext_lazy("Registered at"),
+    "allergies": gettext_lazy("Allergies"),
+    "conditions": gettext_lazy("Conditions"),
+    "dental_history": gettext_lazy("Dental history"),
+    "omitted": gettext_lazy("Note"),
+    "kind": gettext_lazy("Consent"),
+    "channel": gettext_lazy("Channel"),
+    "granted_at": gettext_lazy("Granted at"),
+    "withdrawn_at": gettext_lazy("Withdrawn at"),
+    "relative": gettext_lazy("Relative"),
+    "relation": gettext_lazy("Relation"),
+    "guardian": gettext_lazy("Guardian"),
+    "at": gettext_lazy("Time"),
+    "direction": gettext_lazy("Direction"),
+    "summary": gettext_lazy("Summary"),
+}
+SHEETS = {
+    "consents": gettext_lazy("Consents"),
+    "family": gettext_lazy("Family"),
+    "communications": gettext_lazy("Communications"),
+}
 
 
 def person_data_response(*, actor, member: Member, fmt: str) -> HttpResponse:
     if fmt not in {"json", "xlsx"}:
         raise Http404
-    data = person_data(member)
+    medical = actor.has_perm("clinic.view_medical")
+    data = person_data(member, medical=medical)
     from .services import member_data_export_record
 
-    member_data_export_record(actor=actor, member=member, fmt=fmt)
+    member_data_export_record(actor=actor, member=member, fmt=fmt, medical=medical)
     if fmt == "json":
         response = HttpResponse(
             json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
         )
     else:
+        pair = [_("Field"), _("Value")]
         sheets = [
-            (_("Profile"), ["字段", "内容"], [[k, _flat(v)] for k, v in data["profile"].items()]),
-            (_("Medical"), ["字段", "内容"], [[k, _flat(v)] for k, v in data["medical"].items()]),
+            (_("Profile"), pair, [[LABELS[k], _flat(v)] for k, v in data["profile"].items()]),
+            (_("Medical"), pair, [[LABELS[k], _flat(v)] for k, v in data["medical"].items()]),
         ]
         for key in ("consents", "family", "communications"):
             rows = data[key]
-            header = list(rows[0].keys()) if rows else ["-"]
-            sheets.append((key, header, [[_flat(v) for v in r.values()] for r in rows]))
+            header = [LABELS[k] for k in rows[0]] if rows else ["-"]
+            sheets.append((SHEETS[key], header, [[_flat(v) for v in r.values()] for r in rows]))
         response = HttpResponse(workbook_bytes(sheets), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="person-{member.pk}.{fmt}"'
     return response
 
 
 def _flat(value):
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T" and value[:4].isdigit():
+        # an ISO timestamp from person_data: a real spreadsheet time in the clinic's zone
+        try:
+            return timezone.localtime(dt.datetime.fromisoformat(value)).replace(tzinfo=None)
+        except ValueError:
+            return value
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return value

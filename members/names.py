@@ -89,3 +89,10 @@ def name_grams(name: str) -> list[str]:
     name = "".join(name.split()).lower()
     grams = {name[i : i + n] for n in (1, 2) for i in range(len(name) - n + 1)}
     return sorted(grams)
+
+
+def mask_name(name: str) -> str:
+    """``张**``: the family name and a star per other character, for a person the viewer may
+    not open (a shared phone at another branch)."""
+    name = (name or "").strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""

@@ -89,6 +89,27 @@ def get_member_chainwide(user, pk: int) -> Member:
     return member
 
 
+RECEIVE_KINDS = ("phone_full", "card", "id_number")
+
+
+def receive_found_by(member: Member, raw: str) -> str:
+    """How a person of another branch was found, if the search may lead to receiving them:
+    the kind of an exact match on their full phone number, card number or ID number, else
+    ``""``. A name, pinyin, last-four or prefix search is a browse, not a finding."""
+    kind, q = classify_query(raw)
+    if kind == "phone_full" and member.phone_digits == q:
+        return kind
+    if kind == "card" and member.card_no and member.card_no.upper() == q:
+        return kind
+    if (
+        kind == "id_number"
+        and member.id_number_hash
+        and member.id_number_hash in set(crypto.lookup_hashes(q))
+    ):
+        return kind
+    return ""
+
+
 def member_list(
     user, *, stage: str = "", channel: int | None = None, tag: int | None = None, branch: int | None = None
 ) -> QuerySet[Member]:

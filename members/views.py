@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinic.phones import is_mobile
+
 from . import exports, selectors, services
 from .errors import MemberError
 from .forms import (
@@ -24,6 +26,7 @@ from .forms import (
     MemberForm,
 )
 from .models import Consent, FamilyLink, MemberStatus
+from .names import mask_name
 from .profile import profile_context
 from .registry import registration_fields_for
 
@@ -60,7 +63,9 @@ def member_search(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "")[:50]
     results = selectors.member_search(request.user, query)
     template = "members/_search_results.html" if request.htmx else "members/search.html"
-    return render(request, template, {"results": results, "query": query})
+    # Receiving a person of another branch needs an exact finding, not a name browse.
+    receivable = selectors.classify_query(query)[0] in selectors.RECEIVE_KINDS
+    return render(request, template, {"results": results, "query": query, "receivable": receivable})
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,8 +96,31 @@ def member_create(request: HttpRequest) -> HttpResponse:
             _form_error(form, exc)
         else:
             messages.success(request, _("%(name)s is registered.") % {"name": member.name})
+            _phone_notices(request, member)
             return redirect("members:detail", pk=member.pk)
     return render(request, "members/form.html", {"form": form, "duplicate": duplicate, "member": None})
+
+
+def _phone_notices(request: HttpRequest, member) -> None:
+    """After registering: who else uses this phone (a family may share one; names outside
+    the user's branches are masked), and a landline never receives text messages."""
+    if not member.phone:
+        return
+    others = list(
+        selectors.members_sharing_phone(member.phone, exclude_pk=member.pk).order_by("created_at")[:5]
+    )
+    if others:
+        names = "、".join(
+            other.name if selectors.member_in_scope(other, request.user) else mask_name(other.name)
+            for other in others
+        )
+        messages.warning(
+            request,
+            _("This phone number is also used by %(names)s. A family may share one: check it is right.")
+            % {"names": names},
+        )
+    if not is_mobile(member.phone):
+        messages.info(request, _("This number is a landline: it will not receive text messages."))
 
 
 @require_GET
@@ -252,7 +280,9 @@ def member_receive(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     member = selectors.get_member_chainwide(request.user, pk)
     try:
-        services.member_receive_at_branch(actor=request.user, member=member, branch=request.branch)
+        services.member_receive_at_branch(
+            actor=request.user, member=member, branch=request.branch, query=request.POST.get("q", "")[:50]
+        )
     except MemberError as exc:
         messages.error(request, exc.message)
         return redirect("members:list")

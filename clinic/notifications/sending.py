@@ -29,6 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.phones import is_mobile
+
 from . import conf
 from .backends import BaseBackend, Delivery, Message, get_backend
 from .errors import SendError, TemplateRenderError
@@ -168,6 +170,12 @@ def _deliver(run: _Run, row: Outbox, token: str, opt_outs: dict[tuple[str, str],
     scope = opt_outs.get((row.channel, row.recipient))
     if scope == OptOutScope.ALL or (scope == OptOutScope.MARKETING and row.purpose == Purpose.MARKETING):
         _finish(row, token, status=Status.SKIPPED, last_error=_("The recipient opted out of these messages."))
+        return Status.SKIPPED
+    if row.channel == Channel.SMS and not is_mobile(row.recipient):
+        # The 手机号 field accepts landlines (a family's home phone): never text one.
+        _finish(
+            row, token, status=Status.SKIPPED, last_error=_("The number is a landline: SMS cannot reach it.")
+        )
         return Status.SKIPPED
     try:
         rendered = run.render(row)

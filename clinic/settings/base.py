@@ -38,6 +38,8 @@ def read_secret(name: str, default: str | None = None) -> str | None:
 
 
 DEBUG = env("DEBUG")
+# `seed_demo` creates staff with a known password; production switches this off.
+DEMO_DATA_ALLOWED = True
 SECRET_KEY = read_secret("SECRET_KEY", default="") or ""
 # Older keys still accepted while a rotation is under way (docs/operations.md).
 SECRET_KEY_FALLBACKS = [k for k in env.list("SECRET_KEY_FALLBACKS", default=[]) if k]
@@ -84,6 +86,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "clinic.middleware.ActiveBranchMiddleware",
+    "clinic.middleware.NoStoreMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     # Axes last: it turns a locked-out login attempt into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -329,6 +332,8 @@ LOYALTY_EXPIRY_WORKERS = env.int("LOYALTY_EXPIRY_WORKERS", default=2)
 MEMBERS_ENCRYPTION_KEYS = [k for k in env.list("MEMBERS_ENCRYPTION_KEYS", default=[]) if k]
 MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""
 MEMBERS_IMPORT_SYNC_ROWS = env.int("MEMBERS_IMPORT_SYNC_ROWS", default=2000)
+# How many people of other branches one user may receive ("在本店接待") per hour.
+MEMBERS_RECEIVE_PER_HOUR = env.int("MEMBERS_RECEIVE_PER_HOUR", default=20)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

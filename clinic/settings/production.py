@@ -6,6 +6,7 @@ from .base import *
 from .base import env
 
 DEBUG = False
+DEMO_DATA_ALLOWED = False  # seed_demo would create logins with a published password
 if not SECRET_KEY or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set to 50+ characters.")
 if EMBEDDED_DATABASE:

@@ -109,6 +109,11 @@ def member_erase(*, actor, member: Member, reason: str) -> str:
 
 
 @transaction.atomic
-def member_data_export_record(*, actor, member: Member, fmt: str) -> None:
-    """A person's own data was exported for them: audited."""
-    audit_record(actor=actor, action="members.member.data_exported", target=member, changes={"format": fmt})
+def member_data_export_record(*, actor, member: Member, fmt: str, medical: bool = True) -> None:
+    """A person's own data was exported for them: audited (with or without the medical part)."""
+    audit_record(
+        actor=actor,
+        action="members.member.data_exported",
+        target=member,
+        changes={"format": fmt, "medical": medical},
+    )

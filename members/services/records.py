@@ -374,19 +374,53 @@ def medical_view_record(*, actor, member: Member) -> None:
 
 
 @transaction.atomic
-def member_receive_at_branch(*, actor, member: Member, branch: Branch) -> Member:
-    """A person of another branch walks in: this branch may now open their record."""
+def member_receive_at_branch(*, actor, member: Member, branch: Branch, query: str) -> Member:
+    """A person of another branch walks in: this branch may now open their record.
+
+    Only from a chain-wide search that found them exactly (full phone, card or ID number,
+    ``query`` is what was typed), at most ``MEMBERS_RECEIVE_PER_HOUR`` people per user per
+    hour, and recorded twice: at the receiving branch and at the home branch, whose manager
+    sees it in the audit log of that branch (an id cannot be counted through to pull another
+    branch's register)."""
+    from django.conf import settings
+
+    from clinic.models import AuditLog
+
+    from ..selectors import receive_found_by
+
     member = _lock(member)
     _require_active(member)
-    if member.branch_id != branch.pk and not member.served_branches.filter(pk=branch.pk).exists():
-        member.served_branches.add(branch)
-        audit_record(
-            actor=actor,
-            action="members.member.received_at_branch",
-            target=member,
-            branch=branch,
-            changes={"branch": branch.code, "home_branch": member.branch.code},
+    if member.branch_id == branch.pk or member.served_branches.filter(pk=branch.pk).exists():
+        return member
+    found_by = receive_found_by(member, query)
+    if not found_by:
+        raise MemberError(
+            _("Receive a person from a search by their full phone number, card number or ID number."),
+            code="not_found_exactly",
         )
+    limit = settings.MEMBERS_RECEIVE_PER_HOUR
+    since = timezone.now() - dt.timedelta(hours=1)
+    done = AuditLog.objects.filter(
+        actor=actor, action="members.member.received_at_branch", at__gte=since
+    ).count()
+    if done >= limit:
+        raise MemberError(
+            _("You have received %(limit)s people from other branches in the last hour: ask a manager.")
+            % {"limit": limit},
+            code="rate_limited",
+        )
+    member.served_branches.add(branch)
+    changes = {"branch": branch.code, "home_branch": member.branch.code, "found_by": found_by}
+    audit_record(
+        actor=actor, action="members.member.received_at_branch", target=member, branch=branch, changes=changes
+    )
+    audit_record(
+        actor=actor,
+        action="members.member.received_by_other_branch",
+        target=member,
+        branch=member.branch,
+        changes=changes,
+    )
     return member
 
 

@@ -169,7 +169,7 @@ def test_list_export_masks_by_role_escapes_formulas_and_audits(
     make_member(branch, name="=cmd|' /C calc'!A0", phone="13812345678")
     make_member(other_branch, name="浦东客户", phone="13900000000")
     rows = exported(client_for(marketer))
-    assert rows[0][:2] == ["ID", "姓名"]
+    assert rows[0][:2] == ["编号", "姓名"]
     assert rows[1][1] == "'=cmd|' /C calc'!A0" and rows[1][4] == "138****5678"
     assert all(r[1] != "浦东客户" for r in rows)  # scoped to the marketer's branch
     rows = exported(client_for(manager))

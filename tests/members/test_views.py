@@ -13,6 +13,11 @@ from members.models import Consent, ConsentKind, Member, MemberStatus, Relation
 
 from .factories import make_id_number, make_member
 
+
+def national(e164: str) -> str:
+    return e164.removeprefix("+86")
+
+
 pytestmark = pytest.mark.django_db
 
 
@@ -143,14 +148,38 @@ def test_navbar_search_box_and_live_results(person, front_desk, client_for):
 
 def test_search_finds_other_branch_and_receive_opens_it(person, outsider, client_for):
     client = client_for(outsider)
-    body = client.get(url("search"), {"q": "5678"}, HTTP_HX_REQUEST="true").content.decode()
-    assert "张三" in body and url("receive", person.pk) in body
+    browse = client.get(url("search"), {"q": "5678"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "张三" in browse and url("receive", person.pk) not in browse  # last four: a browse
+    body = client.get(url("search"), {"q": "138 1234 5678"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "张三" in body and url("receive", person.pk) in body and 'name="q"' in body
     assert f'href="{url("detail", person.pk)}"' not in body
     assert client.get(url("detail", person.pk)).status_code == 404
-    response = client.post(url("receive", person.pk))
+    response = client.post(url("receive", person.pk), {"q": "13812345678"})
     assert response.status_code == 302
     assert client.get(url("detail", person.pk)).status_code == 200
-    assert AuditLog.objects.filter(action="members.member.received_at_branch").exists()
+    here = AuditLog.objects.get(action="members.member.received_at_branch")
+    home = AuditLog.objects.get(action="members.member.received_by_other_branch")
+    assert here.branch.code == "PD" and home.branch.code == "JA"  # the home manager sees it
+    assert here.changes["found_by"] == "phone_full"
+
+
+def test_receive_needs_an_exact_finding_not_a_counted_id(person, outsider, client_for):
+    client = client_for(outsider)
+    for q in ("", "张三", "5678", "zs", "13812345679"):
+        response = client.post(url("receive", person.pk), {"q": q})
+        assert response.status_code == 302 and response["Location"] == url("list")
+    assert client.get(url("detail", person.pk)).status_code == 404
+    assert not AuditLog.objects.filter(action="members.member.received_at_branch").exists()
+
+
+def test_receive_is_limited_per_user_per_hour(branch, outsider, client_for, settings):
+    settings.MEMBERS_RECEIVE_PER_HOUR = 2
+    people = [make_member(branch, name=f"客人{i}", phone=f"1390000000{i}") for i in range(3)]
+    client = client_for(outsider)
+    for p in people:
+        client.post(url("receive", p.pk), {"q": national(p.phone)})
+    assert AuditLog.objects.filter(action="members.member.received_at_branch").count() == 2
+    assert client.get(url("detail", people[2].pk)).status_code == 404
 
 
 def test_profile_for_front_desk(person, front_desk, client_for, django_assert_max_num_queries):
@@ -314,3 +343,68 @@ def test_person_data_export_json_and_xlsx(person, manager, client_for):
     assert response.status_code == 200 and response.content[:2] == b"PK"
     assert AuditLog.objects.filter(action="members.member.data_exported").count() == 2
     assert client.get(url("data_export", person.pk, "pdf")).status_code == 404
+
+
+def _with_medical_perm(user):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(codename="view_medical", content_type__app_label="clinic")
+    )
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_person_data_export_leaves_medical_out_without_view_medical(person, manager, doctor, client_for):
+    services.member_medical_update(
+        actor=doctor, member=person, allergies="青霉素", conditions=["diabetes"], dental_history="种植 36"
+    )
+    data = client_for(manager).get(url("data_export", person.pk, "json")).json()
+    assert "allergies" not in data["medical"] and "青霉素" not in str(data)
+    assert set(data["medical"]) == {"omitted"}
+    audit = AuditLog.objects.filter(action="members.member.data_exported").latest("id")
+    assert audit.changes["medical"] is False
+
+    clinical = _with_medical_perm(manager)
+    data = client_for(clinical).get(url("data_export", person.pk, "json")).json()
+    assert data["medical"]["allergies"] == "青霉素" and data["medical"]["dental_history"] == "种植 36"
+
+
+def test_person_data_xlsx_is_translated_and_in_the_clinic_zone(person, manager, client_for):
+    import io
+
+    from django.utils import timezone
+    from openpyxl import load_workbook
+
+    response = client_for(manager).get(url("data_export", person.pk, "xlsx"))
+    wb = load_workbook(io.BytesIO(response.content))
+    assert wb.sheetnames == ["基本信息", "病史与过敏", "同意书", "家庭", "沟通记录"]
+    profile = {row[0]: row[1] for row in wb["基本信息"].iter_rows(values_only=True)}
+    assert profile["姓名"] == "张三"
+    local = timezone.localtime(person.created_at).replace(tzinfo=None)
+    assert abs(profile["建档时间"] - local) < dt.timedelta(seconds=1)  # Shanghai, not UTC
+    comms = list(wb["沟通记录"].iter_rows(values_only=True))
+    assert comms[0][0] == "时间" and "kind" not in str(comms)
+
+
+def test_registering_a_shared_phone_says_who_else_uses_it(person, other_branch, front_desk, client_for):
+    from django.contrib.messages import get_messages
+
+    make_member(other_branch, name="欧阳娜娜", phone="13812345678")
+    client = client_for(front_desk)
+    response = client.post(url("create"), {"name": "李小明", "phone": "13812345678", "stage": "lead"})
+    assert response.status_code == 302 and Member.objects.filter(name="李小明").exists()
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "张三" in text  # this branch's record: the user may open it
+    assert "欧***" in text and "欧阳娜娜" not in text  # the other branch's: masked
+
+
+def test_a_landline_is_accepted_as_such(front_desk, client_for):
+    from django.contrib.messages import get_messages
+
+    response = client_for(front_desk).post(
+        url("create"), {"name": "王家", "phone": "021-6288 1234", "stage": "lead"}
+    )
+    assert response.status_code == 302
+    assert Member.objects.get(name="王家").phone == "+862162881234"
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "固定电话" in text or "landline" in text

@@ -477,3 +477,16 @@ def test_unknown_template_at_send_time_fails_the_message(templates):
     services.outbox_send_due(budget_seconds=5)
     row.refresh_from_db()
     assert row.status == Status.FAILED
+
+
+@time_machine.travel(dt.datetime(2030, 3, 1, 10, 0, tzinfo=SHANGHAI), tick=False)  # outside quiet hours
+def test_sms_to_a_landline_is_skipped_not_sent(templates):
+    landline = enqueue(recipient="021-6288 1234", dedupe_key="landline")
+    mobile = enqueue(dedupe_key="mobile")
+    counts = services.outbox_send_due(budget_seconds=5)
+    landline.refresh_from_db()
+    mobile.refresh_from_db()
+    assert counts == {"sent": 1, "skipped": 1}
+    assert landline.status == Status.SKIPPED and "固定电话" in landline.last_error
+    assert mobile.status == Status.SENT
+    assert [m.outbox_id for m in locmem.outbox] == [mobile.pk]

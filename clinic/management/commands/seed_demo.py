@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from clinic import services
@@ -155,8 +156,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="Do not print the demo logins.")
 
-    @transaction.atomic
     def handle(self, *args, quiet: bool = False, **options):
+        # The demo staff share one known password: never on a real clinic's database.
+        if not settings.DEMO_DATA_ALLOWED:
+            raise CommandError(
+                "seed_demo refuses to run here: DEMO_DATA_ALLOWED is off (production settings). "
+                "The demo logins share a published password."
+            )
+        self._seed(quiet=quiet)
+
+    @transaction.atomic
+    def _seed(self, *, quiet: bool):
         actor = None  # the system
         branches = {}
         for data in BRANCHES:
