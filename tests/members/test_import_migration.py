@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from loyalty import importing
 from loyalty.models import Membership, PointsAccount, PointsEntry, PointsLot, Purchase, TierChange
-from loyalty.stored_value_models import StoredValueAccount, StoredValueEntry
 from loyalty.services import rolling_stats
+from loyalty.stored_value_models import StoredValueAccount, StoredValueEntry
 from members import importer
 from members.models import ImportJob, Member
 
