@@ -98,3 +98,20 @@ def login(user) -> Client:
 @pytest.fixture
 def client_for():
     return login
+
+
+@pytest.fixture
+def captured_html(monkeypatch):
+    """The HTML and stylesheet of the next PDF rendered (``tests.pdf_checks`` renders them again
+    without system fonts)."""
+    from clinic import pdf
+
+    seen = {}
+    real = pdf.html_to_pdf
+
+    def capture(html, stylesheet):
+        seen["html"], seen["stylesheet"] = html, stylesheet
+        return real(html, stylesheet)
+
+    monkeypatch.setattr(pdf, "html_to_pdf", capture)
+    return seen
