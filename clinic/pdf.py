@@ -53,16 +53,21 @@ def _static_roots() -> list[Path]:
     return roots
 
 
-def _local_only(url: str, *args, **kwargs):
-    """WeasyPrint's url_fetcher: files under the static directories, nothing else."""
-    from weasyprint.urls import default_url_fetcher
+def _local_fetcher():
+    """WeasyPrint's URL fetcher restricted to files under the static directories: PDFs never
+    fetch anything over the network."""
+    from weasyprint.urls import URLFetcher
 
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        path = Path(unquote(parsed.path)).resolve()
-        if any(path.is_relative_to(root) for root in _static_roots()):
-            return default_url_fetcher(url, *args, **kwargs)
-    raise ValueError(f"PDFs do not fetch {url}")
+    class LocalFiles(URLFetcher):
+        def fetch(self, url, headers=None):
+            parsed = urlparse(url)
+            if parsed.scheme == "file":
+                path = Path(unquote(parsed.path)).resolve()
+                if any(path.is_relative_to(root) for root in _static_roots()):
+                    return super().fetch(url, headers)
+            raise ValueError(f"PDFs do not fetch {url}")
+
+    return LocalFiles(allowed_protocols={"file"}, fail_on_errors=False)
 
 
 def html_to_pdf(html: str, stylesheet: str) -> bytes:
@@ -71,12 +76,12 @@ def html_to_pdf(html: str, stylesheet: str) -> bytes:
     from weasyprint.text.fonts import FontConfiguration
 
     # @font-face rules only load into a FontConfiguration handed to both CSS and write_pdf.
-    fonts = FontConfiguration()
+    fonts, fetcher = FontConfiguration(), _local_fetcher()
     sheets = [
-        CSS(string=font_face_css(), url_fetcher=_local_only, font_config=fonts),
-        CSS(filename=finders.find(stylesheet), url_fetcher=_local_only, font_config=fonts),
+        CSS(string=font_face_css(), url_fetcher=fetcher, font_config=fonts),
+        CSS(filename=finders.find(stylesheet), url_fetcher=fetcher, font_config=fonts),
     ]
-    return HTML(string=html, url_fetcher=_local_only).write_pdf(stylesheets=sheets, font_config=fonts)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=sheets, font_config=fonts)
 
 
 def render(template: str, stylesheet: str, context: dict, request=None) -> bytes | None:
