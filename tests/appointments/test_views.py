@@ -112,7 +112,9 @@ def test_book_a_clash_shows_the_message_and_free_slots(client_for, front_desk, a
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-testid="clash"' in html
-    assert re.search(r"start=2026-12-07T09%3A00", html)
+    assert re.search(r"start=2026-12-07T10%3A30", html)
+    # The free times are the buttons; the message does not list them a second time.
+    assert "可约时间" not in html and "Free times" not in html, "free times listed twice"
 
 
 def test_book_a_new_lead_through_the_form(client_for, front_desk, service, doc, clock):
