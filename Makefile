@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: run test setup seed bench lint fmt messages check-deploy clean-db
+.PHONY: run test test-tools setup seed bench lint fmt messages check-deploy clean-db
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 	$(PY) -m clinic.i18n_compile
@@ -24,8 +24,20 @@ $(STAMP_NPM): package.json
 run: setup
 	$(PY) -m clinic.devserver
 
+## Tools the tests use that pip and npm cannot give: Debian's chromium (browser tests) and
+## poppler-utils (PDF text). Installed when we are root with apt; otherwise the run ends with
+## a line saying how many browser tests were skipped and how to enable them.
+test-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "== apt-get install$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	    || echo "apt-get could not install$$missing; those tests will be skipped"; \
+	fi
+
 ## Run the whole test suite on real PostgreSQL (DATABASE_URL, or the embedded server).
-test: setup
+test: setup test-tools
 	@if [ -z "$$DATABASE_URL" ]; then \
 	  was=$$($(PY) -m clinic.embedded status); \
 	  $(PY) -m clinic.embedded start; \

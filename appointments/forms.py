@@ -119,6 +119,15 @@ class FilterForm(forms.Form):
     by = forms.ChoiceField(choices=[("doctor", _("By doctor")), ("chair", _("By chair"))], required=False)
     q = forms.CharField(label=_("Name or phone"), required=False, max_length=50)
 
+    def __init__(self, data=None, *args, **kwargs):
+        # The date box shows the day viewed: today when the address names no date.
+        today = timezone.localdate()
+        if data is not None and not data.get("date"):
+            data = data.copy()
+            data["date"] = today.isoformat()
+        super().__init__(data, *args, **kwargs)
+        self.fields["date"].initial = today
+
     def day(self) -> dt.date:
         if self.is_valid() and self.cleaned_data.get("date"):
             return self.cleaned_data["date"]

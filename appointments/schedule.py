@@ -190,3 +190,14 @@ def free_slots(
                         return out
                 slot += step
     return out
+
+
+def nearest_free_slots(doctor, branch, *, around: dt.datetime, duration: dt.timedelta, **kwargs):
+    """The free start times closest to ``around`` (before or after it, that day first), in
+    time order: after a clash the suggestions start near the asked time, not at opening."""
+    count = kwargs.pop("count", None) or conf.get("APPOINTMENTS_SUGGEST_COUNT")
+    day_start = day_bounds(timezone.localtime(around).date())[0]
+    pool = free_slots(doctor, branch, duration=duration, after=day_start, count=count * 6, **kwargs)
+    same_day = [s for s in pool if timezone.localtime(s).date() == timezone.localtime(around).date()]
+    ranked = sorted(same_day, key=lambda s: abs(s - around)) + [s for s in pool if s not in same_day]
+    return sorted(dict.fromkeys(ranked[:count]))

@@ -15,7 +15,7 @@ from django.utils.translation import get_language
 from clinic.models import Branch
 from clinic.selectors import scope_to_branches
 
-from . import schedule
+from . import conf, schedule
 from .models import ACTIVE_STATUSES, Appointment, Chair, Status, Visit
 
 _RELATED = ("member", "service", "doctor__staff", "chair", "branch")
@@ -81,12 +81,22 @@ class FreeGap:
     is_free: bool = True
 
 
+def _next_slot(moment: dt.datetime) -> dt.datetime:
+    """``moment`` rounded up to the slot grid (``APPOINTMENTS_SLOT_MINUTES``)."""
+    step = conf.get("APPOINTMENTS_SLOT_MINUTES")
+    cut = moment.replace(second=0, microsecond=0)
+    if cut < moment:
+        cut += dt.timedelta(minutes=1)
+    return cut + dt.timedelta(minutes=(-cut.minute) % step)
+
+
 def day_columns(
     branch: Branch, day: dt.date, *, by: str = "doctor", doctor_id: int | None = None, status: str = ""
 ) -> list[Column]:
     """The day view: a column per doctor on shift or booked (or per chair), each with its
     shifts, bookings and free gaps. A fixed handful of queries whatever the size."""
     lo, hi = schedule.day_bounds(day)
+    now = _next_slot(timezone.now())
     qs = Appointment.objects.filter(branch=branch, start__lt=hi, end__gt=lo).order_by("start", "id")
     if doctor_id:
         qs = qs.filter(doctor_id=doctor_id)
@@ -112,6 +122,8 @@ def day_columns(
             continue
         col = Column(d.pk, d.staff.full_name, shifts.get(d.pk, []), by_doctor.get(d.pk, []))
         held = [(b.start, b.end) for b in col.bookings if b.status in ACTIVE_STATUSES]
+        # Time already gone is not free: a past gap could only fail when booked.
+        held.append((lo, max(lo, min(hi, now))))
         tz = timezone.get_current_timezone()
         col.free = [
             FreeGap(s, e, s.astimezone(tz).strftime("%H:%M"), e.astimezone(tz).strftime("%H:%M"))

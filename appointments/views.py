@@ -22,6 +22,7 @@ from clinic.models import ServiceItem
 from members.selectors import get_member_for_user, member_search
 
 from . import checkout, integration, pricing, schedule, selectors, services, timeline
+from .errors import AppointmentError
 from .forms import (
     BookingForm,
     BulkMoveForm,
@@ -200,8 +201,9 @@ def book(request: HttpRequest) -> HttpResponse:
                 override=data.get("override", False),
             )
         except DomainError as exc:
-            _form_error(form, exc)
             slots = getattr(exc, "slots", [])
+            brief = getattr(exc, "brief", None) if slots else None
+            _form_error(form, AppointmentError(brief, field=exc.field) if brief else exc)
             slot_query = {
                 "doctor": data["doctor"].pk,
                 "service": data["service"].pk,

@@ -77,6 +77,27 @@ class CouponTemplate(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def offer_text(self) -> str:
+        """What the coupon gives, in a few words a customer reads on a printed ticket:
+        满¥300减¥50, 8折 style percentages as "15% off", a free service item."""
+        from django.utils.translation import gettext
+
+        def yuan(value) -> str:
+            return f"¥{value:,.0f}" if value == value.to_integral_value() else f"¥{value:,.2f}"
+
+        if self.kind == CouponKind.AMOUNT:
+            offer = gettext("%(amount)s off") % {"amount": yuan(self.amount_off)}
+        elif self.kind == CouponKind.PERCENT:
+            offer = gettext("%(percent)s%% off") % {"percent": f"{self.percent_off.normalize():f}"}
+            if self.cap:
+                offer += gettext(", up to %(cap)s") % {"cap": yuan(self.cap)}
+        else:
+            offer = gettext("Free %(item)s") % {"item": self.free_item.name if self.free_item else ""}
+        if self.min_spend:
+            return gettext("Spend %(min)s, %(offer)s") % {"min": yuan(self.min_spend), "offer": offer}
+        return offer
+
     def clean(self) -> None:
         """The fields each kind needs, and one way of validity (admin form validation)."""
         from django.core.exceptions import ValidationError

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic import pdf as clinic_pdf
 from clinic.selectors import scope_to_branches
 from members.exports import workbook_bytes
 from members.selectors import get_member_for_user
@@ -179,23 +179,16 @@ def batch_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _no_network(url: str, *args, **kwargs):
-    raise ValueError(f"coupon sheets do not fetch {url}")
-
-
 @require_GET
 def batch_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    """A printable sheet of codes with a CJK font (see ``appointments.receipts``); the HTML
-    page when WeasyPrint is not installed."""
+    """A printable A4 sheet of tickets, three a row, each with the clinic, the offer and the
+    code (``clinic.pdf``: the project's own CJK font); the HTML page without WeasyPrint."""
     batch = _batch(request, pk, "loyalty.export_couponbatch")
-    context = {"batch": batch, "rows": _sheet_rows(batch)}
-    html = render_to_string("loyalty/coupon_sheet.html", context, request=request)
-    try:
-        from weasyprint import CSS, HTML
-    except (ImportError, OSError):
-        return HttpResponse(html)
-    css = CSS(filename=finders.find("loyalty/coupon_sheet.css"), url_fetcher=_no_network)
-    pdf = HTML(string=html, url_fetcher=_no_network).write_pdf(stylesheets=[css])
+    rows = _sheet_rows(batch)
+    context = {"batch": batch, "ticket_rows": [rows[i : i + 3] for i in range(0, len(rows), 3)]}
+    pdf = clinic_pdf.render("loyalty/coupon_sheet.html", "loyalty/coupon_sheet.css", context, request)
+    if pdf is None:
+        return HttpResponse(render_to_string("loyalty/coupon_sheet.html", context, request=request))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="coupons-{batch.start_no}-{batch.end_no}.pdf"'
     return response

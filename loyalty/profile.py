@@ -60,11 +60,12 @@ class LoyaltyPanel:
     @cached_property
     def history(self):
         from .reasons import reason_label
-        from .selectors import points_history, source_url
+        from .selectors import points_history, source_label, source_url
 
         entries = list(points_history(self.member)[:HISTORY_ON_TAB])
         for entry in entries:
             entry.source_url = source_url(entry.source_key)
+            entry.source_text = source_label(entry.source_key)
             entry.reason_text = reason_label(entry.reason)
         return entries
 

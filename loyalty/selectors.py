@@ -118,6 +118,38 @@ def source_url(source_key: str) -> str:
         return ""
 
 
+def _source_kinds() -> dict[str, str]:
+    from django.utils.translation import gettext
+
+    return {
+        "visit": gettext("Visit"),
+        "enrol": gettext("Membership enrolment"),
+        "referral": gettext("Referral"),
+        "reward": gettext("Reward redemption"),
+        "staff": gettext("Recorded by staff"),
+        "survey": gettext("Follow-up survey"),
+        "adjust": gettext("Manual adjustment"),
+        "demo": gettext("Demo data"),
+    }
+
+
+def source_label(source_key: str) -> str:
+    """What a source key is, in words a user reads: ``visit:2`` → 就诊 No. 2. Unknown
+    prefixes (an import's own keys) are shown as they are."""
+    from django.utils.translation import gettext
+
+    if not source_key:
+        return ""
+    prefix, _sep, rest = source_key.partition(":")
+    kind = _source_kinds().get(prefix)
+    if kind is None:
+        return source_key
+    number = rest.split(":", 1)[0]
+    if prefix == "demo" or not number.isdigit():
+        return kind
+    return gettext("%(kind)s No. %(number)s") % {"kind": kind, "number": number}
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 

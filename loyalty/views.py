@@ -18,7 +18,7 @@ from .errors import LoyaltyError
 from .forms import AdjustForm, TierOverrideForm
 from .profile import LoyaltyPanel
 from .reasons import reason_label
-from .selectors import membership_for, points_history, source_url
+from .selectors import membership_for, points_history, source_label, source_url
 
 
 def _back(pk: int) -> HttpResponse:
@@ -47,6 +47,7 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
     )
     for entry in page.object_list:
         entry.source_url = source_url(entry.source_key)
+        entry.source_text = source_label(entry.source_key)
         entry.reason_text = reason_label(entry.reason)
     return render(request, "loyalty/history.html", {"member": member, "page": page})
 

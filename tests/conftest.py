@@ -98,3 +98,45 @@ def login(user) -> Client:
 @pytest.fixture
 def client_for():
     return login
+
+
+@pytest.fixture
+def captured_html(monkeypatch):
+    """The HTML and stylesheet of the next PDF rendered (``tests.pdf_checks`` renders them again
+    without system fonts)."""
+    from clinic import pdf
+
+    seen = {}
+    real = pdf.html_to_pdf
+
+    def capture(html, stylesheet):
+        seen["html"], seen["stylesheet"] = html, stylesheet
+        return real(html, stylesheet)
+
+    monkeypatch.setattr(pdf, "html_to_pdf", capture)
+    return seen
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Browser tests skipped for want of Chromium: one line saying how many and how to enable
+    them; with CI=true the run fails instead (a skipped browser suite is not a green build)."""
+    import os
+
+    from tests.browser_skips import browser_skips, in_ci, summary_line
+
+    count = browser_skips(terminalreporter.stats.get("skipped", []))
+    if not count:
+        return
+    terminalreporter.write_line(summary_line(count), red=in_ci(os.environ), yellow=not in_ci(os.environ))
+    if in_ci(os.environ):
+        terminalreporter.write_line("CI=true: browser tests must run here, so this run fails.", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+
+    from tests.browser_skips import browser_skips, in_ci
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and in_ci(os.environ) and browser_skips(reporter.stats.get("skipped", [])):
+        session.exitstatus = 1

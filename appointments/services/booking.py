@@ -42,11 +42,11 @@ OVERRIDE_PERM = "clinic.override_booking"
 
 
 def _clash_error(doctor, branch, start, end, chair, member) -> AppointmentError:
-    slots = schedule.free_slots(
+    slots = schedule.nearest_free_slots(
         doctor,
         branch,
+        around=start,
         duration=end - start,
-        after=schedule.day_bounds(timezone.localtime(start).date())[0],
         priority=member_has_priority_booking(member) if member else False,
         chair_id=chair.pk if chair else None,
     )
@@ -65,7 +65,14 @@ def _clash_error(doctor, branch, start, end, chair, member) -> AppointmentError:
             "start": _hm(start),
             "end": _hm(end),
         }
-    return AppointmentError(message, code="clash", field="start", slots=slots)
+    error = AppointmentError(message, code="clash", field="start", slots=slots)
+    # Where the free times are shown as buttons, the message without its list of them.
+    error.brief = _("%(doctor)s is already booked at %(start)s–%(end)s.") % {
+        "doctor": doctor_name(doctor),
+        "start": _hm(start),
+        "end": _hm(end),
+    }
+    return error
 
 
 def _clashes(doctor, chair, start, end, exclude_pk=None):

@@ -208,6 +208,8 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
     ("vendor/bootstrap-icons", NODE_MODULES / "bootstrap-icons" / "font"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    # The OFL CJK font every PDF embeds (clinic.pdf), so no PDF depends on the system's fonts.
+    ("vendor/noto-sans-sc", NODE_MODULES / "@fontsource" / "noto-sans-sc" / "files"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -47,8 +47,22 @@ def test_a_clash_is_refused_in_plain_words_with_free_slots(doc, branch, member, 
     with pytest.raises(AppointmentError) as err:
         book(front_desk, branch, other, service, doc, at(0, 10, 15))
     assert err.value.code == "clash"
-    assert at(0, 9) in err.value.slots and at(0, 10, 15) not in err.value.slots
+    assert at(0, 10, 15) not in err.value.slots
     assert "陈医生" in str(err.value.message)
+
+
+def test_clash_suggestions_start_near_the_asked_time_each_once(
+    doc, branch, member, service, front_desk, clock
+):
+    """Asked for 16:00 while 16:00–16:30 is taken: the free times offered are the ones around
+    16:00 (not the morning's first ones), in time order, none twice."""
+    book(front_desk, branch, member, service, doc, at(0, 16))
+    with pytest.raises(AppointmentError) as err:
+        book(front_desk, branch, make_member(branch, name="李四"), service, doc, at(0, 16))
+    slots = err.value.slots
+    assert slots == sorted(set(slots)) and len(slots) == 6
+    assert all(abs(s - at(0, 16)) <= dt.timedelta(hours=1) for s in slots), slots
+    assert at(0, 15, 30) in slots and at(0, 16, 30) in slots and at(0, 9) not in slots
 
 
 def test_the_same_chair_cannot_be_double_booked(doc, doc2, branch, member, service, front_desk, clock):

@@ -88,3 +88,15 @@ def test_leave_lists_the_affected_bookings(doc, branch, member, service, front_d
         reason="病假",
     )
     assert affected == [appt]
+
+
+def test_the_day_view_offers_no_free_time_that_is_already_past(doc, branch, clock):
+    """At 10:07 on the day viewed the morning gap starts at the next slot (10:15); past
+    days show no free time at all; future days their whole shifts."""
+    from appointments.selectors import day_columns
+
+    clock.move_to(at(1, 10, 7))
+    today = day_columns(branch, at(1, 0).date())
+    assert [(g.hm, g.hm_end) for g in today[0].free] == [("10:15", "12:00"), ("13:00", "18:00")]
+    assert day_columns(branch, at(0, 0).date())[0].free == []
+    assert [g.hm for g in day_columns(branch, at(2, 0).date())[0].free] == ["09:00", "13:00"]

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from appointments import services
 from appointments.models import Appointment, Status
@@ -111,7 +112,9 @@ def test_book_a_clash_shows_the_message_and_free_slots(client_for, front_desk, a
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-testid="clash"' in html
-    assert re.search(r"start=2026-12-07T09%3A00", html)
+    assert re.search(r"start=2026-12-07T10%3A30", html)
+    # The free times are the buttons; the message does not list them a second time.
+    assert "可约时间" not in html and "Free times" not in html, "free times listed twice"
 
 
 def test_book_a_new_lead_through_the_form(client_for, front_desk, service, doc, clock):
@@ -280,3 +283,13 @@ def test_pages_have_no_untranslated_text(client_for, front_desk, manager, appt, 
         # FDI is the tooth-numbering standard's name, written so in Chinese dental practice too.
         bad = [p for p in untranslated(visible_text(html)) if "FDI" not in p]
         assert bad == [], url
+
+
+def test_day_view_date_box_shows_the_day_viewed(client_for, front_desk, branch, clock):
+    client = client_for(front_desk)
+    today = timezone.localdate().isoformat()
+    for params in ({}, {"by": "chair"}):
+        r = client.get(reverse("appointments:day"), params)
+        assert f'name="date" value="{today}"' in r.content.decode(), params
+    r = client.get(reverse("appointments:day"), {"date": "2026-12-09"})
+    assert 'name="date" value="2026-12-09"' in r.content.decode()

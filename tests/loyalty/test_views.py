@@ -76,7 +76,7 @@ def test_panel_shows_balance_tier_progress_lots_history_allowances(client_for, f
     assert response.status_code == 200
     assert "银卡" in html and 'data-testid="progress"' in html
     assert "本年度剩余免费洁牙 1 次" in html
-    assert "visit:1" in html  # the source of the earn
+    assert "就诊 No. 1" in html and "visit:1" not in html  # the source of the earn, in words
     assert str(gold.member.points_accounts.get().balance) in html
 
 
