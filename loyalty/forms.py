@@ -7,6 +7,8 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic.fields import ShortTextField
+
 from .models import Tier
 
 
@@ -27,7 +29,7 @@ class AdjustForm(forms.Form):
         max_value=1_000_000,
         help_text=_("Positive to grant, negative to deduct."),
     )
-    reason = forms.CharField(label=_("Reason"), max_length=300)
+    reason = ShortTextField(label=_("Reason"), max_length=300)
     # One token per rendered form: a double click posts the same token, and the ledger's
     # idempotency key turns the second post into a no-op.
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
@@ -41,4 +43,4 @@ class AdjustForm(forms.Form):
 
 class TierOverrideForm(forms.Form):
     tier = forms.ModelChoiceField(label=_("New tier"), queryset=Tier.objects.filter(is_active=True))
-    reason = forms.CharField(label=_("Reason"), max_length=300)
+    reason = ShortTextField(label=_("Reason"), max_length=300)
