@@ -48,7 +48,9 @@ HOSTILE = [
     "2026-02-30",
 ]
 # On top of a valid form, one field at a time (fewer values: the requests multiply).
-HOSTILE_PER_FIELD = ["9999-12-31", str(10**30), "\u202e王芳"]
+HOSTILE_PER_FIELD = ["9999-12-31", str(10**30)]
+# Views whose success is a 200 rather than a redirect (the row they write is the point).
+SUCCESS_IS_200 = {"members:reveal"}
 
 # URLs that end the test's session or are not pages of the project.
 SKIP_NAMES = {"logout", "login", "set_language", "javascript-catalog", "healthz", "favicon", "view_on_site"}
@@ -241,8 +243,10 @@ class Probe:
         self.client = client
         self.failures: list[str] = []
         self.requests = 0
+        self.names: dict[str, str] = {}
 
     def send(self, method: str, url: str, data=None, *, check_rows: bool = False) -> object:
+        check_rows = check_rows and self.names.get(url) not in SUCCESS_IS_200
         """One request in a savepoint that is always rolled back: every request sees the same
         world. With ``check_rows``, a response other than a redirect must have written nothing."""
         self.requests += 1
@@ -300,6 +304,7 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
     ]
     urls: dict[str, tuple[str, object]] = {}
     unbuilt = []
+    huge_ids: set[str] = set()  # malformed ids in the path: one plain GET and POST each
     for route, name, p in patterns:
         kwargs = world.kwargs(name, route)
         if kwargs is None:
@@ -309,7 +314,8 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
             continue
         urls[reverse(name, kwargs=kwargs)] = (name, p.callback)
         if kwargs and not name.startswith("admin:"):
-            urls.setdefault(reverse(name, kwargs=_huge_id(kwargs)), (name, p.callback))
+            huge_ids.add(reverse(name, kwargs=_huge_id(kwargs)))
+    probe.names = {url: name for url, (name, _cb) in urls.items()}
 
     # 1. Every page as it is, and the forms on it.
     get_params: dict[str, set[str]] = defaultdict(set)
@@ -332,8 +338,14 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
             else:
                 post_forms[target].append(dict(form["fields"]))
 
+    for url in huge_ids:
+        probe.send("get", url)
+        probe.send("post", url, {"x": "1"})
+
     # 2. Hostile query parameters (files and PDFs, slow to make, get the first few values).
-    for url in urls:
+    for url, (name, _cb) in urls.items():
+        if re.search(r"_(history|delete|password_change)$", name):
+            continue  # admin pages that read no query parameters: their plain GET was enough
         params = get_params[url] | {"page", "q"}
         for value in HOSTILE if url in html_pages else HOSTILE[:4]:
             probe.send("get", url + "?" + urlencode(dict.fromkeys(sorted(params), value)))
