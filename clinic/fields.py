@@ -70,10 +70,16 @@ class ShortTextField(forms.CharField):
 
 
 class LongTextField(forms.CharField):
-    """Notes and other multi-line text: line breaks allowed, other control characters not."""
+    """Notes and other multi-line text: line breaks allowed, other control characters not.
+    Line breaks are stored as "\n": browsers post a textarea's breaks as "\r\n", so without
+    this, saving a form unchanged would change every multi-line note."""
 
     widget = forms.Textarea
     default_validators = [validate_no_hidden_characters_multiline]
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
 
 
 DateBound = dt.date | Callable[[], dt.date] | None

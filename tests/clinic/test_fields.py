@@ -121,3 +121,16 @@ def test_parse_int_and_query_datetime_read_good_values():
 
 def test_short_text_field_strips_like_char_field():
     assert ShortTextField().clean("  王芳 ") == "王芳"
+
+
+def test_the_member_importer_refuses_hidden_characters_in_names(branch):
+    from members.importer import RowValidator
+
+    member, errors = RowValidator(branch).check(2, {"name": f"{RLO}王芳", "gender": "女", "stage": "潜客"})
+    assert member is None and any("U+202E" in e["message"] for e in errors)
+
+
+def test_long_text_stores_line_breaks_as_newlines():
+    from clinic.fields import LongTextField
+
+    assert LongTextField().clean("怕疼\r\n周末来\r") == "怕疼\n周末来"
