@@ -9,6 +9,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.fields import (
+    BookingDateField,
+    DateField,
+    LongTextField,
+    ScheduleDateField,
+    ShortTextField,
+    latest_booking_date,
+)
 from clinic.models import ServiceItem
 from clinic.selectors import catalog_items
 
@@ -28,24 +36,20 @@ class ServiceChoiceField(forms.ModelChoiceField):
         return f"{obj.code} {obj.display_name}（{obj.duration_minutes}′）"
 
 
-def _date_input():
-    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
 def _time_input():
     return forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M")
 
 
 class BookingForm(forms.Form):
     member = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    lead_name = forms.CharField(label=_("New person's name"), max_length=50, required=False)
-    lead_phone = forms.CharField(label=_("New person's phone"), max_length=20, required=False)
+    lead_name = ShortTextField(label=_("New person's name"), max_length=50, required=False)
+    lead_phone = ShortTextField(label=_("New person's phone"), max_length=20, required=False)
     service = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
     doctor = DoctorChoiceField(label=_("Doctor"), queryset=None)
     chair = forms.ModelChoiceField(
         label=_("Chair"), queryset=None, required=False, empty_label=_("Any chair")
     )
-    date = forms.DateField(label=_("Date"), widget=_date_input())
+    date = BookingDateField(label=_("Date"))
     time = forms.TimeField(label=_("Start time"), widget=_time_input())
     end_time = forms.TimeField(
         label=_("End time"),
@@ -54,7 +58,7 @@ class BookingForm(forms.Form):
         help_text=_("Empty: the service's usual duration."),
     )
     channel = forms.ChoiceField(label=_("Booked via"), choices=Channel.choices, initial=Channel.PHONE)
-    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = LongTextField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     override = forms.BooleanField(
         label=_("Book even if the time is taken (overbooking, audited)"), required=False
     )
@@ -82,9 +86,9 @@ class MoveForm(forms.Form):
     chair = forms.ModelChoiceField(
         label=_("Chair"), queryset=None, required=False, empty_label=_("Any chair")
     )
-    date = forms.DateField(label=_("Date"), widget=_date_input())
+    date = BookingDateField(label=_("Date"))
     time = forms.TimeField(label=_("Start time"), widget=_time_input())
-    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    reason = ShortTextField(label=_("Reason"), max_length=200, required=False)
     override = forms.BooleanField(
         label=_("Book even if the time is taken (overbooking, audited)"), required=False
     )
@@ -98,11 +102,11 @@ class MoveForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for cancelling"), max_length=200)
+    reason = ShortTextField(label=_("Reason for cancelling"), max_length=200)
 
 
 class FilterForm(forms.Form):
-    date = forms.DateField(
+    date = ScheduleDateField(
         label=_("Date"),
         required=False,
         widget=forms.DateInput(
@@ -117,7 +121,7 @@ class FilterForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select form-select-sm w-auto"}),
     )
     by = forms.ChoiceField(choices=[("doctor", _("By doctor")), ("chair", _("By chair"))], required=False)
-    q = forms.CharField(label=_("Name or phone"), required=False, max_length=50)
+    q = ShortTextField(label=_("Name or phone"), required=False, max_length=50)
 
     def __init__(self, data=None, *args, **kwargs):
         # The date box shows the day viewed: today when the address names no date.
@@ -136,8 +140,8 @@ class FilterForm(forms.Form):
 
 class WalkInForm(forms.Form):
     member = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    lead_name = forms.CharField(label=_("New person's name"), max_length=50, required=False)
-    lead_phone = forms.CharField(label=_("New person's phone"), max_length=20, required=False)
+    lead_name = ShortTextField(label=_("New person's name"), max_length=50, required=False)
+    lead_phone = ShortTextField(label=_("New person's phone"), max_length=20, required=False)
     service = ServiceChoiceField(label=_("Service"), queryset=ServiceItem.objects.none())
     doctor = DoctorChoiceField(
         label=_("Doctor"),
@@ -145,7 +149,7 @@ class WalkInForm(forms.Form):
         required=False,
         empty_label=_("Assign fairly (fewest patients today)"),
     )
-    notes = forms.CharField(label=_("Notes"), required=False, max_length=500)
+    notes = ShortTextField(label=_("Notes"), required=False, max_length=500)
 
     def __init__(self, *args, branch, **kwargs):
         super().__init__(*args, **kwargs)
@@ -159,15 +163,20 @@ class WalkInForm(forms.Form):
         return data
 
 
+def _earliest_leave() -> dt.date:
+    """Leave can be recorded a month after the fact, no earlier (it moves no bookings then)."""
+    return timezone.localdate() - dt.timedelta(days=31)
+
+
 class LeaveForm(forms.Form):
     doctor = DoctorChoiceField(label=_("Doctor"), queryset=None)
-    date = forms.DateField(label=_("Date"), widget=_date_input())
+    date = DateField(label=_("Date"), min_date=_earliest_leave, max_date=latest_booking_date)
     kind = forms.ChoiceField(label=_("Kind"), choices=ExceptionKind.choices, initial=ExceptionKind.LEAVE)
     starts = forms.TimeField(label=_("From"), required=False, widget=_time_input())
     ends = forms.TimeField(
         label=_("To"), required=False, widget=_time_input(), help_text=_("Empty: the whole day.")
     )
-    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    reason = ShortTextField(label=_("Reason"), max_length=200, required=False)
 
     def __init__(self, *args, branch, **kwargs):
         super().__init__(*args, **kwargs)
@@ -179,10 +188,8 @@ class BulkMoveForm(forms.Form):
     doctor = DoctorChoiceField(
         label=_("To doctor"), queryset=None, required=False, empty_label=_("Same doctor")
     )
-    date = forms.DateField(
-        label=_("To date"), required=False, widget=_date_input(), help_text=_("Same time of day.")
-    )
-    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    date = BookingDateField(label=_("To date"), required=False, help_text=_("Same time of day."))
+    reason = ShortTextField(label=_("Reason"), max_length=200, required=False)
 
     def __init__(self, *args, branch, choices, **kwargs):
         super().__init__(*args, **kwargs)
@@ -205,7 +212,7 @@ class ChargeLineForm(forms.Form):
         initial=1,
         help_text=_("A per-tooth service is billed once per tooth entered."),
     )
-    teeth = forms.CharField(label=_("Teeth (FDI)"), required=False, max_length=100, help_text=_("e.g. 16 26"))
+    teeth = ShortTextField(label=_("Teeth (FDI)"), required=False, max_length=100, help_text=_("e.g. 16 26"))
     doctor = DoctorChoiceField(
         label=_("Doctor"), queryset=None, required=False, empty_label=_("The visit's doctor")
     )
@@ -229,7 +236,7 @@ class ChargeLineForm(forms.Form):
 
 
 class CheckoutForm(forms.Form):
-    checkout_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    checkout_key = ShortTextField(widget=forms.HiddenInput, max_length=64)
     method = forms.ChoiceField(
         label=_("Payment method"), choices=PaymentMethod.choices, initial=PaymentMethod.WECHAT_PAY
     )
@@ -240,11 +247,11 @@ class CheckoutForm(forms.Form):
     amount2 = forms.DecimalField(
         label=_("Second amount"), max_digits=12, decimal_places=2, min_value=0, required=False
     )
-    coupons = forms.CharField(label=_("Coupon codes"), required=False, max_length=200)
+    coupons = ShortTextField(label=_("Coupon codes"), required=False, max_length=200)
     manual_discount = forms.DecimalField(
         label=_("Manual discount (supervisors)"), max_digits=12, decimal_places=2, min_value=0, required=False
     )
-    manual_reason = forms.CharField(label=_("Reason for the manual discount"), max_length=200, required=False)
+    manual_reason = ShortTextField(label=_("Reason for the manual discount"), max_length=200, required=False)
 
     def payments(self) -> list[tuple[str, object]]:
         data = self.cleaned_data
@@ -263,8 +270,8 @@ def split_codes(raw: str) -> list[str]:
 
 
 class VoidForm(forms.Form):
-    reason = forms.CharField(label=_("Reason for the void"), max_length=200)
+    reason = ShortTextField(label=_("Reason for the void"), max_length=200)
 
 
 class MemberPickForm(forms.Form):
-    q = forms.CharField(label=_("Find a person"), max_length=50, required=False)
+    q = ShortTextField(label=_("Find a person"), max_length=50, required=False)

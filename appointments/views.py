@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import DomainError
 from clinic.models import ServiceItem
+from clinic.params import parse_int, query_datetime, query_int
 from members.selectors import get_member_for_user, member_search
 
 from . import checkout, integration, pricing, schedule, selectors, services, timeline
@@ -55,8 +56,7 @@ def _form_error(form, exc: DomainError) -> None:
 
 
 def _doctor_id(request) -> int | None:
-    value = request.GET.get("doctor", "")
-    return int(value) if value.isdigit() else None
+    return query_int(request, "doctor")
 
 
 @require_GET
@@ -159,16 +159,12 @@ def member_pick(request: HttpRequest) -> HttpResponse:
 
 def _booking_initial(request, branch) -> dict:
     initial = {"channel": request.GET.get("channel", "phone")}
-    start = request.GET.get("start")
-    if start:
-        try:
-            moment = timezone.localtime(dt.datetime.fromisoformat(start))
-            initial.update(date=moment.date(), time=moment.time().replace(second=0, microsecond=0))
-        except ValueError:
-            pass
+    moment = query_datetime(request, "start")
+    if moment is not None:
+        initial.update(date=moment.date(), time=moment.time().replace(second=0, microsecond=0))
     for key in ("doctor", "service", "member", "chair"):
-        if request.GET.get(key, "").isdigit():
-            initial[key] = int(request.GET[key])
+        if (value := query_int(request, key)) is not None:
+            initial[key] = value
     initial.setdefault("date", timezone.localdate())
     return initial
 
@@ -180,7 +176,7 @@ def book(request: HttpRequest) -> HttpResponse:
         request.POST or None, initial=_booking_initial(request, branch), branch=branch, user=request.user
     )
     member_id = request.POST.get("member") or request.GET.get("member")
-    member = get_member_for_user(request.user, int(member_id)) if member_id and member_id.isdigit() else None
+    member = get_member_for_user(request.user, member_id) if (member_id := parse_int(member_id)) else None
     slots, slot_query = [], {}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -321,7 +317,7 @@ def walk_in(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
     form = WalkInForm(request.POST or None, branch=branch, initial={"member": request.GET.get("member")})
     member_id = request.POST.get("member") or request.GET.get("member")
-    member = get_member_for_user(request.user, int(member_id)) if member_id and member_id.isdigit() else None
+    member = get_member_for_user(request.user, member_id) if (member_id := parse_int(member_id)) else None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -396,7 +392,7 @@ def leave(request: HttpRequest) -> HttpResponse:
 @permission_required("appointments.add_shiftexception", raise_exception=True)
 def bulk_move(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
-    ids = [int(v) for v in request.POST.getlist("appointments") if v.isdigit()]
+    ids = [i for v in request.POST.getlist("appointments") if (i := parse_int(v))]
     appts = list(selectors.appointments_for_user(request.user).filter(pk__in=ids, branch=branch))
     form = BulkMoveForm(request.POST, branch=branch, choices=[(a.pk, str(a)) for a in appts])
     if not form.is_valid():
@@ -559,11 +555,8 @@ def free_slots(request: HttpRequest) -> HttpResponse:
     """htmx: free start times of a doctor for a service on a day (the booking form's helper)."""
     branch = _branch(request)
     doctor = schedule.doctors_for_branch(branch).filter(pk=_doctor_id(request) or 0).first()
-    service = (
-        ServiceItem.objects.filter(pk=request.GET.get("service") or 0).first()
-        if (request.GET.get("service") or "").isdigit()
-        else None
-    )
+    service_id = query_int(request, "service")
+    service = ServiceItem.objects.filter(pk=service_id).first() if service_id else None
     slots = []
     when = FilterForm(request.GET or None).day()
     if doctor and service:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
 from . import resources, services
 from .errors import DomainError
+from .fields import validate_no_hidden_characters, validate_no_hidden_characters_multiline
 from .models import (
     AuditLog,
     Branch,
@@ -31,7 +34,60 @@ admin.site.index_title = _("Configuration")
 User = get_user_model()
 
 
-class AuditedAdmin(admin.ModelAdmin):
+def _valid_choices(widget, value):
+    """The submitted ids an autocomplete widget can look up; a malformed one (e.g. "abc" for a
+    number) would crash the lookup while re-rendering the invalid form (a 500)."""
+    field = widget.field.remote_field.model._meta.get_field(
+        getattr(widget.field.remote_field, "field_name", None)
+        or widget.field.remote_field.model._meta.pk.name
+    )
+    valid = []
+    for v in value:
+        try:
+            field.to_python(v)
+        except ValidationError:
+            continue
+        valid.append(v)
+    return valid
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, _valid_choices(self, value), attr)
+
+
+class SafeAutocompleteSelectMultiple(AutocompleteSelectMultiple):
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, _valid_choices(self, value), attr)
+
+
+class ClinicAdmin(admin.ModelAdmin):
+    """The base of every admin in the project: text fields refuse invisible control characters
+    (clinic.fields), and autocomplete widgets survive malformed ids in a posted form."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(formfield, forms.CharField) and not isinstance(formfield, forms.TypedChoiceField):
+            multiline = isinstance(db_field, models.TextField) or isinstance(formfield.widget, forms.Textarea)
+            formfield.validators.append(
+                validate_no_hidden_characters_multiline if multiline else validate_no_hidden_characters
+            )
+        return formfield
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class AuditedAdmin(ClinicAdmin):
     """save/delete through ``record_save``/``record_delete``, so admin edits are audited."""
 
     def save_model(self, request, obj, form, change):
@@ -111,7 +167,7 @@ class StaffProfileForm(forms.ModelForm):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(ClinicAdmin):
     form = StaffProfileForm
     list_display = ["full_name", "user", "role", "job_title", "branch_list", "is_active"]
     list_filter = ["role", "branches", "user__is_active"]
@@ -161,7 +217,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ClinicAdmin):
     """Read-only search over the audit log, scoped to the user's branches."""
 
     list_display = [
@@ -194,7 +250,7 @@ class AuditLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobHeartbeat)
-class JobHeartbeatAdmin(admin.ModelAdmin):
+class JobHeartbeatAdmin(ClinicAdmin):
     list_display = ["name", "last_run_at", "runs"]
     readonly_fields = ["name", "last_run_at", "runs"]
 
@@ -209,7 +265,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ClinicAdmin, DjangoUserAdmin):
     """Logins. Roles come from the staff profile (and its group); only a superuser may touch
     superuser status, groups or single permissions, so an HQ admin cannot raise their own."""
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ShortTextField
 from .models import ServiceCategory
 
 
 class CatalogSearchForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False, max_length=50)
+    q = ShortTextField(label=_("Search"), required=False, max_length=50)
     category = forms.ModelChoiceField(
         label=_("Category"),
         queryset=ServiceCategory.objects.none(),
@@ -31,4 +32,4 @@ class CatalogSearchForm(forms.Form):
 
 class BranchSwitchForm(forms.Form):
     branch = forms.IntegerField(min_value=1)
-    next = forms.CharField(required=False, max_length=500)
+    next = ShortTextField(required=False, max_length=500)

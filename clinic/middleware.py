@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -101,3 +102,30 @@ def add_no_store(response):
     patch_cache_control(response, no_store=True, private=True)
     response.headers.pop("Expires", None)
     return response
+
+
+class RefuseNulMiddleware:
+    """Refuse (400) any request whose path, query string or form data holds a NUL character.
+
+    No text in the system may contain NUL, and PostgreSQL refuses it in text with an error
+    (a 500 wherever a raw ``request.GET`` value reaches a query). Refusing it here, before any
+    view, covers every view, form and admin page at once; stripping it instead would silently
+    change what was sent. Form fields refuse it too (Django's CharField does), with a message.
+    Uploaded files are not inspected: they are bytes, and the importers read them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            "\x00" in request.path
+            or _has_nul(request.GET)
+            or (request.method == "POST" and _has_nul(request.POST))
+        ):
+            raise BadRequest("NUL character in the request")
+        return self.get_response(request)
+
+
+def _has_nul(data) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in data.lists())

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
-from clinic.admin import AuditedAdmin
+from clinic.admin import AuditedAdmin, ClinicAdmin
 from clinic.selectors import scope_to_branches
 
 from . import resources, services
@@ -55,6 +55,8 @@ class TierForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if self.errors:
+            return data  # the ladder check needs every field valid
         candidate = self.instance
         for key, value in data.items():
             setattr(candidate, key, value)
@@ -128,7 +130,7 @@ class BonusRuleAdmin(AuditedAdmin):
     list_display = ["kind", "points", "is_active"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ClinicAdmin):
     """The ledger is changed only by its services; admin shows it."""
 
     show_full_result_count = False
@@ -319,7 +321,7 @@ class CouponBatchForm(forms.ModelForm):
 
 
 @admin.register(CouponBatch)
-class CouponBatchAdmin(admin.ModelAdmin):
+class CouponBatchAdmin(ClinicAdmin):
     """A batch is printed once by ``coupon_batch_create``; afterwards it is read-only."""
 
     form = CouponBatchForm

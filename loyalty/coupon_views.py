@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import pdf as clinic_pdf
+from clinic.fields import ShortTextField
 from clinic.selectors import scope_to_branches
 from members.exports import workbook_bytes
 from members.selectors import get_member_for_user
@@ -30,12 +31,12 @@ class IssueForm(forms.Form):
     template = forms.ModelChoiceField(
         CouponTemplate.objects.filter(is_active=True), label=gettext_lazy("Coupon")
     )
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200, required=False)
+    reason = ShortTextField(label=gettext_lazy("Reason"), max_length=200, required=False)
 
 
 class ReviewForm(forms.Form):
     channel = forms.ChoiceField(label=gettext_lazy("Where"), choices=ReviewChannel.choices)
-    reference = forms.CharField(
+    reference = ShortTextField(
         label=gettext_lazy("Review number or link"),
         max_length=200,
         required=False,

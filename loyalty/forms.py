@@ -9,6 +9,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.fields import DateField, ShortTextField
+
 from .models import StoredValueMethod, Tier
 
 
@@ -19,7 +21,7 @@ class AdjustForm(forms.Form):
         max_value=1_000_000,
         help_text=_("Positive to grant, negative to deduct."),
     )
-    reason = forms.CharField(label=_("Reason"), max_length=300)
+    reason = ShortTextField(label=_("Reason"), max_length=300)
     # One token per rendered form: a double click posts the same token, and the ledger's
     # idempotency key turns the second post into a no-op.
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
@@ -33,7 +35,7 @@ class AdjustForm(forms.Form):
 
 class TierOverrideForm(forms.Form):
     tier = forms.ModelChoiceField(label=_("New tier"), queryset=Tier.objects.filter(is_active=True))
-    reason = forms.CharField(label=_("Reason"), max_length=300)
+    reason = ShortTextField(label=_("Reason"), max_length=300)
 
 
 # --- stored value (储值) -----------------------------------------------------------------
@@ -46,7 +48,7 @@ def _money_field(label):
 class StoredValueTopUpForm(forms.Form):
     amount = _money_field(_("Amount paid in (CNY)"))
     method = forms.ChoiceField(label=_("Paid by"), choices=StoredValueMethod.choices)
-    reference = forms.CharField(label=_("Payment reference"), max_length=100, required=False)
+    reference = ShortTextField(label=_("Payment reference"), max_length=100, required=False)
     # One token per rendered form: a double click tops up once (the ledger's idempotency key).
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
@@ -54,17 +56,9 @@ class StoredValueTopUpForm(forms.Form):
 class StoredValueRefundForm(forms.Form):
     amount = _money_field(_("Amount to refund (CNY)"))
     method = forms.ChoiceField(label=_("Paid back by"), choices=StoredValueMethod.choices)
-    reason = forms.CharField(label=_("Reason"), max_length=300)
+    reason = ShortTextField(label=_("Reason"), max_length=300)
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 class LiabilityForm(forms.Form):
-    as_of = forms.DateField(
-        label=_("As of the end of"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean_as_of(self):
-        day = self.cleaned_data.get("as_of")
-        if day and day > timezone.localdate():
-            raise forms.ValidationError(_("Choose today or a day in the past."))
-        return day
+    as_of = DateField(label=_("As of the end of"), required=False, max_date=timezone.localdate)

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.fields import ShortTextField
+from clinic.params import query_int
 from clinic.selectors import user_branch_ids
 from members.selectors import get_member_for_user
 
@@ -24,7 +26,7 @@ from .errors import LoyaltyError
 
 
 class ReferrerForm(forms.Form):
-    referrer = forms.CharField(label=gettext_lazy("Referrer's code, phone or name"), max_length=200)
+    referrer = ShortTextField(label=gettext_lazy("Referrer's code, phone or name"), max_length=200)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,7 +84,7 @@ def referrer_set(request: HttpRequest, pk: int) -> HttpResponse:
 def leaderboard(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("loyalty.view_referral"):
         raise PermissionDenied
-    days = int(request.GET.get("days") or 30) if (request.GET.get("days") or "30").isdigit() else 30
-    since = timezone.now() - dt.timedelta(days=min(days, 3660))
+    days = query_int(request, "days", maximum=3660) or 30
+    since = timezone.now() - dt.timedelta(days=days)
     rows = referrals.referral_leaderboard(branch_ids=user_branch_ids(request.user), since=since)
     return render(request, "loyalty/referral_leaderboard.html", {"rows": rows, "days": days})

@@ -178,10 +178,11 @@ def referrer_resolve(query: str, *, user=None) -> Member:
 
 
 def _registration_field():
-    from django import forms
     from django.utils.translation import gettext_lazy
 
-    return forms.CharField(
+    from clinic.fields import ShortTextField
+
+    return ShortTextField(
         label=gettext_lazy("Referrer"),
         required=False,
         max_length=200,

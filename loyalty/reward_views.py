@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.fields import ShortTextField
 from clinic.selectors import scope_to_branches
 from members.selectors import get_member_for_user, member_search
 
@@ -28,7 +29,7 @@ class RedeemForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+    reason = ShortTextField(label=gettext_lazy("Reason"), max_length=200)
 
 
 def _back(pk: int) -> HttpResponse:

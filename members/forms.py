@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from clinic.errors import DomainError
+from clinic.fields import BirthDateField, LongTextField, ShortTextField
 
 from .models import (
     MEDICAL_CONDITIONS,
@@ -38,7 +39,7 @@ class BootstrapMixin:
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False, max_length=50)
+    q = ShortTextField(label=_("Search"), required=False, max_length=50)
 
 
 class MemberFilterForm(BootstrapMixin, forms.Form):
@@ -67,13 +68,11 @@ def _consultants():
 
 
 class MemberForm(BootstrapMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=50)
-    phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
+    name = ShortTextField(label=_("Name"), max_length=50)
+    phone = ShortTextField(label=_("Mobile phone"), max_length=30, required=False)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, required=False)
-    birth_date = forms.DateField(
-        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    id_number = forms.CharField(
+    birth_date = BirthDateField(label=_("Birth date"), required=False)
+    id_number = ShortTextField(
         label=_("ID number"),
         max_length=18,
         required=False,
@@ -87,11 +86,11 @@ class MemberForm(BootstrapMixin, forms.Form):
     tags = forms.ModelMultipleChoiceField(
         label=_("Tags"), queryset=Tag.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    wechat_id = forms.CharField(label=_("WeChat ID"), max_length=50, required=False)
-    other_contacts = forms.CharField(label=_("Other contacts"), max_length=200, required=False)
-    address = forms.CharField(label=_("Address"), max_length=255, required=False)
-    occupation = forms.CharField(label=_("Occupation"), max_length=50, required=False)
-    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    wechat_id = ShortTextField(label=_("WeChat ID"), max_length=50, required=False)
+    other_contacts = ShortTextField(label=_("Other contacts"), max_length=200, required=False)
+    address = ShortTextField(label=_("Address"), max_length=255, required=False)
+    occupation = ShortTextField(label=_("Occupation"), max_length=50, required=False)
+    notes = LongTextField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     allow_duplicate = forms.BooleanField(
         label=_("Register anyway: this is a different person (e.g. a family member sharing the phone)"),
         required=False,
@@ -168,7 +167,7 @@ class MemberForm(BootstrapMixin, forms.Form):
 
 
 class MedicalForm(BootstrapMixin, forms.Form):
-    allergies = forms.CharField(
+    allergies = LongTextField(
         label=_("Drug allergies"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     conditions = forms.MultipleChoiceField(
@@ -177,7 +176,7 @@ class MedicalForm(BootstrapMixin, forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    dental_history = forms.CharField(
+    dental_history = LongTextField(
         label=_("Dental history"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
@@ -190,7 +189,7 @@ class ConsentForm(BootstrapMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Consent"), choices=ConsentKind.choices)
     channel = forms.ChoiceField(label=_("How it was given"), choices=ConsentChannel.choices)
     guardian = forms.ModelChoiceField(label=_("Guardian"), queryset=Member.objects.none(), required=False)
-    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+    note = ShortTextField(label=_("Note"), max_length=200, required=False)
 
     def __init__(self, *args, member: Member, **kwargs):
         super().__init__(*args, **kwargs)
@@ -202,7 +201,7 @@ class ConsentForm(BootstrapMixin, forms.Form):
 class CommunicationForm(BootstrapMixin, forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=CommChannel.choices)
     direction = forms.ChoiceField(label=_("Direction"), choices=Direction.choices)
-    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    summary = LongTextField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -220,7 +219,7 @@ class FamilyLinkForm(BootstrapMixin, forms.Form):
 
 
 class EraseForm(BootstrapMixin, forms.Form):
-    reason = forms.CharField(
+    reason = ShortTextField(
         label=_("The request"),
         help_text=_("Who asked, when and how (e.g. 本人到店书面申请 2026-05-01)."),
         max_length=300,

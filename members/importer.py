@@ -37,6 +37,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from python_calamine import CalamineWorkbook
 
+from clinic.fields import hidden_characters
 from clinic.models import Branch
 from clinic.phones import PhoneError, normalize_phone
 from clinic.services import audit_record
@@ -321,6 +322,12 @@ class RowValidator:
             err("姓名", _("Name is missing."))
         elif len(name) > 50:
             err("姓名", _("Name is longer than 50 characters."))
+        elif hidden := hidden_characters(name):
+            err(
+                "姓名",
+                _("Name contains invisible or control characters (%(chars)s).")
+                % {"chars": ", ".join(hidden[:5])},
+            )
         phone = ""
         if _cell(row.get("phone")):
             try:

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from clinic.admin import AuditedAdmin
+from clinic.admin import AuditedAdmin, ClinicAdmin
 from clinic.selectors import scope_to_branches
 
 from . import services
@@ -49,7 +49,14 @@ class MessageTemplateForm(forms.ModelForm):
         data = super().clean()
         body, subject = data.get("body") or "", data.get("subject") or ""
         known = set(variables(body)) | set(variables(subject))
-        for var in (data.get("wechat_fields") or {}).values():
+        wechat_fields = data.get("wechat_fields") or {}
+        if not isinstance(wechat_fields, dict):
+            self.add_error(
+                "wechat_fields",
+                _('Enter an object of WeChat field names and variables, e.g. {"thing1": "name"}.'),
+            )
+            wechat_fields = {}
+        for var in wechat_fields.values():
             if var not in known:
                 self.add_error("wechat_fields", _("%(name)s is not a variable of the body.") % {"name": var})
         for var in filter(None, (v.strip() for v in (data.get("tencent_param_order") or "").split(","))):
@@ -108,7 +115,7 @@ class ResendPermissionMixin:
 
 
 @admin.register(Outbox)
-class OutboxAdmin(ResendPermissionMixin, admin.ModelAdmin):
+class OutboxAdmin(ResendPermissionMixin, ClinicAdmin):
     list_display = [
         "id",
         "created_at",
@@ -183,7 +190,7 @@ class OutboxAdmin(ResendPermissionMixin, admin.ModelAdmin):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(admin.ModelAdmin):
+class OptOutAdmin(ClinicAdmin):
     list_display = ["channel", "masked_recipient", "scope", "reason", "created_at"]
     list_filter = ["channel", "scope"]
     search_fields = ["recipient", "reason"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic.fields import DateField
+
 from .models import Channel, Purpose, Status
 
 
@@ -18,12 +20,8 @@ class OutboxFilterForm(forms.Form):
     purpose = forms.ChoiceField(
         label=_("Purpose"), choices=[("", _("All purposes")), *Purpose.choices], required=False
     )
-    date_from = forms.DateField(
-        label=_("From date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = DateField(label=_("From date"), required=False)
+    date_to = DateField(label=_("To date"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -26,6 +26,7 @@ env = environ.Env(
     SESSION_IDLE_MINUTES=(int, 30),
     LOGIN_FAILURE_LIMIT=(int, 5),
     LOGIN_COOLOFF_MINUTES=(int, 15),
+    CLINIC_BOOKING_HORIZON_DAYS=(int, 365),
 )
 
 
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "clinic.middleware.LanguageMiddleware",
+    "clinic.middleware.RefuseNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -198,6 +200,11 @@ LANGUAGE_COOKIE_NAME = "clinic_language"
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env("CLINIC_TIME_ZONE")
+# Date and time inputs render and parse ISO first (clinic/formats/): <input type="date">
+# drops any other value, e.g. zh-hans' 1995/11/20.
+FORMAT_MODULE_PATH = ["clinic.formats"]
+# How many days ahead a booking, a move or a doctor's leave may be (clinic.fields).
+CLINIC_BOOKING_HORIZON_DAYS = env("CLINIC_BOOKING_HORIZON_DAYS")
 
 # --- Static files: our own plus the npm packages we serve (never a CDN) -----------------
 NODE_MODULES = BASE_DIR / "node_modules"
