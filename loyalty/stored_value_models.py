@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Branch
-from clinic.money import CENT
+from clinic.money import CENT, format_cny
 from members.models import Member
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -58,7 +58,7 @@ class StoredValueAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member} · ¥{self.paid_balance}+{self.bonus_balance}"
+        return f"{self.member} · {format_cny(self.paid_balance)}+{format_cny(self.bonus_balance)}"
 
     @property
     def balance(self):
@@ -178,7 +178,8 @@ class StoredValueBonusRule(models.Model):
 
     def __str__(self) -> str:
         return str(
-            _("Top up ¥%(threshold)s, get ¥%(bonus)s") % {"threshold": self.threshold, "bonus": self.bonus}
+            _("Top up %(threshold)s, get %(bonus)s")
+            % {"threshold": format_cny(self.threshold), "bonus": format_cny(self.bonus)}
         )
 
 
