@@ -30,6 +30,15 @@ def percent_of(amount: Decimal, percent: Decimal | int | str) -> Decimal:
     return to_money(Decimal(amount) * Decimal(percent) / Decimal(100))
 
 
+def format_cny_short(amount: Decimal | int | str) -> str:
+    """``¥300`` for whole yuan, else ``¥12.50``: the few words of a printed coupon ticket."""
+    value = to_money(amount)
+    if value == value.to_integral_value():
+        sign = "-" if value < 0 else ""
+        return f"{sign}¥{abs(value):,.0f}"
+    return format_cny(value)
+
+
 def format_cny(amount: Decimal | int | str) -> str:
     """``¥1,280.00``; negative amounts as ``-¥1,280.00``."""
     value = to_money(amount)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Branch, ServiceCategory, ServiceItem
+from clinic.money import format_cny_short
 from members.models import Member
 
 PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
@@ -83,9 +84,7 @@ class CouponTemplate(models.Model):
         满¥300减¥50, 8折 style percentages as "15% off", a free service item."""
         from django.utils.translation import gettext
 
-        def yuan(value) -> str:
-            return f"¥{value:,.0f}" if value == value.to_integral_value() else f"¥{value:,.2f}"
-
+        yuan = format_cny_short
         if self.kind == CouponKind.AMOUNT:
             offer = gettext("%(amount)s off") % {"amount": yuan(self.amount_off)}
         elif self.kind == CouponKind.PERCENT:
