@@ -4,9 +4,8 @@ Bookings and visits are worked on in the staff UI, where every change goes throu
 from __future__ import annotations
 
 from django.contrib import admin
-from import_export.admin import ImportExportMixin
 
-from clinic.admin import AuditedAdmin
+from clinic.admin import AuditedAdmin, ImportExportMixin
 from clinic.selectors import scope_to_branches
 
 from . import resources

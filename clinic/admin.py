@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
+from import_export.admin import ImportExportMixin as _ImportExportMixin
 
 from . import resources, services
 from .errors import DomainError
@@ -32,6 +33,18 @@ admin.site.site_title = _("Clinic CRM")
 admin.site.index_title = _("Configuration")
 
 User = get_user_model()
+
+
+class ImportExportMixin(_ImportExportMixin):
+    """django-import-export for the configuration tables: the export builds the change list
+    from the address's filters, and a filter that names no field (a tampered or stale link)
+    exports the whole scoped table instead of failing with a 500."""
+
+    def get_export_queryset(self, request):
+        try:
+            return super().get_export_queryset(request)
+        except (IncorrectLookupParameters, FieldError):
+            return self.get_queryset(request)
 
 
 def _valid_choices(widget, value):

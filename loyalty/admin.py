@@ -6,9 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
 
-from clinic.admin import AuditedAdmin, ClinicAdmin
+from clinic.admin import AuditedAdmin, ClinicAdmin, ImportExportMixin
 from clinic.selectors import scope_to_branches
 
 from . import resources, services
