@@ -226,6 +226,8 @@ class CouponBatchForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "marketer" not in self.fields:  # the read-only view of a printed batch
+            return
         marketers = self.fields["marketer"]
         branch = self.data.get("branch") if self.is_bound else None
         # Only marketing staff, and once the branch is known, only that branch's.
