@@ -83,7 +83,9 @@ def test_hq_adds_a_role_and_gives_it_to_staff(hq_admin, staff_factory, client_fo
 def test_nobody_grants_a_permission_they_do_not_hold(hq_admin, client_for):
     assert not hq_admin.has_perm("clinic.view_medical")
     with pytest.raises(ClinicError):
-        services.role_save(actor=hq_admin, group=None, name="病历", permissions=[_perm("clinic.view_medical")])
+        services.role_save(
+            actor=hq_admin, group=None, name="病历", permissions=[_perm("clinic.view_medical")]
+        )
     response = client_for(hq_admin).post(
         reverse("admin:auth_group_add"), {"name": "病历", "permissions": [_perm("clinic.view_medical").pk]}
     )
@@ -113,6 +115,8 @@ def test_builtin_roles_keep_their_name_and_cannot_be_deleted(hq_admin, client_fo
 
 def test_a_branch_manager_cannot_change_roles(manager, client_for):
     group = _group(Role.FRONT_DESK)
-    response = client_for(manager).post(reverse("admin:auth_group_change", args=[group.pk]), {"permissions": []})
+    response = client_for(manager).post(
+        reverse("admin:auth_group_change", args=[group.pk]), {"permissions": []}
+    )
     assert response.status_code == 403
     assert group.permissions.exists()

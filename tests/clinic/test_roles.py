@@ -87,7 +87,9 @@ def _perm(key: str) -> Permission:
 
 
 def _keys(group) -> set[str]:
-    return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
+    return {
+        f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")
+    }
 
 
 @pytest.mark.django_db

@@ -182,7 +182,9 @@ def _build_world() -> dict:
     OptOut.objects.create(channel="sms", recipient="+8613900000000", reason="matrix")
     from clinic.models import ServiceCategory
 
-    EarnCategoryRate.objects.create(category=ServiceCategory.objects.order_by("pk").first(), points_per_yuan=2)
+    EarnCategoryRate.objects.create(
+        category=ServiceCategory.objects.order_by("pk").first(), points_per_yuan=2
+    )
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
     axes_row = {"username": "nobody", "ip_address": "127.0.0.1", "user_agent": "test", "path_info": "/login/"}
@@ -231,11 +233,15 @@ def _admin_objects(users, here, hq, batch) -> dict:
     found = {}
     for label, (model, model_admin) in ADMIN_MODELS.items():
         qs = model._default_manager.order_by("pk")
-        if DECLARED["admin"].get(label, {}).get("owner") == "branch" and hasattr(model_admin, "scope_queryset"):
+        if DECLARED["admin"].get(label, {}).get("owner") == "branch" and hasattr(
+            model_admin, "scope_queryset"
+        ):
             request.user = users[Role.BRANCH_MANAGER]
             mine = model_admin.scope_queryset(qs, request)
             request.user = users[OTHER]
-            qs = mine.exclude(pk__in=model_admin.scope_queryset(model._default_manager.all(), request).values("pk"))
+            qs = mine.exclude(
+                pk__in=model_admin.scope_queryset(model._default_manager.all(), request).values("pk")
+            )
         found[label] = qs.first()
     found["auth.group"] = users[Role.FRONT_DESK].groups.first()  # a built-in role
     found["auth.user"] = users[Role.FRONT_DESK]
@@ -319,7 +325,9 @@ def roles_for(spec) -> set[str] | str:
     return {role for role, perms in ROLE_PERMISSIONS.items() if spec in perms}
 
 
-def expected(persona: str, allowed: set[str] | str, *, public: bool, has_ids: bool, other: str, is_admin: bool):
+def expected(
+    persona: str, allowed: set[str] | str, *, public: bool, has_ids: bool, other: str, is_admin: bool
+):
     """The outcomes that count as right for ``persona`` given who is ``allowed``."""
     refused = {"forbidden", "not_found"} | ({"login"} if is_admin else set())
     if persona == ANON:
@@ -328,7 +336,9 @@ def expected(persona: str, allowed: set[str] | str, *, public: bool, has_ids: bo
         return {"not_allowed"} if allowed == "none" else {"ok"} if allowed == "public" else {"login"}
     if allowed == "none":
         # Admin refuses a non-admin role before it looks at the method.
-        return refused if is_admin and persona in ROLES and persona not in ADMIN_SITE_ROLES else {"not_allowed"}
+        return (
+            refused if is_admin and persona in ROLES and persona not in ADMIN_SITE_ROLES else {"not_allowed"}
+        )
     role = Role.BRANCH_MANAGER if persona == OTHER else persona
     lets_in = allowed == "public" or role in allowed
     if persona == OTHER and has_ids and other == "not_found":
