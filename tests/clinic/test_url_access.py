@@ -61,10 +61,9 @@ def walk(resolver=None, prefix: str = "", namespace: str = "") -> list[Route]:
             routes += walk(entry, prefix + str(entry.pattern), ns)
         elif isinstance(entry, URLPattern):
             route = prefix + str(entry.pattern)
-            if entry.name is None:
-                name = route  # unnamed patterns are declared by their route
-            else:
-                name = f"{namespace}:{entry.name}" if namespace else entry.name
+            # Unnamed patterns are declared by their route.
+            qualified = f"{namespace}:{entry.name}" if namespace else entry.name
+            name = route if entry.name is None else qualified
             pattern = entry.pattern
             kwargs = tuple(getattr(pattern, "converters", None) or pattern.regex.groupindex)
             routes.append(Route(name, route, kwargs))
@@ -465,7 +464,7 @@ def test_no_admin_form_offers_another_branchs_rows(world):
     request.user = world["users"][Role.BRANCH_MANAGER]
     there_staff = world["users"][OTHER]
     leaks = []
-    for label, (model, model_admin) in ADMIN_MODELS.items():
+    for label, (_model, model_admin) in ADMIN_MODELS.items():
         form_class = model_admin.get_form(request, None) if hasattr(model_admin, "get_form") else None
         if form_class is None:
             continue
