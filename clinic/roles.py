@@ -294,9 +294,10 @@ def sync_roles(apps: Any = None) -> dict[str, int]:
     revoked it. What HQ granted by hand stays. Admin shows each role's difference to the
     default (``role_difference``).
 
-    ``apps`` is the migration state registry when called from a migration. Before the
-    record table exists (the older migrations of a fresh database), the groups are set to
-    exactly the defaults: no admin edit can exist yet. Returns each group's permission count.
+    ``apps`` is the migration state registry when called from a migration or after one.
+    Where the record table is not in that state (the older migrations of a fresh database,
+    a database migrated back), missing defaults are added and nothing is taken away.
+    Returns each group's permission count.
     """
     if apps is None:
         from django.apps import apps as registry
@@ -328,7 +329,9 @@ def sync_roles(apps: Any = None) -> dict[str, int]:
         group, _ = Group.objects.get_or_create(name=GROUP_NAMES[role])
         defaults = {by_key[p] for p in perms if p in by_key}
         if Grant is None:
-            group.permissions.set(defaults)
+            # No record table in this state (older migrations; a database migrated back):
+            # add what is missing, never take anything away.
+            group.permissions.add(*defaults)
         else:
             applied = {g.permission_id: g for g in Grant.objects.filter(group=group)}
             new = [p for p in defaults if p.pk not in applied]
@@ -345,8 +348,9 @@ def sync_roles(apps: Any = None) -> dict[str, int]:
 
 def sync_roles_after_migrate(sender, **kwargs) -> None:
     # Run once per migrate, after the last app's permissions exist.
+    # The state's registry: the record table may not exist (``migrate clinic 0004``).
     if sender.name == "clinic" and kwargs.get("plan") is not None:
-        sync_roles()
+        sync_roles(kwargs.get("apps"))
 
 
 # --- roles as HQ sees them in admin ----------------------------------------------------------

@@ -31,7 +31,6 @@ def record_applied_defaults(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("clinic", "0003_roles"),
         ("clinic", "0004_audit_branch_index"),
     ]
 

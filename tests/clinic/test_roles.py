@@ -136,3 +136,19 @@ def test_a_deleted_builtin_group_comes_back_with_its_defaults():
     sync_roles()
     group = Group.objects.get(name=GROUP_NAMES[Role.MARKETING])
     assert _keys(group) == ROLE_PERMISSIONS[Role.MARKETING]
+
+
+@pytest.mark.django_db
+def test_a_sync_without_the_record_table_takes_nothing_away():
+    """The state of an older migration (or a database migrated back to clinic 0004) has no
+    record table: the sync then only adds missing defaults."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    state_apps = MigrationLoader(connection).project_state(("clinic", "0004_audit_branch_index")).apps
+    group = Group.objects.get(name=GROUP_NAMES[Role.FRONT_DESK])
+    group.permissions.add(_perm("clinic.export_data"))
+    group.permissions.remove(_perm("clinic.reveal_contact"))
+    sync_roles(state_apps)
+    keys = _keys(group)
+    assert {"clinic.export_data", "clinic.reveal_contact"} <= keys

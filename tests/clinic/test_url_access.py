@@ -93,11 +93,11 @@ def admin_page(name: str) -> tuple[str, str] | None:
 def url_of(route: Route, kwargs: dict) -> str:
     if route.name != route.route:
         return reverse(route.name, kwargs=kwargs)
-    # An unnamed pattern: put the values into its route (a regex catch-all gets a made-up path).
+    # An unnamed pattern: put the values into its route (``<path:object_id>``, ``(?P<url>.*)$``).
     path = route.route
     for key, value in kwargs.items():
-        path = path.replace(f"<path:{key}>", str(value)).replace(f"<int:{key}>", str(value))
-    return "/" + (path.split("(?P")[0] + "no-such-page/" if "(?P" in path else path)
+        path = path.replace(f"<path:{key}>", str(value)).replace(f"(?P<{key}>.*)$", str(value))
+    return "/" + path
 
 
 APP_ROUTES = [r for r in ROUTES if admin_page(r.name) is None]
@@ -214,6 +214,7 @@ def _build_world() -> dict:
         "content_type_id": ContentType.objects.get_for_model(Member).pk,
         "object_id": member.pk,
         "id": users[Role.FRONT_DESK].pk,
+        "url": "no-such-page/",  # admin's catch-all
     }
     return {
         "here": here,
