@@ -5,25 +5,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clinic.admin import AuditedAdmin, ImportExportMixin
-from clinic.selectors import scope_to_branches
+from clinic.admin import BranchScopedAdmin, ImportExportMixin
 
 from . import resources
 from .models import Chair, ShiftException, ShiftTemplate
 
-
-class BranchScopedAdmin(AuditedAdmin):
-    """A branch manager sees and edits only their branches' chairs and shifts."""
-
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "branch":
-            from clinic.selectors import branches_for_user
-
-            kwargs["queryset"] = branches_for_user(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+# A branch manager sees and edits only their branches' chairs and shifts, and is offered only
+# their branches and their doctors (clinic.admin.BranchScopedAdmin).
 
 
 @admin.register(Chair)

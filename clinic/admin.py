@@ -3,14 +3,26 @@ allows). Saves go through services so that every change is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.contrib.admin.widgets import (
+    AutocompleteSelect,
+    AutocompleteSelectMultiple,
+    FilteredSelectMultiple,
+)
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin as _ImportExportMixin
 
@@ -26,7 +38,8 @@ from .models import (
     ServiceItem,
     StaffProfile,
 )
-from .selectors import scope_to_branches
+from .roles import default_permissions, permission_label, role_difference
+from .selectors import scope_to_branches, user_branch_ids
 
 admin.site.site_header = _("Clinic CRM administration")
 admin.site.site_title = _("Clinic CRM")
@@ -100,7 +113,110 @@ class ClinicAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class AuditedAdmin(ClinicAdmin):
+# --- branch scoping ---------------------------------------------------------------------------
+#
+# Django admin shows branch-owned rows through the same scope as the app's views: a branch
+# manager sees, and is offered in forms and filters, only their branches' rows. Every admin of
+# branch-owned data derives from ``BranchScopedAdmin`` (or mixes in ``BranchScopedMixin``);
+# every admin offers related rows through ``ScopedChoicesMixin``, so a foreign key to a
+# branch, a login, a member or any branch-scoped model never lists another branch's rows.
+
+_CHOICE_SCOPES: dict[type, Callable[[QuerySet, Any], QuerySet]] = {}
+
+
+def register_choice_scope(model: type, scope: Callable[[QuerySet, Any], QuerySet]) -> None:
+    """Offer rows of ``model`` in admin forms only through ``scope(qs, user)``. For models of
+    higher apps that have no admin of their own (a member: ``members.selectors.scope_members``)."""
+    _CHOICE_SCOPES[model] = scope
+
+
+def _scope_users(qs: QuerySet, user) -> QuerySet:
+    # Logins of staff who work at one of the user's branches; distinct: a login has many.
+    ids = user_branch_ids(user)
+    return qs if ids is None else qs.filter(staff__branches__in=ids).distinct()
+
+
+register_choice_scope(Branch, lambda qs, user: scope_to_branches(qs, user, field="pk"))
+register_choice_scope(User, _scope_users)
+
+
+def scoped_choices(model: type, request, admin_site=None) -> QuerySet | None:
+    """The rows of ``model`` that ``request.user`` may be offered, or None when ``model`` is
+    not branch-owned (a tier, a service category)."""
+    scope = _CHOICE_SCOPES.get(model)
+    if scope is not None:
+        return scope(model._default_manager.all(), request.user)
+    model_admin = (admin_site or admin.site)._registry.get(model)
+    if isinstance(model_admin, BranchScopedMixin):
+        return model_admin.scope_queryset(model._default_manager.all(), request)
+    return None
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """The sidebar filter over a related field lists only the rows the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        qs = scoped_choices(field.related_model, request, model_admin.admin_site)
+        if qs is None:
+            return super().field_choices(field, request, model_admin)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            qs = qs.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in qs]
+
+
+class ScopedChoicesMixin:
+    """Foreign keys, many-to-many fields and list filters offer only rows in the user's scope."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            qs = scoped_choices(db_field.related_model, request, self.admin_site)
+            if qs is not None:
+                kwargs["queryset"] = qs
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            qs = scoped_choices(db_field.related_model, request, self.admin_site)
+            if qs is not None:
+                kwargs["queryset"] = qs
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_list_filter(self, request):
+        filters = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str) and "__" not in item:
+                field = self.model._meta.get_field(item)
+                if (
+                    field.is_relation
+                    and scoped_choices(field.related_model, request, self.admin_site) is not None
+                ):
+                    item = (item, ScopedRelatedFieldListFilter)
+            filters.append(item)
+        return filters
+
+
+class BranchScopedMixin(ScopedChoicesMixin):
+    """Rows are visible only through ``branch_field``: the lookup path to the owning branch
+    (``"branch"``, ``"member__branch"``), or a tuple of paths of which any may match. A row
+    outside the user's scope answers 404, as in the app's views (not admin's redirect)."""
+
+    branch_field: str | tuple[str, ...] = "branch"
+
+    def scope_queryset(self, qs: QuerySet, request) -> QuerySet:
+        return scope_to_branches(qs, request.user, field=self.branch_field)
+
+    def get_queryset(self, request):
+        return self.scope_queryset(super().get_queryset(request), request)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404
+        return obj
+
+
+class AuditedAdmin(ScopedChoicesMixin, ClinicAdmin):
     """save/delete through ``record_save``/``record_delete``, so admin edits are audited."""
 
     def save_model(self, request, obj, form, change):
@@ -136,6 +252,32 @@ class AuditedAdmin(ClinicAdmin):
         formset.save_m2m()
 
 
+class BranchScopedAdmin(BranchScopedMixin, AuditedAdmin):
+    """An audited admin of branch-owned configuration (chairs, shifts)."""
+
+
+class ReadOnlyAdmin(ScopedChoicesMixin, ClinicAdmin):
+    """Rows changed only by their services (ledgers, logs); admin shows them."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+class BranchScopedReadOnlyAdmin(BranchScopedMixin, ReadOnlyAdmin):
+    """A read-only admin of branch-owned rows (the points ledger, coupons, the audit log)."""
+
+
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
     extra = 0
@@ -143,15 +285,13 @@ class OpeningHoursInline(admin.TabularInline):
 
 
 @admin.register(Branch)
-class BranchAdmin(ImportExportMixin, AuditedAdmin):
+class BranchAdmin(ImportExportMixin, BranchScopedAdmin):
     resource_classes = [resources.BranchResource]
+    branch_field = "pk"
     list_display = ["code", "name", "phone", "address", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name", "address"]
     inlines = [OpeningHoursInline]
-
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="pk")
 
 
 @admin.register(ServiceCategory)
@@ -176,21 +316,23 @@ class ServiceItemAdmin(ImportExportMixin, AuditedAdmin):
 class StaffProfileForm(forms.ModelForm):
     class Meta:
         model = StaffProfile
-        fields = ["user", "full_name", "role", "job_title", "branches", "default_branch"]
+        fields = ["user", "full_name", "role", "extra_roles", "job_title", "branches", "default_branch"]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(ClinicAdmin):
+class StaffProfileAdmin(BranchScopedMixin, ClinicAdmin):
     form = StaffProfileForm
     list_display = ["full_name", "user", "role", "job_title", "branch_list", "is_active"]
     list_filter = ["role", "branches", "user__is_active"]
     search_fields = ["full_name", "user__username", "job_title"]
-    filter_horizontal = ["branches"]
+    filter_horizontal = ["branches", "extra_roles"]
     autocomplete_fields = ["user"]
+
+    branch_field = "branches"
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("user").prefetch_related("branches")
-        return scope_to_branches(qs, request.user, field="branches").distinct()
+        return qs.distinct()
 
     @admin.display(description=_("branches"))
     def branch_list(self, obj):
@@ -215,6 +357,7 @@ class StaffProfileAdmin(ClinicAdmin):
                     branches=data["branches"],
                     job_title=data["job_title"],
                     full_name=data["full_name"],
+                    extra_roles=data["extra_roles"],
                 )
             else:
                 form.instance = services.staff_profile_create(
@@ -224,13 +367,14 @@ class StaffProfileAdmin(ClinicAdmin):
                     role=data["role"],
                     branches=data["branches"],
                     job_title=data["job_title"],
+                    extra_roles=data["extra_roles"],
                 )
         except DomainError as exc:
             messages.error(request, exc.message)
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ClinicAdmin):
+class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
     """Read-only search over the audit log, scoped to the user's branches."""
 
     list_display = [
@@ -248,9 +392,6 @@ class AuditLogAdmin(ClinicAdmin):
     list_select_related = ["branch", "target_type"]
     readonly_fields = [f.name for f in AuditLog._meta.fields]
     show_full_result_count = False
-
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user)
 
     def has_add_permission(self, request):
         return False
@@ -272,6 +413,176 @@ class JobHeartbeatAdmin(ClinicAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PermissionChoiceField(forms.ModelMultipleChoiceField):
+    """Permissions by their translated name (``预约 · 查看预约``), sorted by it."""
+
+    def label_from_instance(self, obj):
+        return permission_label(obj)
+
+
+def permission_field(queryset, **kwargs) -> PermissionChoiceField:
+    queryset = queryset.select_related("content_type")
+    field = PermissionChoiceField(queryset=queryset, **kwargs)
+    # Sort the choices by the label the user reads, not by app and codename.
+    field.choices = sorted(field.choices, key=lambda choice: str(choice[1]))
+    return field
+
+
+def _permission_list(perms) -> str:
+    return format_html_join(mark_safe("<br>"), "{}", ((permission_label(p),) for p in perms))
+
+
+class RoleForm(forms.ModelForm):
+    actor = None  # set by RoleAdmin.get_form
+
+    class Meta:
+        model = Group
+        fields = ["name", "permissions"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        group = self.instance if self.instance.pk else None
+        try:
+            services.role_check(
+                actor=self.actor,
+                group=group,
+                name=data.get("name", group.name if group else ""),
+                permissions=data.get("permissions") or [],
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(ClinicAdmin):
+    """Roles (Django groups) and what each may do. The eight built-in roles start from the
+    defaults of clinic/roles.py (docs/permissions.md); HQ may change them and add roles.
+    Saves go through the role services (audited); the change page shows how a built-in
+    role differs from its default, and an action restores the default."""
+
+    form = RoleForm
+    list_display = ["name", "kind", "staff_count", "difference_summary"]
+    search_fields = ["name"]
+    actions = ["reset_to_default"]
+    fields = ["name", "permissions", "difference"]
+    readonly_fields = ["difference"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(staff_total=Count("user", distinct=True))
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and default_permissions(obj) is not None:
+            return ["name", "difference"]
+        return ["difference"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name != "permissions":
+            return super().formfield_for_manytomany(db_field, request, **kwargs)
+        qs = Permission.objects.all()
+        if not request.user.is_superuser:
+            # Offer what the user may grant, and whatever the role has already (so a save
+            # never drops a permission only because the editor does not hold it).
+            held = Q()
+            for key in request.user.get_all_permissions():
+                app_label, codename = key.split(".", 1)
+                held |= Q(content_type__app_label=app_label, codename=codename)
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            current = Q(group__pk=object_id) if object_id and str(object_id).isdigit() else Q(pk__in=[])
+            qs = qs.filter(held | current).distinct()
+        return permission_field(
+            qs,
+            required=False,
+            label=_("permissions"),
+            widget=FilteredSelectMultiple(_("permissions"), is_stacked=False),
+        )
+
+    @admin.display(description=_("kind"))
+    def kind(self, obj):
+        return _("built-in") if default_permissions(obj) is not None else _("added in admin")
+
+    @admin.display(description=_("staff"), ordering="staff_total")
+    def staff_count(self, obj):
+        return obj.staff_total
+
+    @admin.display(description=_("difference to the default"))
+    def difference_summary(self, obj):
+        diff = role_difference(obj)
+        if diff is None:
+            return "—"
+        added, removed = diff
+        if not added and not removed:
+            return _("as default")
+        return _("%(added)d added, %(removed)d removed") % {"added": len(added), "removed": len(removed)}
+
+    @admin.display(description=_("difference to the default"))
+    def difference(self, obj):
+        diff = role_difference(obj) if obj and obj.pk else None
+        if diff is None:
+            return _("A role added in admin has no default.") if obj and obj.pk else "—"
+        added, removed = diff
+        if not added and not removed:
+            return _("The role has exactly its default permissions (docs/permissions.md).")
+        return format_html(
+            "<p><strong>{}</strong><br>{}</p><p><strong>{}</strong><br>{}</p>",
+            _("Added beyond the default:"),
+            _permission_list(added) or "—",
+            _("Default permissions taken away:"),
+            _permission_list(removed) or "—",
+        )
+
+    @admin.action(
+        description=_("Restore the default permissions of the selected roles"), permissions=["change"]
+    )
+    def reset_to_default(self, request, queryset):
+        done = 0
+        for group in queryset:
+            if default_permissions(group) is None:
+                continue
+            try:
+                services.role_reset(actor=request.user, group=group)
+                done += 1
+            except DomainError as exc:
+                messages.error(request, exc.message)
+        messages.success(request, _("%(count)d roles restored to their defaults.") % {"count": done})
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and default_permissions(obj) is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # The name and the permissions change together in role_save (save_related).
+        pass
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        saved = services.role_save(
+            actor=request.user,
+            group=form.instance if change else None,
+            name=data.get("name", form.instance.name),
+            permissions=data["permissions"],
+        )
+        form.instance.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.role_delete(actor=request.user, group=obj)
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            self.delete_model(request, group)
 
 
 admin.site.unregister(User)
@@ -297,3 +608,13 @@ class UserAdmin(ClinicAdmin, DjangoUserAdmin):
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         return qs if request.user.is_superuser else qs.filter(is_superuser=False)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "user_permissions":
+            return permission_field(
+                Permission.objects.all(),
+                required=False,
+                label=_("user permissions"),
+                widget=FilteredSelectMultiple(_("user permissions"), is_stacked=False),
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pghistory
 import pgtrigger
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -149,6 +150,13 @@ class StaffProfile(models.Model):
         related_name="+",
         verbose_name=_("default branch"),
     )
+    extra_roles = models.ManyToManyField(
+        Group,
+        related_name="+",
+        blank=True,
+        verbose_name=_("additional roles"),
+        help_text=_("Roles HQ added in admin, or a second job: their permissions add to those of the role."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -272,3 +280,31 @@ class JobHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RoleDefaultGrant(models.Model):
+    """One default of ``clinic/roles.py`` (ROLE_PERMISSIONS) that was applied to a role.
+
+    The post-migrate sync applies a default only when it has no row here, so a permission HQ
+    took from a role in admin is not given back by the next ``migrate``, and a permission a
+    new release adds to the defaults reaches the role exactly once.
+    """
+
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="default_grants", verbose_name=_("role")
+    )
+    permission = models.ForeignKey(
+        Permission, on_delete=models.CASCADE, related_name="+", verbose_name=_("permission")
+    )
+    applied_at = models.DateTimeField(_("applied at"), auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        verbose_name = _("applied default permission")
+        verbose_name_plural = _("applied default permissions")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "permission"], name="role_default_grant_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.permission.codename}"

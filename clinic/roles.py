@@ -1,5 +1,7 @@
-"""The roles and what each may do: the single source that the data migration, the
-post-migrate sync, the tests and ``docs/permissions.md`` all follow.
+"""The roles and what each may do *by default*: the single source that the data migration,
+the post-migrate sync, the tests and ``docs/permissions.md`` all follow. HQ may change a role
+and add roles in Django admin; ``sync_roles`` never undoes that (see its docstring), and admin
+shows each built-in role's difference to this default.
 
 A role is a Django group named in Chinese (the clinic's own word for the job). Permissions
 are ``app_label.codename``; a permission that does not exist yet (its app is not built) is
@@ -78,6 +80,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "auth.change_user",
         "auth.view_user",
         "auth.view_group",
+        "auth.add_group",
+        "auth.change_group",
+        "auth.delete_group",
     },
 }
 
@@ -297,25 +302,40 @@ for _role, _perms in _COUPONS_GRANTS.items():
 
 
 def sync_roles(apps: Any = None) -> dict[str, int]:
-    """Create the eight groups and set each one's permissions to exactly ROLE_PERMISSIONS.
+    """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
+    applied; runs after every ``migrate`` and is idempotent.
 
-    Idempotent. ``apps`` is the migration state registry when called from a migration.
-    Returns the number of permissions each group ended up with.
+    ROLE_PERMISSIONS is the *default*: HQ may change a role in admin, and this never undoes
+    that. Each default applied to a group is recorded (``RoleDefaultGrant``); only defaults
+    without a record are applied (a new role, a permission a release adds, a permission whose
+    app was just migrated). A default that a release drops from ROLE_PERMISSIONS is taken
+    back from the group, but only where it was applied as a default (recorded): the code
+    revoked it. What HQ granted by hand stays. Admin shows each role's difference to the
+    default (``role_difference``).
+
+    ``apps`` is the migration state registry when called from a migration or after one.
+    Where the record table is not in that state (the older migrations of a fresh database,
+    a database migrated back), missing defaults are added and nothing is taken away.
+    Returns each group's permission count.
     """
     if apps is None:
-        from django.contrib.auth.models import Group, Permission
+        from django.apps import apps as registry
     else:
-        Group = apps.get_model("auth", "Group")
-        Permission = apps.get_model("auth", "Permission")
+        registry = apps
+    Group = registry.get_model("auth", "Group")
+    Permission = registry.get_model("auth", "Permission")
+    try:
+        Grant = registry.get_model("clinic", "RoleDefaultGrant")
+    except LookupError:
+        Grant = None
 
     wanted = {p for perms in ROLE_PERMISSIONS.values() for p in perms}
     if apps is None and Permission.objects.filter(content_type__app_label="clinic").count() == 0:
         # The permission table was emptied (a flushed test database, a botched restore):
         # rebuild it the way migrate's post_migrate step does, then apply the role table.
-        from django.apps import apps as global_apps
         from django.contrib.auth.management import create_permissions
 
-        for app_config in global_apps.get_app_configs():
+        for app_config in registry.get_app_configs():
             create_permissions(app_config, verbosity=0)
     by_key = {}
     for perm in Permission.objects.select_related("content_type").filter(
@@ -326,12 +346,94 @@ def sync_roles(apps: Any = None) -> dict[str, int]:
     counts = {}
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=GROUP_NAMES[role])
-        group.permissions.set([by_key[p] for p in perms if p in by_key])
+        defaults = {by_key[p] for p in perms if p in by_key}
+        if Grant is None:
+            # No record table in this state (older migrations; a database migrated back):
+            # add what is missing, never take anything away.
+            group.permissions.add(*defaults)
+        else:
+            applied = {g.permission_id: g for g in Grant.objects.filter(group=group)}
+            new = [p for p in defaults if p.pk not in applied]
+            group.permissions.add(*new)
+            Grant.objects.bulk_create([Grant(group=group, permission=p) for p in new])
+            default_ids = {p.pk for p in defaults}
+            revoked = [pk for pk in applied if pk not in default_ids]
+            if revoked:
+                group.permissions.remove(*revoked)
+                Grant.objects.filter(group=group, permission_id__in=revoked).delete()
         counts[GROUP_NAMES[role]] = group.permissions.count()
     return counts
 
 
 def sync_roles_after_migrate(sender, **kwargs) -> None:
     # Run once per migrate, after the last app's permissions exist.
+    # The state's registry: the record table may not exist (``migrate clinic 0004``).
     if sender.name == "clinic" and kwargs.get("plan") is not None:
-        sync_roles()
+        sync_roles(kwargs.get("apps"))
+
+
+# --- roles as HQ sees them in admin ----------------------------------------------------------
+
+ROLE_BY_GROUP_NAME: dict[str, str] = {name: role for role, name in GROUP_NAMES.items()}
+
+
+def permission_key(perm) -> str:
+    return f"{perm.content_type.app_label}.{perm.codename}"
+
+
+def default_permissions(group) -> set[str] | None:
+    """The permission keys the role table gives ``group``, or None for a role HQ added."""
+    role = ROLE_BY_GROUP_NAME.get(group.name)
+    return None if role is None else set(ROLE_PERMISSIONS[role])
+
+
+def role_difference(group) -> tuple[list, list] | None:
+    """``(added, removed)``: the permissions ``group`` has beyond its default, and the
+    defaults it lacks (only those that exist: an app not migrated yet is no difference).
+    None for a role without a default."""
+    from django.contrib.auth.models import Permission
+
+    defaults = default_permissions(group)
+    if defaults is None:
+        return None
+    have = {permission_key(p): p for p in group.permissions.select_related("content_type")}
+    added = [have[k] for k in sorted(set(have) - defaults)]
+    missing = defaults - set(have)
+    removed = [
+        p
+        for p in Permission.objects.select_related("content_type").filter(
+            codename__in={k.split(".", 1)[1] for k in missing}
+        )
+        if permission_key(p) in missing
+    ]
+    return added, sorted(removed, key=permission_key)
+
+
+def permission_label(perm) -> str:
+    """The permission in the user's language: ``预约 · 查看预约`` rather than Django's stored
+    English ``appointments | appointment | Can view appointment``."""
+    from django.apps import apps as registry
+    from django.utils.translation import gettext as _
+
+    ct = perm.content_type
+    model = ct.model_class()
+    try:
+        app_name = registry.get_app_config(ct.app_label).verbose_name
+    except LookupError:
+        app_name = ct.app_label
+    label = None
+    if model is not None:
+        custom = dict(model._meta.permissions)
+        if perm.codename in custom:
+            label = str(custom[perm.codename])
+        else:
+            templates = {
+                "add": _("Add %(model)s"),
+                "change": _("Change %(model)s"),
+                "delete": _("Delete %(model)s"),
+                "view": _("View %(model)s"),
+            }
+            action, _sep, name = perm.codename.partition("_")
+            if action in templates and name == model._meta.model_name:
+                label = templates[action] % {"model": model._meta.verbose_name}
+    return _("%(app)s · %(permission)s") % {"app": app_name, "permission": label or perm.name}

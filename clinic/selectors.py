@@ -29,17 +29,21 @@ def user_branch_ids(user) -> frozenset[int] | None:
     return cached
 
 
-def scope_to_branches(qs: QuerySet, user, field: str = "branch") -> QuerySet:
+def scope_to_branches(qs: QuerySet, user, field: str | tuple[str, ...] = "branch") -> QuerySet:
     """Restrict ``qs`` to rows whose ``field`` is one of the user's branches.
 
     ``field`` is the lookup path to a Branch (``"branch"``, ``"visit__branch"``; ``"pk"`` for
-    Branch itself). Rows with no branch are hidden from branch-bound staff.
+    Branch itself), or a tuple of paths when a row belongs to a branch through any of them
+    (a coupon: its batch's branch or its member's; to-one paths, so no row repeats). Rows with no branch are hidden from
+    branch-bound staff.
     """
     ids = user_branch_ids(user)
     if ids is None:
         return qs
-    lookup = f"{field}__in" if field != "pk" else "pk__in"
-    return qs.filter(**{lookup: ids})
+    condition = Q()
+    for path in (field,) if isinstance(field, str) else field:
+        condition |= Q(**{f"{path}__in" if path != "pk" else "pk__in": ids})
+    return qs.filter(condition)
 
 
 def branches_for_user(user) -> QuerySet[Branch]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
@@ -18,7 +18,13 @@ from django.utils.translation import gettext as _
 
 from .errors import ClinicError
 from .models import AuditLog, Branch, JobHeartbeat, Role, StaffProfile
-from .roles import ADMIN_SITE_ROLES, GROUP_NAMES, sync_roles
+from .roles import (
+    ADMIN_SITE_ROLES,
+    GROUP_NAMES,
+    default_permissions,
+    permission_key,
+    sync_roles,
+)
 
 User = get_user_model()
 
@@ -133,13 +139,15 @@ def record_delete(*, actor, instance: models.Model) -> None:
     instance.delete()
 
 
-def _sync_user_for_role(user, role: str) -> None:
+def _sync_user_for_role(user, role: str, extra_roles: Iterable[Group] | None = None) -> None:
     group = Group.objects.filter(name=GROUP_NAMES[role]).first()
     if group is None:
         # A deleted role group (or a flushed test database) is rebuilt from the role table.
         sync_roles()
         group = Group.objects.get(name=GROUP_NAMES[role])
-    user.groups.set([group])
+    if extra_roles is None:
+        extra_roles = user.staff.extra_roles.all() if hasattr(user, "staff") else []
+    user.groups.set([group, *extra_roles])
     is_staff = role in ADMIN_SITE_ROLES
     if user.is_staff != is_staff:
         user.is_staff = is_staff
@@ -155,8 +163,10 @@ def staff_profile_create(
     role: str,
     branches: Iterable[Branch],
     job_title: str = "",
+    extra_roles: Iterable[Group] = (),
 ) -> StaffProfile:
-    """Give an existing login its staff profile, put it in its role's group, audit it."""
+    """Give an existing login its staff profile, put it in its role's group (and any
+    additional roles' groups), audit it."""
     if role not in Role.values:
         raise ClinicError(_("Unknown role: %(role)s") % {"role": role})
     branches = list(branches)
@@ -168,17 +178,14 @@ def staff_profile_create(
         user=user, full_name=full_name, role=role, job_title=job_title, default_branch=branches[0]
     )
     profile.branches.set(branches)
-    _sync_user_for_role(user, role)
+    extra_roles = list(extra_roles)
+    profile.extra_roles.set(extra_roles)
+    _sync_user_for_role(user, role, extra_roles)
+    changes = {"username": user.get_username(), "role": role, "branches": [b.code for b in branches]}
+    if extra_roles:
+        changes["extra_roles"] = sorted(g.name for g in extra_roles)
     audit_record(
-        actor=actor,
-        action="clinic.staff.created",
-        target=profile,
-        branch=branches[0],
-        changes={
-            "username": user.get_username(),
-            "role": role,
-            "branches": [b.code for b in branches],
-        },
+        actor=actor, action="clinic.staff.created", target=profile, branch=branches[0], changes=changes
     )
     return profile
 
@@ -224,18 +231,31 @@ def staff_update(
     job_title: str | None = None,
     full_name: str | None = None,
     is_active: bool | None = None,
+    extra_roles: Iterable[Group] | None = None,
 ) -> StaffProfile:
-    """Change a staff member's role, branches, title or active flag. Role and branch changes
-    are permission changes, so each lands in the audit log with its old and new value."""
+    """Change a staff member's role, additional roles, branches, title or active flag. Role
+    and branch changes are permission changes, so each lands in the audit log with its old
+    and new value."""
     profile = StaffProfile.objects.select_for_update().get(pk=profile.pk)
     user = profile.user
     changes: dict[str, list[Any]] = {}
+    roles_changed = False
     if role is not None and role != profile.role:
         if role not in Role.values:
             raise ClinicError(_("Unknown role: %(role)s") % {"role": role})
         changes["role"] = [profile.role, role]
         profile.role = role
-        _sync_user_for_role(user, role)
+        roles_changed = True
+    if extra_roles is not None:
+        extra_roles = list(extra_roles)
+        new = sorted(g.name for g in extra_roles)
+        old = sorted(profile.extra_roles.values_list("name", flat=True))
+        if new != old:
+            changes["extra_roles"] = [old, new]
+            profile.extra_roles.set(extra_roles)
+            roles_changed = True
+    if roles_changed:
+        _sync_user_for_role(user, profile.role, profile.extra_roles.all())
     if branches is not None:
         new = sorted(b.code for b in branches)
         old = sorted(profile.branches.values_list("code", flat=True))
@@ -258,6 +278,122 @@ def staff_update(
         profile.save()
         audit_record(actor=actor, action="clinic.staff.changed", target=profile, changes=changes)
     return profile
+
+
+# --- roles (Django groups), configured by HQ in admin -------------------------------------------
+
+
+def _grantable_keys(actor) -> set[str] | None:
+    """What ``actor`` may put into a role: the permissions they hold (None: any, superuser).
+    So nobody raises their own rights, or anyone's beyond their own, through a role."""
+    if actor is None or actor.is_superuser:
+        return None
+    return set(actor.get_all_permissions())
+
+
+def role_check(*, actor, group: Group | None, name: str, permissions: Iterable[Permission]) -> None:
+    """Raise ``ClinicError`` unless ``actor`` may give role ``group`` (None: a new role) this
+    name and these permissions. The eight built-in roles keep their names (the code finds
+    each by it, clinic/roles.py). A permission may be added only if the actor holds it, or it
+    is the role's own default. Forms call it to show the reason next to the field."""
+    name = (name or "").strip()
+    if not name:
+        raise ClinicError(_("Give the role a name."), field="name")
+    if group is not None and name != group.name and default_permissions(group) is not None:
+        raise ClinicError(_("The name of a built-in role cannot change."), field="name")
+    if Group.objects.filter(name=name).exclude(pk=getattr(group, "pk", None)).exists():
+        raise ClinicError(_("A role named %(name)s exists already.") % {"name": name}, field="name")
+    grantable = _grantable_keys(actor)
+    if grantable is None:
+        return
+    before = {permission_key(p) for p in group.permissions.select_related("content_type")} if group else set()
+    own_defaults = (default_permissions(group) if group else None) or set()
+    wanted = Permission.objects.filter(pk__in=[p.pk for p in permissions]).select_related("content_type")
+    refused = sorted(
+        k for k in (permission_key(p) for p in wanted) if k not in before | grantable | own_defaults
+    )
+    if refused:
+        raise ClinicError(
+            _("You cannot grant permissions you do not hold yourself: %(perms)s")
+            % {"perms": ", ".join(refused)},
+            field="permissions",
+        )
+
+
+@transaction.atomic
+def role_save(*, actor, group: Group | None, name: str, permissions: Iterable[Permission]) -> Group:
+    """Create a role (``group`` None) or change a role's name and permissions, as
+    ``role_check`` allows. Audited with the permissions added and removed; a later
+    ``migrate`` keeps the change (``sync_roles``)."""
+    permissions = list(permissions)
+    if group is not None:
+        group = Group.objects.select_for_update().get(pk=group.pk)
+    role_check(actor=actor, group=group, name=name, permissions=permissions)
+    name = name.strip()
+    creating = group is None
+    if creating:
+        group = Group.objects.create(name=name)
+        before: set[Permission] = set()
+    else:
+        before = set(group.permissions.select_related("content_type"))
+    after = set(Permission.objects.filter(pk__in=[p.pk for p in permissions]).select_related("content_type"))
+    added = sorted(permission_key(p) for p in after - before)
+    removed = sorted(permission_key(p) for p in before - after)
+    changes: dict[str, Any] = {}
+    if name != group.name:
+        changes["name"] = [group.name, name]
+        group.name = name
+        group.save(update_fields=["name"])
+    if added or removed:
+        group.permissions.set(after)
+        changes["permissions_added"] = added
+        changes["permissions_removed"] = removed
+    if creating or changes:
+        audit_record(
+            actor=actor,
+            action="clinic.role.created" if creating else "clinic.role.changed",
+            target=group,
+            changes=changes,
+        )
+    return group
+
+
+@transaction.atomic
+def role_reset(*, actor, group: Group) -> Group:
+    """Give a built-in role exactly its default permissions again (clinic/roles.py)."""
+    defaults = default_permissions(group)
+    if defaults is None:
+        raise ClinicError(_("%(name)s is a role added in admin: it has no default.") % {"name": group.name})
+    perms = [
+        p
+        for p in Permission.objects.select_related("content_type").filter(
+            codename__in={k.split(".", 1)[1] for k in defaults}
+        )
+        if permission_key(p) in defaults
+    ]
+    return role_save(actor=actor, group=group, name=group.name, permissions=perms)
+
+
+@transaction.atomic
+def role_delete(*, actor, group: Group) -> None:
+    """Delete a role HQ added. The eight built-in roles cannot be deleted: staff profiles and
+    the code rely on them."""
+    if default_permissions(group) is not None:
+        raise ClinicError(_("A built-in role cannot be deleted."))
+    audit_record(
+        actor=actor,
+        action="clinic.role.deleted",
+        target=group,
+        changes={
+            "name": group.name,
+            "permissions": sorted(
+                permission_key(p) for p in group.permissions.select_related("content_type")
+            ),
+            "staff": sorted(group.user_set.values_list("username", flat=True)),
+        },
+    )
+    # Staff who had it as an additional role lose it with the group (the M2M rows cascade).
+    group.delete()
 
 
 def heartbeat_record(*, name: str, at: dt.datetime | None = None) -> JobHeartbeat:

@@ -7,10 +7,17 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from clinic.admin import AuditedAdmin, ClinicAdmin, ImportExportMixin
-from clinic.selectors import scope_to_branches
+from clinic.admin import (
+    AuditedAdmin,
+    BranchScopedMixin,
+    BranchScopedReadOnlyAdmin,
+    ClinicAdmin,
+    ImportExportMixin,
+)
+from clinic.models import Role
 
 from . import resources, services
+from .errors import LoyaltyError
 from .models import (
     BonusRule,
     EarnCategoryRate,
@@ -129,55 +136,31 @@ class BonusRuleAdmin(AuditedAdmin):
     list_display = ["kind", "points", "is_active"]
 
 
-class ReadOnlyAdmin(ClinicAdmin):
-    """The ledger is changed only by its services; admin shows it."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-
 @admin.register(Membership)
-class MembershipAdmin(ReadOnlyAdmin):
+class MembershipAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "member__branch"
     list_display = ["card_no", "member", "tier", "branch", "enrolled_at", "review_on"]
     list_filter = ["tier", "branch"]
     search_fields = ["card_no", "member__name", "member__phone_digits"]
     list_select_related = ["member", "tier", "branch"]
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
-
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "member__branch"
     list_display = ["at", "member", "from_tier", "to_tier", "cause", "reason"]
     list_filter = ["cause", "to_tier"]
     search_fields = ["member__name", "reason"]
     list_select_related = ["member", "from_tier", "to_tier"]
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
-
 
 @admin.register(PointsAccount)
-class PointsAccountAdmin(ReadOnlyAdmin):
+class PointsAccountAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "member__branch"
     list_display = ["id", "member", "balance", "is_open", "updated_at"]
     list_filter = ["is_open"]
     search_fields = ["member__name", "member__card_no", "=id"]
     list_select_related = ["member"]
-
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
 
 
 class ConsumptionInline(admin.TabularInline):
@@ -192,7 +175,8 @@ class ConsumptionInline(admin.TabularInline):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdmin):
+class PointsEntryAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "account__member__branch"
     list_display = [
         "created_at",
         "account",
@@ -208,26 +192,22 @@ class PointsEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["account__member"]
     inlines = [ConsumptionInline]
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
-
     @admin.display(description=_("reason"), ordering="reason")
     def reason_text(self, obj: PointsEntry) -> str:
         return reason_label(obj.reason)
 
 
 @admin.register(PointsLot)
-class PointsLotAdmin(ReadOnlyAdmin):
+class PointsLotAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "account__member__branch"
     list_display = ["id", "account", "points", "remaining", "earned_at", "expires_on"]
     search_fields = ["=account__id"]
     list_select_related = ["account__member"]
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
-
 
 @admin.register(LedgerDrift)
-class LedgerDriftAdmin(ReadOnlyAdmin):
+class LedgerDriftAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "account__member__branch"
     list_display = ["detected_at", "account", "balance", "entries_sum", "lots_sum"]
     list_select_related = ["account__member"]
 
@@ -258,18 +238,17 @@ class StoredValueBonusRuleAdmin(AuditedAdmin):
 
 
 @admin.register(StoredValueAccount)
-class StoredValueAccountAdmin(ReadOnlyAdmin):
+class StoredValueAccountAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "member__branch"
     list_display = ["id", "member", "paid_balance", "bonus_balance", "is_open", "updated_at"]
     list_filter = ["is_open"]
     search_fields = ["member__name", "member__card_no", "=id"]
     list_select_related = ["member"]
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")
-
 
 @admin.register(StoredValueEntry)
-class StoredValueEntryAdmin(ReadOnlyAdmin):
+class StoredValueEntryAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "account__member__branch"
     list_display = [
         "created_at",
         "account",
@@ -286,12 +265,10 @@ class StoredValueEntryAdmin(ReadOnlyAdmin):
     search_fields = ["=account__id", "idempotency_key", "source_key", "account__member__name"]
     list_select_related = ["account__member"]
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="account__member__branch")
-
 
 @admin.register(StoredValueDrift)
-class StoredValueDriftAdmin(ReadOnlyAdmin):
+class StoredValueDriftAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "account__member__branch"
     list_display = ["detected_at", "account", "paid_balance", "paid_sum", "bonus_balance", "bonus_sum"]
     list_select_related = ["account__member"]
 
@@ -312,15 +289,47 @@ class CouponTemplateAdmin(ImportExportMixin, AuditedAdmin):
 
 
 class CouponBatchForm(forms.ModelForm):
-    count = forms.IntegerField(min_value=1, max_value=coupon_services.MAX_BATCH)
+    """The printing order. ``actor`` is set by the admin; the service's own checks (the
+    actor's branch, a marketer of that branch) show next to their fields."""
+
+    actor = None
+    count = forms.IntegerField(label=_("number of codes"), min_value=1, max_value=coupon_services.MAX_BATCH)
 
     class Meta:
         model = CouponBatch
         fields = ["template", "name", "branch", "marketer", "channel"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "marketer" not in self.fields:  # the read-only view of a printed batch
+            return
+        marketers = self.fields["marketer"]
+        branch = self.data.get("branch") if self.is_bound else None
+        # Only marketing staff, and once the branch is known, only that branch's.
+        qs = marketers.queryset.filter(staff__role=Role.MARKETING)
+        if branch and str(branch).isdigit():
+            qs = qs.filter(staff__branches=int(branch))
+        marketers.queryset = qs.distinct()
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            coupon_services.coupon_batch_check(
+                actor=self.actor,
+                count=data["count"],
+                branch=data.get("branch"),
+                marketer=data.get("marketer"),
+                channel=data.get("channel") or "",
+            )
+        except LoyaltyError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
 
 @admin.register(CouponBatch)
-class CouponBatchAdmin(ClinicAdmin):
+class CouponBatchAdmin(BranchScopedMixin, ClinicAdmin):
     """A batch is printed once by ``coupon_batch_create``; afterwards it is read-only."""
 
     form = CouponBatchForm
@@ -334,8 +343,10 @@ class CouponBatchAdmin(ClinicAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -348,14 +359,20 @@ class CouponBatchAdmin(ClinicAdmin):
             marketer=data.get("marketer"),
             channel=data.get("channel") or "",
         )
-        obj.pk = batch.pk
+        # Admin logs and links the object it was given: make it the printed batch.
+        for f in CouponBatch._meta.concrete_fields:
+            setattr(obj, f.attname, getattr(batch, f.attname))
+        obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
         pass
 
 
 @admin.register(Coupon)
-class CouponAdmin(ReadOnlyAdmin):
+class CouponAdmin(BranchScopedReadOnlyAdmin):
+    """Printed codes belong to their batch's branch, issued ones to their member's."""
+
+    branch_field = ("batch__branch", "member__branch")
     list_display = ["code", "template", "member", "batch", "serial", "valid_until", "used_at", "used_source"]
     list_filter = ["template"]
     search_fields = ["code", "member__name"]
@@ -375,9 +392,7 @@ class RewardItemAdmin(ImportExportMixin, AuditedAdmin):
 
 
 @admin.register(RewardRedemption)
-class RewardRedemptionAdmin(ReadOnlyAdmin):
+class RewardRedemptionAdmin(BranchScopedReadOnlyAdmin):
+    branch_field = "member__branch"
     list_display = ["created_at", "member", "item", "quantity", "points", "handed_over_by", "cancelled_at"]
     list_select_related = ["member", "item", "handed_over_by"]
-
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user, field="member__branch")

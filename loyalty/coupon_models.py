@@ -151,6 +151,8 @@ class CouponBatch(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.start_no is None or self.end_no is None:  # not printed yet (an unsaved form)
+            return str(self.name)
         return f"{self.name} {self.start_no:06d}–{self.end_no:06d}"
 
 

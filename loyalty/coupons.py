@@ -19,12 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.models import Role
 from clinic.money import ZERO, format_cny, to_money
+from clinic.selectors import user_branch_ids
 from clinic.services import audit_record
 from members.models import Member
 
@@ -36,6 +39,8 @@ BODY_LENGTH = 9
 ISSUE_PERMISSION = "loyalty.issue_coupon"
 BATCH_PERMISSION = "loyalty.add_couponbatch"
 MAX_BATCH = 20_000
+
+User = get_user_model()
 
 
 class CouponError(LoyaltyError):
@@ -377,6 +382,36 @@ def coupon_issue_auto(
         return None
 
 
+def coupon_batch_marketers(branch) -> QuerySet:
+    """The logins a batch of ``branch`` may be handed to: its active marketing staff."""
+    return User.objects.filter(is_active=True, staff__role=Role.MARKETING, staff__branches=branch).order_by(
+        "staff__full_name"
+    )
+
+
+def coupon_batch_check(*, actor, count: int, branch, marketer=None, channel: str = "") -> None:
+    """Raise ``LoyaltyError`` unless ``actor`` may print ``count`` codes for ``branch``:
+    the permission, a branch the actor works at, and a marketer who is marketing staff of
+    that branch (or a channel). Forms call it to show the reason next to the field."""
+    if actor is None or not actor.has_perm(BATCH_PERMISSION):
+        raise LoyaltyError(_("Your role may not create coupon batches."), code="forbidden")
+    if not 1 <= count <= MAX_BATCH:
+        raise LoyaltyError(
+            _("A batch holds between 1 and %(max)s codes.") % {"max": MAX_BATCH}, field="count"
+        )
+    ids = user_branch_ids(actor)
+    if branch is None or (ids is not None and branch.pk not in ids):
+        raise LoyaltyError(_("You can print batches only for a branch you work at."), field="branch")
+    if marketer is None and not (channel or "").strip():
+        raise LoyaltyError(_("Name the marketer or the channel of the batch."), field="marketer")
+    if marketer is not None and not coupon_batch_marketers(branch).filter(pk=marketer.pk).exists():
+        raise LoyaltyError(
+            _("%(name)s is not a marketing staff member of %(branch)s.")
+            % {"name": marketer.get_full_name() or marketer.get_username(), "branch": branch},
+            field="marketer",
+        )
+
+
 @transaction.atomic
 def coupon_batch_create(
     *,
@@ -391,14 +426,7 @@ def coupon_batch_create(
     """Print a number range (号段) of ``count`` bearer codes for a marketer or a channel.
     Ranges never overlap: the template row lock serialises batch creation and the next
     range starts after the highest number printed so far. Audited."""
-    if actor is None or not actor.has_perm(BATCH_PERMISSION):
-        raise LoyaltyError(_("Your role may not create coupon batches."), code="forbidden")
-    if not 1 <= count <= MAX_BATCH:
-        raise LoyaltyError(
-            _("A batch holds between 1 and %(max)s codes.") % {"max": MAX_BATCH}, field="count"
-        )
-    if marketer is None and not (channel or "").strip():
-        raise LoyaltyError(_("Name the marketer or the channel of the batch."), field="marketer")
+    coupon_batch_check(actor=actor, count=count, branch=branch, marketer=marketer, channel=channel)
     CouponTemplate.objects.select_for_update().filter(pk=template.pk).first()
     last = CouponBatch.objects.aggregate(m=Max("end_no"))["m"] or 0
     batch = CouponBatch.objects.create(

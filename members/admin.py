@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clinic.admin import AuditedAdmin
+from clinic.admin import AuditedAdmin, register_choice_scope
 
-from .models import AcquisitionChannel, Tag
+from .models import AcquisitionChannel, Member, Tag
+from .selectors import scope_members
+
+# Any admin form of a higher app that picks a member offers only the members the user may see.
+register_choice_scope(Member, scope_members)
 
 
 @admin.register(AcquisitionChannel)

@@ -8,8 +8,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from clinic.admin import AuditedAdmin, ClinicAdmin
-from clinic.selectors import scope_to_branches
+from clinic.admin import AuditedAdmin, BranchScopedMixin, ClinicAdmin
 
 from . import services
 from .errors import NotificationError, TemplateRenderError
@@ -115,7 +114,7 @@ class ResendPermissionMixin:
 
 
 @admin.register(Outbox)
-class OutboxAdmin(ResendPermissionMixin, ClinicAdmin):
+class OutboxAdmin(BranchScopedMixin, ResendPermissionMixin, ClinicAdmin):
     list_display = [
         "id",
         "created_at",
@@ -156,9 +155,6 @@ class OutboxAdmin(ResendPermissionMixin, ClinicAdmin):
         "created_at",
         "sent_at",
     ]
-
-    def get_queryset(self, request):
-        return scope_to_branches(super().get_queryset(request), request.user)
 
     @admin.display(description=_("recipient"))
     def masked_recipient(self, obj):

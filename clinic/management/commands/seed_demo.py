@@ -11,8 +11,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Q
 
 from clinic import services
 from clinic.models import Branch, OpeningHours, Role, ServiceCategory, ServiceItem, StaffProfile
@@ -50,6 +52,16 @@ STAFF = [
     ("manager", "周静", Role.BRANCH_MANAGER, "店长", ["JA"]),
     ("hqadmin", "吴总", Role.HQ_ADMIN, "运营总监", ["JA", "PD"]),
     ("frontdesk_pd", "黄丽", Role.FRONT_DESK, "前台", ["PD"]),
+]
+
+TRAINEE_ROLE = "前台（实习）"
+TRAINEE_PERMISSIONS = [
+    "clinic.view_servicecategory",
+    "clinic.view_serviceitem",
+    "clinic.view_branch",
+    "members.view_member",
+    "appointments.view_appointment",
+    "loyalty.view_coupon",
 ]
 
 # code, name, name_en, basic care, items: (code, name, name_en, price, unit, minutes, per_tooth)
@@ -221,6 +233,17 @@ class Command(BaseCommand):
                     branches=[branches[c] for c in codes],
                     job_title=title,
                 )
+
+        # A role HQ added in admin: a trainee at the front desk who looks things up but does
+        # not register, book or take money (Django admin › 组 shows it as "后台新增").
+        if not Group.objects.filter(name=TRAINEE_ROLE).exists():
+            wanted = Q(pk__in=[])
+            for key in TRAINEE_PERMISSIONS:
+                app_label, codename = key.split(".")
+                wanted |= Q(content_type__app_label=app_label, codename=codename)
+            services.role_save(
+                actor=actor, group=None, name=TRAINEE_ROLE, permissions=Permission.objects.filter(wanted)
+            )
 
         seed_notifications(branches=branches)
 
