@@ -24,11 +24,16 @@ def validate_tooth(value: int) -> None:
         )
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def parse_teeth(text: str) -> list[int]:
     """``"11, 12 21"`` → ``[11, 12, 21]``; raises ValidationError on anything else."""
     out: list[int] = []
-    for part in (text or "").replace("，", ",").replace(",", " ").split():
-        if not part.isdigit():
+    # A Chinese input method types full-width digits (１１): those are read as ASCII ones.
+    text = (text or "").translate(_FULL_WIDTH_DIGITS)
+    for part in text.replace("，", ",").replace(",", " ").split():
+        if not (part.isascii() and part.isdigit()):
             raise ValidationError(_("Tooth numbers are two digits, e.g. 11 or 85."), code="invalid_tooth")
         value = int(part)
         validate_tooth(value)

@@ -38,6 +38,7 @@ from .models import (
     ServiceItem,
     StaffProfile,
 )
+from .params import parse_int
 from .roles import default_permissions, permission_label, role_difference
 from .selectors import scope_to_branches, user_branch_ids
 
@@ -495,7 +496,8 @@ class RoleAdmin(ClinicAdmin):
                 app_label, codename = key.split(".", 1)
                 held |= Q(content_type__app_label=app_label, codename=codename)
             object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            current = Q(group__pk=object_id) if object_id and str(object_id).isdigit() else Q(pk__in=[])
+            group_id = parse_int(str(object_id)) if object_id else None
+            current = Q(group__pk=group_id) if group_id is not None else Q(pk__in=[])
             qs = qs.filter(held | current).distinct()
         return permission_field(
             qs,

@@ -15,6 +15,7 @@ from clinic.admin import (
     ImportExportMixin,
 )
 from clinic.models import Role
+from clinic.params import parse_int
 
 from . import resources, services
 from .errors import LoyaltyError
@@ -307,8 +308,9 @@ class CouponBatchForm(forms.ModelForm):
         branch = self.data.get("branch") if self.is_bound else None
         # Only marketing staff, and once the branch is known, only that branch's.
         qs = marketers.queryset.filter(staff__role=Role.MARKETING)
-        if branch and str(branch).isdigit():
-            qs = qs.filter(staff__branches=int(branch))
+        branch_id = parse_int(str(branch)) if branch else None
+        if branch_id is not None:
+            qs = qs.filter(staff__branches=branch_id)
         marketers.queryset = qs.distinct()
 
     def clean(self):

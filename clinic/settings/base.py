@@ -355,3 +355,8 @@ LOGGING = {
 }
 
 ADMINS_SITE_HEADER = _("Clinic CRM administration")
+
+# django-import-export (the admin's configuration tables): importing needs the model's change
+# permission and exporting its view permission (the library's default lets any admin user in).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"

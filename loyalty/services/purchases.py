@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from clinic.models import Branch, ServiceCategory
 from clinic.money import to_money
+from clinic.params import parse_int
 from clinic.services import audit_record
 from members.models import Member
 
@@ -25,11 +26,12 @@ def _normalise_categories(eligible: dict | None) -> dict[str, Decimal]:
     """Keys may be category ids or codes; values amounts. Returns {id: amount}."""
     if not eligible:
         return {}
-    codes = {str(k) for k in eligible if not str(k).isdigit()}
+    codes = {str(k) for k in eligible if parse_int(str(k)) is None}
     by_code = dict(ServiceCategory.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
     out: dict[str, Decimal] = {}
     for key, value in eligible.items():
-        pk = int(key) if str(key).isdigit() else by_code.get(str(key))
+        pk = parse_int(str(key))
+        pk = pk if pk is not None else by_code.get(str(key))
         if pk is None:
             raise LoyaltyError(
                 _("Unknown service category: %(code)s") % {"code": key}, field="eligible_by_category"

@@ -312,3 +312,17 @@ def test_receipt_pdf_keeps_its_chinese_on_a_machine_without_cjk_fonts(
     bare = render_without_system_fonts(tmp_path, **captured_html)
     for line in (service.name, visit.branch.name, "收据"):
         assert line in bare, f"{line!r} lost without system fonts"
+
+
+@pytest.mark.parametrize("text", ["1²", "١١", "11 x"])
+def test_tooth_numbers_are_ascii_digits(text):
+    """``str.isdigit()`` is true for "1²" and Arabic-Indic digits; the parser refuses them
+    with its own message instead of letting ``int()`` raise."""
+    from django.core.exceptions import ValidationError
+
+    from appointments.fdi import parse_teeth
+
+    assert parse_teeth("１１，２１") == [11, 21]  # what a Chinese input method types
+    with pytest.raises(ValidationError) as err:
+        parse_teeth(text)
+    assert err.value.code == "invalid_tooth"

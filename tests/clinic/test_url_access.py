@@ -129,7 +129,13 @@ def _build_world() -> dict:
     from loyalty import coupons, rewards
     from loyalty.coupon_models import CouponTemplate, RewardItem
     from loyalty.errors import LoyaltyError
-    from loyalty.models import EarnCategoryRate, LedgerDrift, PointsAccount
+    from loyalty.models import (
+        EarnCategoryRate,
+        LedgerDrift,
+        PointsAccount,
+        StoredValueAccount,
+        StoredValueDrift,
+    )
     from members import services as member_services
     from members.models import AcquisitionChannel, Consent, ConsentKind, FamilyLink, ImportJob, Member
     from tests.loyalty.factories import earn
@@ -179,6 +185,11 @@ def _build_world() -> dict:
     ShiftException.objects.create(doctor=doctor, branch=here, date=appointment.start.date(), kind="leave")
     LedgerDrift.objects.create(
         account=PointsAccount.objects.get(member=member, is_open=True), balance=1, entries_sum=0, lots_sum=0
+    )
+    sv_account = StoredValueAccount.objects.filter(member__branch=here, is_open=True).order_by("pk").first()
+    assert sv_account is not None, "the demo has no stored value account in this branch"
+    StoredValueDrift.objects.create(
+        account=sv_account, paid_balance=1, paid_sum=0, bonus_balance=0, bonus_sum=0
     )
     clinic_services.heartbeat_record(name="matrix")
     OptOut.objects.create(channel="sms", recipient="+8613900000000", reason="matrix")
