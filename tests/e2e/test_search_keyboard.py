@@ -63,13 +63,17 @@ def test_results_are_chosen_with_the_arrow_keys_and_opened_with_enter(
     expect(options.nth(0)).to_have_attribute("aria-selected", "false")
     assert highlighted(page) == ids[1]
     screenshot("search-keyboard-1-highlighted")
-    # The arrows wrap round at both ends.
-    box.press("ArrowDown")
+    # 张磊 of the other branch is listed, but a partial name is no finding to receive him by
+    # (receiving needs his full phone, card or ID number): the arrows pass him by, and wrap
+    # round at both ends.
+    expect(options.nth(2)).to_have_attribute("aria-disabled", "true")
     box.press("ArrowDown")
     assert highlighted(page) == ids[0]
     box.press("ArrowUp")
-    assert highlighted(page) == ids[2]
+    assert highlighted(page) == ids[1]
     box.press("ArrowUp")
+    assert highlighted(page) == ids[0]
+    box.press("ArrowDown")
     assert highlighted(page) == ids[1]
     expect(options.nth(2)).to_have_attribute("aria-selected", "false")
 
