@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "members.apps.MembersConfig",
     "loyalty.apps.LoyaltyConfig",
     "appointments.apps.AppointmentsConfig",
+    "marketing.apps.MarketingConfig",
 ]
 
 MIDDLEWARE = [

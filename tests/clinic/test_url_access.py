@@ -191,6 +191,11 @@ def _build_world() -> dict:
     StoredValueDrift.objects.create(
         account=sv_account, paid_balance=1, paid_sum=0, bonus_balance=0, bonus_sum=0
     )
+    from marketing.models import Attribution, Partner, PartnerContact, TouchSource
+
+    partner = Partner.objects.create(name="矩阵测试单位", kind="company", branch=here)
+    PartnerContact.objects.create(partner=partner, name="联系人")
+    Attribution.objects.create(member=member, partner=partner, source=TouchSource.REGISTRATION)
     clinic_services.heartbeat_record(name="matrix")
     OptOut.objects.create(channel="sms", recipient="+8613900000000", reason="matrix")
     from clinic.models import ServiceCategory
