@@ -140,3 +140,7 @@ class Attribution(models.Model):
 
     def __str__(self) -> str:
         return str(self.member)
+
+
+from .consultation_models import *  # noqa: E402, F403
+from .partner_models import *  # noqa: E402, F403

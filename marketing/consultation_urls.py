@@ -1,0 +1,5 @@
+"""Consultations, attribution, the consultant's page and the funnel (namespace ``marketing``)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
