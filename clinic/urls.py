@@ -26,6 +26,7 @@ urlpatterns = [
     path("loyalty/", include("loyalty.urls")),
     path("appointments/", include("appointments.urls")),
     path("marketing/", include("marketing.urls")),
+    path("followups/", include("followups.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "loyalty.apps.LoyaltyConfig",
     "appointments.apps.AppointmentsConfig",
     "marketing.apps.MarketingConfig",
+    "followups.apps.FollowupsConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,3 @@
+"""Follow-up plans: rules per service or category, each a sequence of steps."""
+
+from __future__ import annotations
