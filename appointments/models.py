@@ -17,6 +17,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Branch, ServiceItem, Weekday
@@ -228,7 +229,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member} {self.start:%Y-%m-%d %H:%M}"
+        return f"{self.member} {timezone.localtime(self.start):%Y-%m-%d %H:%M}"
 
     @property
     def is_active(self) -> bool:
@@ -259,7 +260,9 @@ class AppointmentEvent(models.Model):
         indexes = [models.Index(fields=["member", "-at"], name="appt_event_member_at")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+        from .timeline import title
+
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {title(self.action)}"
 
 
 class ReminderStatus(models.TextChoices):
@@ -370,7 +373,7 @@ class Visit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member} {self.opened_at:%Y-%m-%d}"
+        return f"{self.member} {timezone.localtime(self.opened_at):%Y-%m-%d}"
 
 
 def validate_fdi(value: int) -> None:

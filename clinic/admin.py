@@ -29,6 +29,7 @@ from import_export.admin import ImportExportMixin as _ImportExportMixin
 from . import resources, services
 from .errors import DomainError
 from .fields import validate_no_hidden_characters, validate_no_hidden_characters_multiline
+from .labels import audit_action_label
 from .models import (
     AuditLog,
     Branch,
@@ -374,25 +375,114 @@ class StaffProfileAdmin(BranchScopedMixin, ClinicAdmin):
             messages.error(request, exc.message)
 
 
+def _audit_value(field, value) -> str:
+    import datetime as dt
+
+    from django.utils import formats, timezone
+
+    if value is None or value == "":
+        return "—"
+    if field is not None and getattr(field, "choices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] in " T":
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            return formats.date_format(timezone.localtime(moment), "Y-m-d H:i:s")
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def audit_change_rows(entry: AuditLog) -> list[tuple[str, str]]:
+    """(label, value) per key of an audit row's ``changes``: a key that is a field of the
+    target model reads as its verbose name; [old, new] pairs read old → new."""
+    model = entry.target_type.model_class() if entry.target_type_id else None
+    fields = {}
+    if model is not None:
+        for f in model._meta.concrete_fields:
+            fields[f.name] = f
+            fields[f.attname] = f
+    rows = []
+    for key, value in (entry.changes or {}).items():
+        field = fields.get(key)
+        label = str(field.verbose_name) if field is not None else key
+        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], (list, dict)):
+            shown = f"{_audit_value(field, value[0])} → {_audit_value(field, value[1])}"
+        else:
+            shown = _audit_value(field, value)
+        rows.append((label, shown))
+    return rows
+
+
+class AuditActionFilter(admin.SimpleListFilter):
+    """The actions by their translated label (clinic.labels), not by the stored code."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(((code, audit_action_label(code)) for code in codes), key=lambda c: str(c[1]))
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(action=value) if value else queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
-    """Read-only search over the audit log, scoped to the user's branches."""
+    """Read-only search over the audit log, scoped to the user's branches. Actions show by
+    their translated label; times in the clinic's time zone (admin's own localtime)."""
 
     list_display = [
         "at",
         "actor_name",
-        "action",
+        "action_name",
         "target_type",
         "target_repr",
         "branch",
         "ip_address",
     ]
-    list_filter = ["action", "branch", "target_type", ("at", admin.DateFieldListFilter)]
+    list_filter = [AuditActionFilter, "branch", "target_type", ("at", admin.DateFieldListFilter)]
     search_fields = ["action", "actor_name", "target_repr", "target_id", "actor__username"]
     date_hierarchy = "at"
     list_select_related = ["branch", "target_type"]
-    readonly_fields = [f.name for f in AuditLog._meta.fields]
+    fields = readonly_fields = [
+        "at",
+        "actor",
+        "actor_name",
+        "action_name",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "branch",
+        "change_table",
+        "ip_address",
+    ]
     show_full_result_count = False
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_name(self, obj):
+        return obj.action_label
+
+    @admin.display(description=_("changes"))
+    def change_table(self, obj):
+        """Each changed field by its translated name, choice values by their label and
+        times in the clinic's zone; old → new where the row records both."""
+        rows = audit_change_rows(obj)
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="audit-changes">{}</table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+        )
 
     def has_add_permission(self, request):
         return False
@@ -406,8 +496,12 @@ class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
 
 @admin.register(JobHeartbeat)
 class JobHeartbeatAdmin(ClinicAdmin):
-    list_display = ["name", "last_run_at", "runs"]
-    readonly_fields = ["name", "last_run_at", "runs"]
+    list_display = ["job_name", "last_run_at", "runs"]
+    readonly_fields = ["job_name", "last_run_at", "runs"]
+
+    @admin.display(description=_("job"), ordering="name")
+    def job_name(self, obj):
+        return obj.label
 
     def has_add_permission(self, request):
         return False

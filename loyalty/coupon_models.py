@@ -222,7 +222,9 @@ class CouponEvent(models.Model):
         verbose_name_plural = _("coupon uses")
 
     def __str__(self) -> str:
-        return f"{self.coupon_id} {self.kind} {self.source_key}"
+        from .selectors import source_label
+
+        return f"{self.coupon_id} {self.get_kind_display()} {source_label(self.source_key)}"
 
 
 # --- rewards catalogue (积分兑换) -------------------------------------------------------------

@@ -295,7 +295,9 @@ class Purchase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.source_key
+        from .selectors import source_label
+
+        return source_label(self.source_key)
 
 
 class TierCause(models.TextChoices):
@@ -364,7 +366,9 @@ class AllowanceUse(models.Model):
         indexes = [models.Index(fields=["membership", "kind", "year_start"], name="allowance_use_year")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.source_key}"
+        from .selectors import source_label
+
+        return f"{self.get_kind_display()} · {source_label(self.source_key)}"
 
 
 # --- the points ledger -------------------------------------------------------------------

@@ -419,7 +419,7 @@ class CommunicationLog(models.Model):
         indexes = [models.Index(fields=["member", "-at"], name="comm_member_at")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d} {self.get_channel_display()}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d} {self.get_channel_display()}"
 
 
 class ImportJob(models.Model):
