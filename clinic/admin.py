@@ -89,6 +89,40 @@ class SafeAutocompleteSelectMultiple(AutocompleteSelectMultiple):
         return super().optgroups(name, _valid_choices(self, value), attr)
 
 
+def _single_newlines(to_python):
+    """Browsers post a textarea's line breaks as "\r\n": store "\n" (clinic.fields.LongTextField
+    does the same for the app's forms), or saving a form unchanged rewrites every note."""
+
+    def convert(value):
+        value = to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+    return convert
+
+
+def keep_unchanged_fields(form, obj) -> None:
+    """Every field of a change form the user did not touch keeps its stored value exactly.
+
+    A form's widgets round values off: the admin's date-time inputs show whole seconds, so
+    without this a save of an unchanged form drops the microseconds of every timestamp
+    (``date_joined``, valid-from times…); tests/e2e/test_every_edit_form_round_trips.py."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    stored = type(obj)._default_manager.filter(pk=obj.pk).first()
+    if stored is None:
+        return
+    changed = set(form.changed_data)
+    for name in form.fields:
+        if name in changed:
+            continue
+        try:
+            field = obj._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if getattr(field, "concrete", False) and not field.many_to_many:
+            setattr(obj, field.attname, getattr(stored, field.attname))
+
+
 class ClinicAdmin(admin.ModelAdmin):
     """The base of every admin in the project: text fields refuse invisible control characters
     (clinic.fields), and autocomplete widgets survive malformed ids in a posted form."""
@@ -100,7 +134,15 @@ class ClinicAdmin(admin.ModelAdmin):
             formfield.validators.append(
                 validate_no_hidden_characters_multiline if multiline else validate_no_hidden_characters
             )
+            if multiline:
+                formfield.to_python = _single_newlines(formfield.to_python)
         return formfield
+
+    def save_form(self, request, form, change):
+        obj = super().save_form(request, form, change)
+        if change and obj.pk is not None:
+            keep_unchanged_fields(form, obj)
+        return obj
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
