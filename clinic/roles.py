@@ -422,6 +422,22 @@ def _model_name(model) -> str:
     return _(str(model._meta.verbose_name))
 
 
+def model_label(content_type) -> str:
+    """A content type in the user's language: ``会员 · 积分流水`` (ContentType's own str
+    leaves made-up English names, such as pghistory's event models, as they are)."""
+    from django.apps import apps as registry
+    from django.utils.translation import gettext as _
+
+    model = content_type.model_class()
+    if model is None:
+        return content_type.model
+    try:
+        app_name = _(str(registry.get_app_config(content_type.app_label).verbose_name))
+    except LookupError:
+        app_name = content_type.app_label
+    return _("%(app)s · %(permission)s") % {"app": app_name, "permission": _model_name(model)}
+
+
 def permission_label(perm) -> str:
     """The permission in the user's language: ``预约 · 查看预约`` rather than Django's stored
     English ``appointments | appointment | Can view appointment``."""

@@ -7,6 +7,11 @@ from __future__ import annotations
 from django.utils.translation import gettext_noop
 
 THIRD_PARTY_MSGIDS = [
+    # Django admin 5.x: the app list's table headers (read by screen readers), which
+    # Django's own Chinese catalogue lacks.
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
     # django-axes: the app and its models (admin, permission names).
     gettext_noop("Axes"),
     gettext_noop("access attempt"),
@@ -23,4 +28,6 @@ THIRD_PARTY_MSGIDS = [
     gettext_noop("contexts"),
     gettext_noop("events"),
     gettext_noop("middleware events"),
+    # Our models that Django names from the class (no verbose_name of their own).
+    gettext_noop("visit discount"),
 ]

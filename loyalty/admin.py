@@ -408,5 +408,20 @@ class RewardItemAdmin(ImportExportMixin, AuditedAdmin):
 @admin.register(RewardRedemption)
 class RewardRedemptionAdmin(BranchScopedReadOnlyAdmin):
     branch_field = "member__branch"
-    list_display = ["created_at", "member", "item", "quantity", "points", "handed_over_by", "cancelled_at"]
+    list_display = [
+        "created_at",
+        "member",
+        "item",
+        "quantity",
+        "points",
+        "handed_over_by_name",
+        "cancelled_at",
+    ]
     list_select_related = ["member", "item", "handed_over_by"]
+
+    @admin.display(description=_("handed over by"), ordering="handed_over_by")
+    def handed_over_by_name(self, obj):
+        user = obj.handed_over_by
+        return (
+            (getattr(getattr(user, "staff", None), "full_name", "") or user.get_username()) if user else "—"
+        )

@@ -82,7 +82,8 @@ class MessageTemplateForm(forms.ModelForm):
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(AuditedAdmin):
     form = MessageTemplateForm
-    list_display = ["key", "template_name", "channel", "language", "name", "is_active", "updated_at"]
+    # The key is what the code sends by; staff read the template's label (clinic.labels).
+    list_display = ["template_name", "channel", "language", "name", "is_active", "updated_at"]
     list_filter = ["channel", "language", "is_active"]
     search_fields = ["key", "name", "body"]
     readonly_fields = ["variable_list"]

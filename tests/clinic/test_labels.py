@@ -221,3 +221,14 @@ def test_message_list_shows_the_template_name_not_its_key(manager, client_for, b
         html = client.get(url).content.decode()
         assert "预约提醒" in html, url
         assert "appointments.reminder" not in html, url
+
+
+def test_every_points_source_prefix_reads_as_words():
+    from loyalty.selectors import source_label
+
+    with translation.override("zh-hans"):
+        assert source_label("review:demo:review:dianping:1") == "好评/问卷奖励"
+        for key in ("visit:2", "enrol:6", "referral:3", "reward:4", "staff:5:sms:x", "adjust:7", "top_up:8"):
+            label = source_label(key)
+            # "No." is how Chinese documents number things (就诊 No. 2).
+            assert label != key and not ENGLISH_WORD.search(label.replace("No.", "")), (key, label)
