@@ -112,6 +112,16 @@ class CouponTemplate(models.Model):
             errors["valid_days"] = _("Use either fixed dates or a number of days after issue, not both.")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             errors["valid_until"] = _("The end date is before the start date.")
+        for name in ("amount_off", "cap", "min_spend"):
+            if (getattr(self, name) or 0) < 0:
+                errors[name] = _("An amount cannot be negative.")
+        if (
+            self.kind == CouponKind.AMOUNT
+            and self.amount_off
+            and self.min_spend
+            and self.amount_off > self.min_spend
+        ):
+            errors["amount_off"] = _("The amount off cannot be more than the minimum spend.")
         if errors:
             raise ValidationError(errors)
 
@@ -287,6 +297,9 @@ class RewardItem(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
+        if not self.points_cost or self.points_cost < 1:
+            # A reward that costs no points hands gifts and services out for nothing.
+            raise ValidationError({"points_cost": _("A reward costs at least one point.")})
         if self.kind == RewardKind.SERVICE and not self.service_item_id:
             raise ValidationError({"service_item": _("Choose the free service.")})
         if self.kind == RewardKind.COUPON and not self.coupon_template_id:

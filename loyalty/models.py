@@ -145,6 +145,30 @@ class ExpiryMode(models.TextChoices):
     YEAR_END = "year_end", _("End of the year after earning")
 
 
+# The most points per ¥1 a rule may give: a slip of the finger (100 for 1.00) must not
+# hand out a hundred times the points. Enforced in clean(), which record_save runs.
+MAX_POINTS_PER_YUAN = 100
+
+
+def _check_rate(rate) -> None:
+    from django.core.exceptions import ValidationError
+
+    if rate is not None and rate > MAX_POINTS_PER_YUAN:
+        raise ValidationError(
+            {"points_per_yuan": _("At most %(max)s points per ¥1.") % {"max": MAX_POINTS_PER_YUAN}}
+        )
+
+
+def _check_points_amount(field: str, points) -> None:
+    """A configured number of points is bounded like a manual adjustment
+    (``LOYALTY_MAX_POINTS_ADJUSTMENT``)."""
+    from django.core.exceptions import ValidationError
+
+    limit = settings.LOYALTY_MAX_POINTS_ADJUSTMENT
+    if points is not None and points > limit:
+        raise ValidationError({field: _("At most %(max)s points.") % {"max": limit}})
+
+
 @pghistory.track()
 class PointsPolicy(models.Model):
     """The earn and expiry rules. One row (pk=1), edited by HQ in admin."""
@@ -176,6 +200,10 @@ class PointsPolicy(models.Model):
     def __str__(self) -> str:
         return str(_("Points policy"))
 
+    def clean(self) -> None:
+        _check_rate(self.points_per_yuan)
+        _check_points_amount("welcome_points", self.welcome_points)
+
 
 @pghistory.track()
 class EarnCategoryRate(models.Model):
@@ -194,6 +222,9 @@ class EarnCategoryRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} ×{self.points_per_yuan}"
+
+    def clean(self) -> None:
+        _check_rate(self.points_per_yuan)
 
 
 class BonusKind(models.TextChoices):
@@ -217,6 +248,9 @@ class BonusRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} +{self.points}"
+
+    def clean(self) -> None:
+        _check_points_amount("points", self.points)
 
 
 class CardSequence(models.Model):
