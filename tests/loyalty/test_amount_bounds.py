@@ -89,3 +89,34 @@ def test_redeeming_more_than_the_maximum_at_once_is_refused(branch, front_desk):
     with pytest.raises(LoyaltyError):
         rewards.reward_redeem(actor=front_desk, member=member, item=gift, qty=rewards.MAX_QUANTITY + 1)
     assert rewards.reward_redeem(actor=front_desk, member=member, item=gift, qty=2).points == 20
+
+
+def test_charges_and_checkout_need_their_permission_in_the_service(branch, marketer, front_desk):
+    """The views check change_visit / checkout_visit; the services do too, so no other
+    caller adds a charge or takes a payment for a role that may not."""
+    from django.utils import timezone
+
+    from appointments import checkout
+    from appointments.errors import AppointmentError
+    from appointments.models import Visit
+    from tests.appointments.factories import make_doctor
+    from tests.members.factories import make_member
+
+    item = ServiceItemFactory(code="PV02", price="280.00")
+    visit = Visit.objects.create(
+        branch=branch,
+        member=make_member(branch),
+        doctor=make_doctor(branch, "doc_bounds"),
+        opened_at=timezone.now(),
+    )
+    with pytest.raises(AppointmentError) as refused:
+        checkout.charge_line_add(actor=marketer, visit=visit, item=item)
+    assert refused.value.code == "forbidden"
+    line = checkout.charge_line_add(actor=front_desk, visit=visit, item=item)
+    with pytest.raises(AppointmentError):
+        checkout.charge_line_remove(actor=marketer, line=line)
+    with pytest.raises(AppointmentError) as no_checkout:
+        checkout.visit_checkout(
+            actor=marketer, visit=visit, payments=[("cash", Decimal("280.00"))], checkout_key="k1"
+        )
+    assert no_checkout.value.code == "forbidden"
