@@ -11,6 +11,7 @@ permission matrix's: seed_demo plus what the demo lacks), one logged-in page, in
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -283,3 +284,19 @@ def test_every_app_edit_form_saved_unchanged_changes_nothing(live_server, page, 
     if diff := _diff(before, snapshot(appt)):
         problems["appointments:move"] = diff
     assert problems == {}
+
+
+# The app's forms that edit an existing record, each saved unchanged above. A new URL whose
+# name says it edits (edit, move, reschedule, change, update) must be added to that test.
+APP_EDIT_FORMS = {"members:edit", "members:medical", "appointments:move"}
+# Named like an edit, but no single record to open and save unchanged.
+NOT_EDIT_FORMS = {"appointments:bulk_move"}  # moves a doctor's day of bookings elsewhere
+EDITS = re.compile(r"(?:^|[:_])(?:edit|move|reschedule|change|update|medical)$")
+
+
+def test_every_app_edit_url_is_in_the_round_trip():
+    from tests.clinic.test_url_access import walk
+
+    names = {route.name for route in walk() if not route.name.startswith("admin:")}
+    assert {"members:edit", "appointments:move"} <= names
+    assert sorted(n for n in names if EDITS.search(n) and n not in APP_EDIT_FORMS | NOT_EDIT_FORMS) == []
