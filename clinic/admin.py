@@ -506,7 +506,7 @@ class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
 
     list_display = [
         "at",
-        "actor_name",
+        "actor_label",
         "action_name",
         "target_kind",
         "target_repr",
@@ -520,7 +520,7 @@ class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
     fields = readonly_fields = [
         "at",
         "actor",
-        "actor_name",
+        "actor_label",
         "action_name",
         "target_kind",
         "target_id",
@@ -530,6 +530,10 @@ class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
         "ip_address",
     ]
     show_full_result_count = False
+
+    @admin.display(description=_("actor name"), ordering="actor_name")
+    def actor_label(self, obj):
+        return obj.actor_label
 
     @admin.display(description=_("action"), ordering="action")
     def action_name(self, obj):

@@ -265,7 +265,15 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         at = timezone.localtime(self.at).strftime("%Y-%m-%d %H:%M") if self.at else ""
-        return f"{at} {self.actor_name} {self.action_label}".strip()
+        return f"{at} {self.actor_label} {self.action_label}".strip()
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted: the staff name stored at the time, or 系统 for the system's own jobs
+        (stored as "system", see clinic.services._actor_name)."""
+        if self.actor_name == "system" and self.actor_id is None:
+            return str(_("system"))
+        return self.actor_name
 
     @property
     def action_label(self) -> str:

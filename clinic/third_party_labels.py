@@ -28,6 +28,4 @@ THIRD_PARTY_MSGIDS = [
     gettext_noop("contexts"),
     gettext_noop("events"),
     gettext_noop("middleware events"),
-    # Our models that Django names from the class (no verbose_name of their own).
-    gettext_noop("visit discount"),
 ]

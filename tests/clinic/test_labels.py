@@ -178,7 +178,7 @@ def test_audit_row_reads_its_label_in_the_clinic_time_zone(branch):
     row = _audit_row(branch)
     local = timezone.localtime(row.at, timezone=dt.timezone(dt.timedelta(hours=8)))
     with translation.override("zh-hans"):
-        assert str(row) == f"{local:%Y-%m-%d %H:%M} system 积分兑换"
+        assert str(row) == f"{local:%Y-%m-%d %H:%M} 系统 积分兑换"
 
 
 @pytest.mark.django_db
@@ -232,3 +232,22 @@ def test_every_points_source_prefix_reads_as_words():
             label = source_label(key)
             # "No." is how Chinese documents number things (就诊 No. 2).
             assert label != key and not ENGLISH_WORD.search(label.replace("No.", "")), (key, label)
+
+
+def test_every_model_and_field_of_ours_has_a_translated_name():
+    """Admin lists and forms label columns by verbose_name; one left out reads MEMBER in
+    a Chinese admin (the field name Django falls back to)."""
+    from django.apps import apps
+    from django.utils.functional import Promise
+
+    untranslated = []
+    for model in apps.get_models():
+        if model._meta.app_label not in APPS or hasattr(model, "pgh_tracked_model"):
+            continue
+        if not isinstance(model._meta.verbose_name, Promise):
+            untranslated.append(model._meta.label)
+        for field in model._meta.get_fields():
+            ours = getattr(field, "concrete", False) and not field.auto_created and field.editable
+            if ours and not isinstance(field.verbose_name, Promise):
+                untranslated.append(f"{model._meta.label}.{field.name}")
+    assert untranslated == []
