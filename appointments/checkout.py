@@ -32,6 +32,8 @@ from .models import (
 from .signals import visit_completed, visit_voided
 
 MANUAL_DISCOUNT_PERM = "clinic.approve_discount"
+CHANGE_PERM = "appointments.change_visit"
+CHECKOUT_PERM = "appointments.checkout_visit"
 VOID_PERM = "appointments.void_visit"
 
 
@@ -71,6 +73,11 @@ def _lock_visit(visit: Visit) -> Visit:
     )
 
 
+def _require(actor, perm: str, message) -> None:
+    if actor is not None and not actor.has_perm(perm):
+        raise AppointmentError(message, code="forbidden")
+
+
 @transaction.atomic
 def charge_line_add(
     *,
@@ -83,7 +90,9 @@ def charge_line_add(
 ) -> ChargeLine:
     """Add a catalog item to an open visit, at today's list price, with optional FDI teeth.
     A per-tooth item with teeth is billed once per tooth: ``quantity`` defaults to the
-    number of teeth, and any other quantity is refused (three teeth are never billed as one)."""
+    number of teeth, and any other quantity is refused (three teeth are never billed as one).
+    Needs ``appointments.change_visit`` (``actor=None``: the system)."""
+    _require(actor, CHANGE_PERM, _("Your role may not change the charges of a visit."))
     visit = _lock_visit(visit)
     if visit.status != VisitStatus.OPEN:
         raise AppointmentError(_("This visit is already checked out."), code="state")
@@ -129,6 +138,7 @@ def charge_line_add(
 
 @transaction.atomic
 def charge_line_remove(*, actor, line: ChargeLine) -> None:
+    _require(actor, CHANGE_PERM, _("Your role may not change the charges of a visit."))
     visit = _lock_visit(line.visit)
     if visit.status != VisitStatus.OPEN:
         raise AppointmentError(_("This visit is already checked out."), code="state")
@@ -188,7 +198,9 @@ def visit_checkout(
 
     Idempotent on ``checkout_key``: a double submit (the same key) returns the visit already
     checked out instead of charging twice. The visit row lock serialises concurrent submits.
+    Needs ``appointments.checkout_visit`` (``actor=None``: the system).
     """
+    _require(actor, CHECKOUT_PERM, _("Your role may not check out a visit."))
     visit = _lock_visit(visit)
     if visit.status == VisitStatus.CHECKED_OUT and visit.checkout_key == checkout_key:
         return visit

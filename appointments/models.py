@@ -17,6 +17,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Branch, ServiceItem, Weekday
@@ -184,7 +185,12 @@ class Appointment(models.Model):
     overbooked = models.BooleanField(_("overbooked"), default=False)
     priority_slot = models.BooleanField(_("held-back priority slot"), default=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
@@ -193,7 +199,12 @@ class Appointment(models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cancelled by"),
     )
     cancel_reason = models.CharField(_("cancellation reason"), max_length=200, blank=True)
     no_show_at = models.DateTimeField(_("marked no-show at"), null=True, blank=True)
@@ -228,7 +239,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member} {self.start:%Y-%m-%d %H:%M}"
+        return f"{self.member} {timezone.localtime(self.start):%Y-%m-%d %H:%M}"
 
     @property
     def is_active(self) -> bool:
@@ -239,17 +250,26 @@ class AppointmentEvent(models.Model):
     """Append-only history of a booking: every state change, move and reminder, shown on the
     person's timeline."""
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="appointment_events")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="events", verbose_name=_("appointment")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="appointment_events", verbose_name=_("person")
+    )
     at = models.DateTimeField(_("time"))
     action = models.CharField(_("action"), max_length=32)
-    from_status = models.CharField(max_length=14, blank=True)
-    to_status = models.CharField(max_length=14, blank=True)
+    from_status = models.CharField(max_length=14, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=14, blank=True, verbose_name=_("to status"))
     detail = models.CharField(_("detail"), max_length=255, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_name = models.CharField(max_length=150, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("actor name"))
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -259,7 +279,9 @@ class AppointmentEvent(models.Model):
         indexes = [models.Index(fields=["member", "-at"], name="appt_event_member_at")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+        from .timeline import title
+
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {title(self.action)}"
 
 
 class ReminderStatus(models.TextChoices):
@@ -277,7 +299,9 @@ class Reminder(models.Model):
     queues the same reminder twice.
     """
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("appointment")
+    )
     offset_minutes = models.PositiveIntegerField(_("minutes before"))
     due_at = models.DateTimeField(_("due"))
     for_start = models.DateTimeField(_("for the start at"))
@@ -287,7 +311,7 @@ class Reminder(models.Model):
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     outbox_id = models.BigIntegerField(_("outbox message"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200, unique=True, verbose_name=_("dedupe key"))
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -342,14 +366,26 @@ class Visit(models.Model):
     # Why pricing chose as it did (a coupon that replaced the tier discount, or stayed unused
     # because the tier discount was better): shown on the receipt, not a discount row.
     pricing_notes = models.JSONField(_("pricing notes"), default=list, blank=True)
-    checkout_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    checkout_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, verbose_name=_("checkout key")
+    )
     checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
     checked_out_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked out by"),
     )
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
     )
     void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
 
@@ -370,7 +406,7 @@ class Visit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member} {self.opened_at:%Y-%m-%d}"
+        return f"{self.member} {timezone.localtime(self.opened_at):%Y-%m-%d}"
 
 
 def validate_fdi(value: int) -> None:
@@ -380,7 +416,7 @@ def validate_fdi(value: int) -> None:
 
 
 class ChargeLine(models.Model):
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="lines")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="lines", verbose_name=_("visit"))
     item = models.ForeignKey(
         ServiceItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("service")
     )
@@ -424,17 +460,26 @@ class DiscountKind(models.TextChoices):
 class VisitDiscount(models.Model):
     """One discount applied at checkout, in the order it was applied (for the receipt)."""
 
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="discounts")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.CASCADE, related_name="discounts", verbose_name=_("visit")
+    )
     line = models.ForeignKey(
-        ChargeLine, on_delete=models.CASCADE, null=True, blank=True, related_name="discounts"
+        ChargeLine,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="discounts",
+        verbose_name=_("charge line"),
     )
     kind = models.CharField(_("kind"), max_length=12, choices=DiscountKind.choices)
     label = models.CharField(_("description"), max_length=200)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
-    ref = models.CharField(max_length=100, blank=True)
+    ref = models.CharField(max_length=100, blank=True, verbose_name=_("reference"))
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("visit discount")
+        verbose_name_plural = _("visit discounts")
         default_permissions = ()
 
     def __str__(self) -> str:
@@ -453,16 +498,28 @@ class PaymentMethod(models.TextChoices):
 class Payment(models.Model):
     """An append-only payment record. A void adds a reversing row (negative amount)."""
 
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="payments")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, related_name="payments", verbose_name=_("visit")
+    )
     method = models.CharField(_("payment method"), max_length=16, choices=PaymentMethod.choices)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
     )
     at = models.DateTimeField(_("time"))
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("taken by"),
     )
 
     class Meta:

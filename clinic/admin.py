@@ -29,6 +29,7 @@ from import_export.admin import ImportExportMixin as _ImportExportMixin
 from . import resources, services
 from .errors import DomainError
 from .fields import validate_no_hidden_characters, validate_no_hidden_characters_multiline
+from .labels import audit_action_label
 from .models import (
     AuditLog,
     Branch,
@@ -88,6 +89,40 @@ class SafeAutocompleteSelectMultiple(AutocompleteSelectMultiple):
         return super().optgroups(name, _valid_choices(self, value), attr)
 
 
+def _single_newlines(to_python):
+    """Browsers post a textarea's line breaks as "\r\n": store "\n" (clinic.fields.LongTextField
+    does the same for the app's forms), or saving a form unchanged rewrites every note."""
+
+    def convert(value):
+        value = to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+    return convert
+
+
+def keep_unchanged_fields(form, obj) -> None:
+    """Every field of a change form the user did not touch keeps its stored value exactly.
+
+    A form's widgets round values off: the admin's date-time inputs show whole seconds, so
+    without this a save of an unchanged form drops the microseconds of every timestamp
+    (``date_joined``, valid-from times…); tests/e2e/test_every_edit_form_round_trips.py."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    stored = type(obj)._default_manager.filter(pk=obj.pk).first()
+    if stored is None:
+        return
+    changed = set(form.changed_data)
+    for name in form.fields:
+        if name in changed:
+            continue
+        try:
+            field = obj._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if getattr(field, "concrete", False) and not field.many_to_many:
+            setattr(obj, field.attname, getattr(stored, field.attname))
+
+
 class ClinicAdmin(admin.ModelAdmin):
     """The base of every admin in the project: text fields refuse invisible control characters
     (clinic.fields), and autocomplete widgets survive malformed ids in a posted form."""
@@ -99,7 +134,15 @@ class ClinicAdmin(admin.ModelAdmin):
             formfield.validators.append(
                 validate_no_hidden_characters_multiline if multiline else validate_no_hidden_characters
             )
+            if multiline:
+                formfield.to_python = _single_newlines(formfield.to_python)
         return formfield
+
+    def save_form(self, request, form, change):
+        obj = super().save_form(request, form, change)
+        if change and obj.pk is not None:
+            keep_unchanged_fields(form, obj)
+        return obj
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
@@ -374,25 +417,145 @@ class StaffProfileAdmin(BranchScopedMixin, ClinicAdmin):
             messages.error(request, exc.message)
 
 
+def _audit_value(field, value) -> str:
+    import datetime as dt
+
+    from django.utils import formats, timezone
+
+    if value is None or value == "":
+        return "—"
+    if field is not None and getattr(field, "choices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] in " T":
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            return formats.date_format(timezone.localtime(moment), "Y-m-d H:i:s")
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def audit_change_rows(entry: AuditLog) -> list[tuple[str, str]]:
+    """(label, value) per key of an audit row's ``changes``: a key that is a field of the
+    target model reads as its verbose name; [old, new] pairs read old → new."""
+    model = entry.target_type.model_class() if entry.target_type_id else None
+    fields = {}
+    if model is not None:
+        for f in model._meta.concrete_fields:
+            fields[f.name] = f
+            fields[f.attname] = f
+    rows = []
+    for key, value in (entry.changes or {}).items():
+        field = fields.get(key)
+        label = str(field.verbose_name) if field is not None else key
+        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], (list, dict)):
+            shown = f"{_audit_value(field, value[0])} → {_audit_value(field, value[1])}"
+        else:
+            shown = _audit_value(field, value)
+        rows.append((label, shown))
+    return rows
+
+
+class AuditTargetTypeFilter(admin.SimpleListFilter):
+    """The kinds of record the audit rows name (not every content type there is), each by
+    its translated name; a django-pghistory event model reads as "… history"."""
+
+    title = _("target type")
+    parameter_name = "target_type"
+
+    def lookups(self, request, model_admin):
+        from django.contrib.contenttypes.models import ContentType
+
+        from .roles import model_label
+
+        ids = model_admin.get_queryset(request).order_by().values_list("target_type", flat=True).distinct()
+        types = ContentType.objects.filter(pk__in=[i for i in ids if i])
+        return sorted(((str(ct.pk), model_label(ct)) for ct in types), key=lambda c: c[1])
+
+    def queryset(self, request, queryset):
+        value = parse_int(self.value() or "")
+        return queryset.filter(target_type_id=value) if value is not None else queryset
+
+
+class AuditActionFilter(admin.SimpleListFilter):
+    """The actions by their translated label (clinic.labels), not by the stored code."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(((code, audit_action_label(code)) for code in codes), key=lambda c: str(c[1]))
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(action=value) if value else queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
-    """Read-only search over the audit log, scoped to the user's branches."""
+    """Read-only search over the audit log, scoped to the user's branches. Actions show by
+    their translated label; times in the clinic's time zone (admin's own localtime)."""
 
     list_display = [
         "at",
-        "actor_name",
-        "action",
-        "target_type",
+        "actor_label",
+        "action_name",
+        "target_kind",
         "target_repr",
         "branch",
         "ip_address",
     ]
-    list_filter = ["action", "branch", "target_type", ("at", admin.DateFieldListFilter)]
+    list_filter = [AuditActionFilter, "branch", AuditTargetTypeFilter, ("at", admin.DateFieldListFilter)]
     search_fields = ["action", "actor_name", "target_repr", "target_id", "actor__username"]
     date_hierarchy = "at"
     list_select_related = ["branch", "target_type"]
-    readonly_fields = [f.name for f in AuditLog._meta.fields]
+    fields = readonly_fields = [
+        "at",
+        "actor",
+        "actor_label",
+        "action_name",
+        "target_kind",
+        "target_id",
+        "target_repr",
+        "branch",
+        "change_table",
+        "ip_address",
+    ]
     show_full_result_count = False
+
+    @admin.display(description=_("actor name"), ordering="actor_name")
+    def actor_label(self, obj):
+        return obj.actor_label
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_name(self, obj):
+        return obj.action_label
+
+    @admin.display(description=_("target type"), ordering="target_type")
+    def target_kind(self, obj):
+        from .roles import model_label
+
+        return model_label(obj.target_type) if obj.target_type_id else "—"
+
+    @admin.display(description=_("changes"))
+    def change_table(self, obj):
+        """Each changed field by its translated name, choice values by their label and
+        times in the clinic's zone; old → new where the row records both."""
+        rows = audit_change_rows(obj)
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="audit-changes">{}</table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+        )
 
     def has_add_permission(self, request):
         return False
@@ -406,8 +569,12 @@ class AuditLogAdmin(BranchScopedMixin, ClinicAdmin):
 
 @admin.register(JobHeartbeat)
 class JobHeartbeatAdmin(ClinicAdmin):
-    list_display = ["name", "last_run_at", "runs"]
-    readonly_fields = ["name", "last_run_at", "runs"]
+    list_display = ["job_name", "last_run_at", "runs"]
+    readonly_fields = ["job_name", "last_run_at", "runs"]
+
+    @admin.display(description=_("job"), ordering="name")
+    def job_name(self, obj):
+        return obj.label
 
     def has_add_permission(self, request):
         return False

@@ -9,9 +9,11 @@ class ClinicConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import navigation, roles
+        from . import labels, navigation, roles
 
         # Later apps add permissions in their own migrations; re-apply the role table after
         # every migrate so the groups always match docs/permissions.md.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="clinic.sync_roles")
         navigation.register_defaults()
+        # Every app's labels.py: the translated names of its audit actions, jobs, templates.
+        labels.autodiscover()

@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -263,7 +264,23 @@ class AuditLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+        at = timezone.localtime(self.at).strftime("%Y-%m-%d %H:%M") if self.at else ""
+        return f"{at} {self.actor_label} {self.action_label}".strip()
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted: the staff name stored at the time, or 系统 for the system's own jobs
+        (stored as "system", see clinic.services._actor_name)."""
+        if self.actor_name == "system" and self.actor_id is None:
+            return str(_("system"))
+        return self.actor_name
+
+    @property
+    def action_label(self) -> str:
+        """The action in the reader's language (clinic.labels), never the stored code."""
+        from .labels import audit_action_label
+
+        return audit_action_label(self.action)
 
 
 class JobHeartbeat(models.Model):
@@ -279,7 +296,14 @@ class JobHeartbeat(models.Model):
         verbose_name_plural = _("job heartbeats")
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The job's name in the reader's language (clinic.labels)."""
+        from .labels import job_label
+
+        return job_label(self.name)
 
 
 class RoleDefaultGrant(models.Model):

@@ -409,6 +409,35 @@ def role_difference(group) -> tuple[list, list] | None:
     return added, sorted(removed, key=permission_key)
 
 
+def _model_name(model) -> str:
+    """The model's translated name; a django-pghistory event model (``ShiftExceptionEvent``,
+    whose name Django makes up in English) reads as the history of the model it tracks."""
+    from django.utils.translation import gettext as _
+
+    tracked = getattr(model, "pgh_tracked_model", None)
+    if tracked is not None:
+        return _("%(model)s history") % {"model": tracked._meta.verbose_name}
+    # gettext again: a third-party name Django made up (pghistory's "context") is a plain
+    # string, translated by our catalogue (clinic/third_party_labels.py).
+    return _(str(model._meta.verbose_name))
+
+
+def model_label(content_type) -> str:
+    """A content type in the user's language: ``会员 · 积分流水`` (ContentType's own str
+    leaves made-up English names, such as pghistory's event models, as they are)."""
+    from django.apps import apps as registry
+    from django.utils.translation import gettext as _
+
+    model = content_type.model_class()
+    if model is None:
+        return content_type.model
+    try:
+        app_name = _(str(registry.get_app_config(content_type.app_label).verbose_name))
+    except LookupError:
+        app_name = content_type.app_label
+    return _("%(app)s · %(permission)s") % {"app": app_name, "permission": _model_name(model)}
+
+
 def permission_label(perm) -> str:
     """The permission in the user's language: ``预约 · 查看预约`` rather than Django's stored
     English ``appointments | appointment | Can view appointment``."""
@@ -418,7 +447,7 @@ def permission_label(perm) -> str:
     ct = perm.content_type
     model = ct.model_class()
     try:
-        app_name = registry.get_app_config(ct.app_label).verbose_name
+        app_name = _(str(registry.get_app_config(ct.app_label).verbose_name))
     except LookupError:
         app_name = ct.app_label
     label = None
@@ -435,5 +464,5 @@ def permission_label(perm) -> str:
             }
             action, _sep, name = perm.codename.partition("_")
             if action in templates and name == model._meta.model_name:
-                label = templates[action] % {"model": model._meta.verbose_name}
+                label = templates[action] % {"model": _model_name(model)}
     return _("%(app)s · %(permission)s") % {"app": app_name, "permission": label or perm.name}

@@ -95,16 +95,32 @@ def _field_values(instance: models.Model) -> dict[str, Any]:
     }
 
 
+def _require_model_perm(actor, model, action: str) -> None:
+    if actor is None:
+        return
+    opts = model._meta
+    if not actor.has_perm(f"{opts.app_label}.{action}_{opts.model_name}"):
+        raise ClinicError(
+            _("Your role may not change %(model)s.") % {"model": opts.verbose_name}, code="forbidden"
+        )
+
+
 @transaction.atomic
 def record_save(*, actor, instance: models.Model, action: str | None = None) -> models.Model:
     """Save a configuration record (branch, catalog item, opening hours…) edited in admin,
-    with an audit row of exactly which fields changed from what to what."""
+    with an audit row of exactly which fields changed from what to what.
+
+    The actor needs the model's add or change permission (``actor=None`` is the system:
+    migrations, seed_demo), so a price, a discount or a points rule is never changed by a
+    caller that only the form or the admin page stood guard over; ``full_clean()`` applies
+    the model's bounds (validators and ``clean()``)."""
     model = type(instance)
     before = {}
     if instance.pk is not None:
         old = model._default_manager.select_for_update().filter(pk=instance.pk).first()
         before = _field_values(old) if old else {}
     creating = not before
+    _require_model_perm(actor, model, "add" if creating else "change")
     instance.full_clean()
     try:
         with transaction.atomic():
@@ -128,7 +144,9 @@ def record_save(*, actor, instance: models.Model, action: str | None = None) -> 
 
 @transaction.atomic
 def record_delete(*, actor, instance: models.Model) -> None:
-    """Delete a configuration record with an audit row of what it held."""
+    """Delete a configuration record with an audit row of what it held (the actor needs
+    the model's delete permission)."""
+    _require_model_perm(actor, type(instance), "delete")
     snapshot = _field_values(instance)
     audit_record(
         actor=actor,

@@ -39,6 +39,7 @@ from .models import (
     TierChange,
 )
 from .reasons import reason_label
+from .selectors import source_label
 
 
 class TierForm(forms.ModelForm):
@@ -184,8 +185,7 @@ class PointsEntryAdmin(BranchScopedReadOnlyAdmin):
         "kind",
         "points",
         "balance_after",
-        "source_key",
-        "idempotency_key",
+        "source_name",
         "reason_text",
     ]
     list_filter = ["kind"]
@@ -196,6 +196,10 @@ class PointsEntryAdmin(BranchScopedReadOnlyAdmin):
     @admin.display(description=_("reason"), ordering="reason")
     def reason_text(self, obj: PointsEntry) -> str:
         return reason_label(obj.reason)
+
+    @admin.display(description=_("source"), ordering="source_key")
+    def source_name(self, obj) -> str:
+        return source_label(obj.source_key)
 
 
 @admin.register(PointsLot)
@@ -259,12 +263,16 @@ class StoredValueEntryAdmin(BranchScopedReadOnlyAdmin):
         "paid_after",
         "bonus_after",
         "method",
-        "source_key",
+        "source_name",
         "reason",
     ]
     list_filter = ["kind", "method"]
     search_fields = ["=account__id", "idempotency_key", "source_key", "account__member__name"]
     list_select_related = ["account__member"]
+
+    @admin.display(description=_("source"), ordering="source_key")
+    def source_name(self, obj) -> str:
+        return source_label(obj.source_key)
 
 
 @admin.register(StoredValueDrift)
@@ -375,10 +383,14 @@ class CouponAdmin(BranchScopedReadOnlyAdmin):
     """Printed codes belong to their batch's branch, issued ones to their member's."""
 
     branch_field = ("batch__branch", "member__branch")
-    list_display = ["code", "template", "member", "batch", "serial", "valid_until", "used_at", "used_source"]
+    list_display = ["code", "template", "member", "batch", "serial", "valid_until", "used_at", "used_for"]
     list_filter = ["template"]
     search_fields = ["code", "member__name"]
     list_select_related = ["template", "member", "batch"]
+
+    @admin.display(description=_("used for"), ordering="used_source")
+    def used_for(self, obj) -> str:
+        return source_label(obj.used_source)
 
 
 from .coupon_models import RewardItem, RewardRedemption  # noqa: E402
@@ -396,5 +408,20 @@ class RewardItemAdmin(ImportExportMixin, AuditedAdmin):
 @admin.register(RewardRedemption)
 class RewardRedemptionAdmin(BranchScopedReadOnlyAdmin):
     branch_field = "member__branch"
-    list_display = ["created_at", "member", "item", "quantity", "points", "handed_over_by", "cancelled_at"]
+    list_display = [
+        "created_at",
+        "member",
+        "item",
+        "quantity",
+        "points",
+        "handed_over_by_name",
+        "cancelled_at",
+    ]
     list_select_related = ["member", "item", "handed_over_by"]
+
+    @admin.display(description=_("handed over by"), ordering="handed_over_by")
+    def handed_over_by_name(self, obj):
+        user = obj.handed_over_by
+        return (
+            (getattr(getattr(user, "staff", None), "full_name", "") or user.get_username()) if user else "—"
+        )

@@ -112,6 +112,16 @@ class CouponTemplate(models.Model):
             errors["valid_days"] = _("Use either fixed dates or a number of days after issue, not both.")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             errors["valid_until"] = _("The end date is before the start date.")
+        for name in ("amount_off", "cap", "min_spend"):
+            if (getattr(self, name) or 0) < 0:
+                errors[name] = _("An amount cannot be negative.")
+        if (
+            self.kind == CouponKind.AMOUNT
+            and self.amount_off
+            and self.min_spend
+            and self.amount_off > self.min_spend
+        ):
+            errors["amount_off"] = _("The amount off cannot be more than the minimum spend.")
         if errors:
             raise ValidationError(errors)
 
@@ -137,7 +147,12 @@ class CouponBatch(models.Model):
     channel = models.CharField(_("channel"), max_length=60, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
@@ -166,18 +181,35 @@ class Coupon(models.Model):
         CouponTemplate, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("template")
     )
     batch = models.ForeignKey(
-        CouponBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+        CouponBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coupons",
+        verbose_name=_("batch"),
     )
     serial = models.PositiveIntegerField(_("number"), null=True, blank=True)
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coupons",
+        verbose_name=_("person"),
     )
     issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
     )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
-    issue_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    issue_key = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, verbose_name=_("issue key")
+    )
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
@@ -206,13 +238,22 @@ class CouponEvent(models.Model):
     """Append-only: each use and each restore of a coupon."""
 
     USE, RESTORE = "use", "restore"
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=8, choices=[(USE, _("used")), (RESTORE, _("restored"))])
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, related_name="events", verbose_name=_("coupon")
+    )
+    kind = models.CharField(
+        max_length=8, choices=[(USE, _("used")), (RESTORE, _("restored"))], verbose_name=_("kind")
+    )
     source_key = models.CharField(_("source"), max_length=100)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("person"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("time"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:
@@ -222,7 +263,9 @@ class CouponEvent(models.Model):
         verbose_name_plural = _("coupon uses")
 
     def __str__(self) -> str:
-        return f"{self.coupon_id} {self.kind} {self.source_key}"
+        from .selectors import source_label
+
+        return f"{self.coupon_id} {self.get_kind_display()} {source_label(self.source_key)}"
 
 
 # --- rewards catalogue (积分兑换) -------------------------------------------------------------
@@ -285,6 +328,9 @@ class RewardItem(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
+        if not self.points_cost or self.points_cost < 1:
+            # A reward that costs no points hands gifts and services out for nothing.
+            raise ValidationError({"points_cost": _("A reward costs at least one point.")})
         if self.kind == RewardKind.SERVICE and not self.service_item_id:
             raise ValidationError({"service_item": _("Choose the free service.")})
         if self.kind == RewardKind.COUPON and not self.coupon_template_id:
@@ -294,21 +340,40 @@ class RewardItem(models.Model):
 class RewardRedemption(models.Model):
     """One exchange of points for a reward; for a gift, who handed it over and when."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="reward_redemptions")
-    item = models.ForeignKey(RewardItem, on_delete=models.PROTECT, related_name="redemptions")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="reward_redemptions", verbose_name=_("person")
+    )
+    item = models.ForeignKey(
+        RewardItem, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward")
+    )
     quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
     points = models.PositiveIntegerField(_("points"))
     created_at = models.DateTimeField(_("redeemed at"), default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
     handed_over_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handed over by"),
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cancelled by"),
     )
     cancel_reason = models.CharField(_("reason"), max_length=200, blank=True)
 
@@ -330,9 +395,18 @@ class Entitlement(models.Model):
     """One free unit of a service bought with points, used at checkout (``used_source``)
     and given back when that visit is voided."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entitlements")
-    redemption = models.ForeignKey(RewardRedemption, on_delete=models.PROTECT, related_name="entitlements")
-    service_item = models.ForeignKey(ServiceItem, on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("person")
+    )
+    redemption = models.ForeignKey(
+        RewardRedemption,
+        on_delete=models.PROTECT,
+        related_name="entitlements",
+        verbose_name=_("reward redemption"),
+    )
+    service_item = models.ForeignKey(
+        ServiceItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("service item")
+    )
     valid_until = models.DateField(_("valid until"))
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
     used_source = models.CharField(_("used by"), max_length=100, blank=True, db_index=True)
@@ -354,9 +428,11 @@ class Entitlement(models.Model):
 class ReferralCode(models.Model):
     """A member's own referral code (same alphabet and check character as coupons)."""
 
-    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referral_code")
+    member = models.OneToOneField(
+        Member, on_delete=models.PROTECT, related_name="referral_code", verbose_name=_("person")
+    )
     code = models.CharField(_("referral code"), max_length=12, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         default_permissions = ()
@@ -379,14 +455,23 @@ class Referral(models.Model):
     on the referral (``referral:<id>:referrer`` / ``:referee``), and reversed when the
     visit that triggered it (``source_key``) is voided."""
 
-    referee = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referred_by")
-    referrer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="referrals")
+    referee = models.OneToOneField(
+        Member, on_delete=models.PROTECT, related_name="referred_by", verbose_name=_("referred person")
+    )
+    referrer = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("referrer")
+    )
     status = models.CharField(
         _("status"), max_length=12, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
     )
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     source_key = models.CharField(_("first paid visit"), max_length=100, blank=True)
     rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)

@@ -98,7 +98,9 @@ class Tier(LocalizedNameMixin):
 class TierCategoryDiscount(models.Model):
     """A discount for one service category, overriding the tier's basic-care discount."""
 
-    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="category_discounts")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.CASCADE, related_name="category_discounts", verbose_name=_("tier")
+    )
     category = models.ForeignKey(
         ServiceCategory, on_delete=models.CASCADE, related_name="+", verbose_name=_("service category")
     )
@@ -127,7 +129,9 @@ class AllowanceKind(models.TextChoices):
 class TierAllowance(models.Model):
     """A yearly benefit of a tier: so many free cleanings (or exams) per membership year."""
 
-    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="allowances")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.CASCADE, related_name="allowances", verbose_name=_("tier")
+    )
     kind = models.CharField(_("benefit"), max_length=16, choices=AllowanceKind.choices)
     per_year = models.PositiveSmallIntegerField(_("per membership year"), validators=[MinValueValidator(1)])
 
@@ -143,6 +147,30 @@ class TierAllowance(models.Model):
 class ExpiryMode(models.TextChoices):
     MONTHS = "months", _("N months after earning")
     YEAR_END = "year_end", _("End of the year after earning")
+
+
+# The most points per ¥1 a rule may give: a slip of the finger (100 for 1.00) must not
+# hand out a hundred times the points. Enforced in clean(), which record_save runs.
+MAX_POINTS_PER_YUAN = 100
+
+
+def _check_rate(rate) -> None:
+    from django.core.exceptions import ValidationError
+
+    if rate is not None and rate > MAX_POINTS_PER_YUAN:
+        raise ValidationError(
+            {"points_per_yuan": _("At most %(max)s points per ¥1.") % {"max": MAX_POINTS_PER_YUAN}}
+        )
+
+
+def _check_points_amount(field: str, points) -> None:
+    """A configured number of points is bounded like a manual adjustment
+    (``LOYALTY_MAX_POINTS_ADJUSTMENT``)."""
+    from django.core.exceptions import ValidationError
+
+    limit = settings.LOYALTY_MAX_POINTS_ADJUSTMENT
+    if points is not None and points > limit:
+        raise ValidationError({field: _("At most %(max)s points.") % {"max": limit}})
 
 
 @pghistory.track()
@@ -176,6 +204,10 @@ class PointsPolicy(models.Model):
     def __str__(self) -> str:
         return str(_("Points policy"))
 
+    def clean(self) -> None:
+        _check_rate(self.points_per_yuan)
+        _check_points_amount("welcome_points", self.welcome_points)
+
 
 @pghistory.track()
 class EarnCategoryRate(models.Model):
@@ -194,6 +226,9 @@ class EarnCategoryRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} ×{self.points_per_yuan}"
+
+    def clean(self) -> None:
+        _check_rate(self.points_per_yuan)
 
 
 class BonusKind(models.TextChoices):
@@ -218,12 +253,17 @@ class BonusRule(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} +{self.points}"
 
+    def clean(self) -> None:
+        _check_points_amount("points", self.points)
+
 
 class CardSequence(models.Model):
     """The last card sequence number used at a branch (incremented under a row lock)."""
 
-    branch = models.OneToOneField(Branch, on_delete=models.PROTECT, related_name="+", primary_key=True)
-    last = models.PositiveIntegerField(default=0)
+    branch = models.OneToOneField(
+        Branch, on_delete=models.PROTECT, related_name="+", primary_key=True, verbose_name=_("branch")
+    )
+    last = models.PositiveIntegerField(default=0, verbose_name=_("last number"))
 
     class Meta:
         verbose_name = _("card sequence")
@@ -238,7 +278,9 @@ class Membership(models.Model):
     """办卡: a member's card, tier and membership year. One per person; the card number is
     also written to ``Member.card_no`` (through the members service) for search."""
 
-    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="membership")
+    member = models.OneToOneField(
+        Member, on_delete=models.PROTECT, related_name="membership", verbose_name=_("person")
+    )
     card_no = models.CharField(_("card number"), max_length=32, unique=True)
     branch = models.ForeignKey(
         Branch, on_delete=models.PROTECT, related_name="+", verbose_name=_("enrolled at")
@@ -248,7 +290,12 @@ class Membership(models.Model):
     )
     enrolled_at = models.DateTimeField(_("enrolled at"), default=timezone.now)
     enrolled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("enrolled by"),
     )
     tier_since = models.DateField(_("tier held since"))
     review_on = models.DateField(_("next tier review"), db_index=True)
@@ -274,8 +321,12 @@ class Purchase(models.Model):
     ``source_key`` (``visit:123``) is unique: recording the same checkout twice is a no-op.
     A reversal sets ``reversed_at``; the row stays."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="purchases")
-    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("person")
+    )
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("branch")
+    )
     source_key = models.CharField(_("source"), max_length=100, unique=True)
     amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
     eligible_by_category = models.JSONField(_("eligible amount by category"), default=dict, blank=True)
@@ -295,7 +346,9 @@ class Purchase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.source_key
+        from .selectors import source_label
+
+        return source_label(self.source_key)
 
 
 class TierCause(models.TextChoices):
@@ -309,7 +362,9 @@ class TierCause(models.TextChoices):
 class TierChange(models.Model):
     """Every change of a member's tier, with its cause. Append-only."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="tier_changes")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="tier_changes", verbose_name=_("person")
+    )
     from_tier = models.ForeignKey(
         Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("from")
     )
@@ -318,7 +373,12 @@ class TierChange(models.Model):
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     source_key = models.CharField(_("source"), max_length=100, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     at = models.DateTimeField(_("time"), default=timezone.now)
 
@@ -346,14 +406,21 @@ class AllowanceUse(models.Model):
     """One use of a yearly allowance, by a checkout (``source_key``). A void sets
     ``restored_at``, which gives the use back for that membership year."""
 
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="allowance_uses")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="allowance_uses", verbose_name=_("membership")
+    )
     kind = models.CharField(_("benefit"), max_length=16, choices=AllowanceKind.choices)
     year_start = models.DateField(_("membership year from"))
     source_key = models.CharField(_("source"), max_length=100, unique=True)
     used_at = models.DateTimeField(_("used at"), default=timezone.now)
     restored_at = models.DateTimeField(_("restored at"), null=True, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:
@@ -364,7 +431,9 @@ class AllowanceUse(models.Model):
         indexes = [models.Index(fields=["membership", "kind", "year_start"], name="allowance_use_year")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.source_key}"
+        from .selectors import source_label
+
+        return f"{self.get_kind_display()} · {source_label(self.source_key)}"
 
 
 # --- the points ledger -------------------------------------------------------------------
@@ -375,7 +444,9 @@ class PointsAccount(models.Model):
     the ledger service under ``select_for_update``. A merged-away member's account is closed
     (its points move by ledger entries) and follows the person, so history stays whole."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="points_accounts")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="points_accounts", verbose_name=_("person")
+    )
     balance = models.IntegerField(_("balance"), default=0)
     is_open = models.BooleanField(_("open"), default=True)
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
@@ -416,7 +487,11 @@ class PointsEntry(models.Model):
     # Entries are looked up by account through ``points_entry_account_at`` (account first);
     # a second index on the bare foreign key would only slow the expiry job's inserts.
     account = models.ForeignKey(
-        PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+        PointsAccount,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        verbose_name=_("points account"),
     )
     kind = models.CharField(_("kind"), max_length=8, choices=EntryKind.choices)
     points = models.IntegerField(_("points"))
@@ -435,9 +510,16 @@ class PointsEntry(models.Model):
         blank=True,
         related_name="expire_entries",
         db_index=False,
+        verbose_name=_("points lot"),
     )
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+        db_index=False,
+        verbose_name=_("reverses"),
     )
     shortfall = models.PositiveIntegerField(
         _("shortfall"), default=0, help_text=_("Points a reversal could not take back (already spent).")
@@ -449,6 +531,7 @@ class PointsEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("actor"),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
@@ -486,8 +569,16 @@ class PointsLot(models.Model):
 
     # Looked up by account only while open, through ``points_lot_open_fifo``: no index on
     # the bare foreign key (it would be one more index every expired lot writes to).
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_index=False)
-    entry = models.OneToOneField(PointsEntry, on_delete=models.PROTECT, related_name="created_lot")
+    account = models.ForeignKey(
+        PointsAccount,
+        on_delete=models.PROTECT,
+        related_name="lots",
+        db_index=False,
+        verbose_name=_("points account"),
+    )
+    entry = models.OneToOneField(
+        PointsEntry, on_delete=models.PROTECT, related_name="created_lot", verbose_name=_("points entry")
+    )
     points = models.PositiveIntegerField(_("points"))
     remaining = models.IntegerField(_("remaining"))
     earned_at = models.DateTimeField(_("earned at"))
@@ -523,8 +614,12 @@ class LotConsumption(models.Model):
     """Which lots an entry that takes points (redeem, reverse, negative adjust) took, and how
     many from each. Append-only."""
 
-    entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="consumptions")
-    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="consumptions")
+    entry = models.ForeignKey(
+        PointsEntry, on_delete=models.PROTECT, related_name="consumptions", verbose_name=_("points entry")
+    )
+    lot = models.ForeignKey(
+        PointsLot, on_delete=models.PROTECT, related_name="consumptions", verbose_name=_("points lot")
+    )
     points = models.PositiveIntegerField(_("points"))
 
     class Meta:
@@ -549,10 +644,12 @@ class ExpiryWarning(models.Model):
     """The 30-day warning for the points of an account that expire on one day: one row, so
     one message, per account and expiry date."""
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="+")
-    expires_on = models.DateField()
-    points = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("points account")
+    )
+    expires_on = models.DateField(verbose_name=_("expires on"))
+    points = models.PositiveIntegerField(verbose_name=_("points"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("expiry warning")
@@ -569,7 +666,9 @@ class ExpiryWarning(models.Model):
 class LedgerDrift(models.Model):
     """An account whose balance, entries and open lots disagreed at a reconciliation."""
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("points account")
+    )
     balance = models.BigIntegerField(_("cached balance"))
     entries_sum = models.BigIntegerField(_("sum of entries"))
     lots_sum = models.BigIntegerField(_("sum of open lots"))

@@ -25,7 +25,9 @@ from .selectors import open_balance, open_balances
 
 class RedeemForm(forms.Form):
     item = forms.ModelChoiceField(RewardItem.objects.filter(is_active=True), label=gettext_lazy("Reward"))
-    quantity = forms.IntegerField(label=gettext_lazy("Quantity"), min_value=1, max_value=20, initial=1)
+    quantity = forms.IntegerField(
+        label=gettext_lazy("Quantity"), min_value=1, max_value=rewards.MAX_QUANTITY, initial=1
+    )
 
 
 class CancelForm(forms.Form):

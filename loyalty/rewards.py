@@ -41,6 +41,10 @@ def _actor(actor):
 _UNSET = object()
 
 
+# The most of one reward redeemed at once (the redeem form offers the same).
+MAX_QUANTITY = 20
+
+
 def reward_refusal(
     item: RewardItem,
     member: Member,
@@ -59,6 +63,8 @@ def reward_refusal(
         return _("This reward is no longer available.")
     if qty < 1:
         return _("Choose at least one.")
+    if qty > MAX_QUANTITY:
+        return _("At most %(max)s at a time.") % {"max": MAX_QUANTITY}
     tier_ids = {t.pk for t in item.tiers.all()}
     if tier_ids:
         if tier_id is _UNSET:

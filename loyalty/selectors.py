@@ -128,6 +128,9 @@ def _source_kinds() -> dict[str, str]:
         "reward": gettext("Reward redemption"),
         "staff": gettext("Recorded by staff"),
         "survey": gettext("Follow-up survey"),
+        "review": gettext("Review or survey reward"),
+        "refund": gettext("Refund"),
+        "top_up": gettext("Stored value top-up"),
         "adjust": gettext("Manual adjustment"),
         "demo": gettext("Demo data"),
     }

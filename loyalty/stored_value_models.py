@@ -29,7 +29,9 @@ class StoredValueAccount(models.Model):
     of the entries' ``paid`` and ``bonus``. A merged-away member's account is closed (its
     balance moves by entries to the kept record's account)."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="stored_value_accounts")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="stored_value_accounts", verbose_name=_("person")
+    )
     paid_balance = models.DecimalField(_("paid balance"), default=0, **MONEY)
     bonus_balance = models.DecimalField(_("bonus balance"), default=0, **MONEY)
     is_open = models.BooleanField(_("open"), default=True)
@@ -90,7 +92,11 @@ class StoredValueEntry(models.Model):
     # Looked up by account through ``sv_entry_account_at`` (account first): no second index
     # on the bare foreign key.
     account = models.ForeignKey(
-        StoredValueAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+        StoredValueAccount,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        verbose_name=_("stored value account"),
     )
     kind = models.CharField(_("kind"), max_length=8, choices=StoredValueKind.choices)
     paid = models.DecimalField(_("paid part"), **MONEY)
@@ -109,10 +115,21 @@ class StoredValueEntry(models.Model):
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     # Nothing looks entries up by the entry they reverse (restores are found by their keys).
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+        db_index=False,
+        verbose_name=_("reverses"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
@@ -187,7 +204,9 @@ class StoredValueDrift(models.Model):
     """An account whose cached parts disagreed with the sums of its entries at a
     reconciliation."""
 
-    account = models.ForeignKey(StoredValueAccount, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        StoredValueAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("stored value account")
+    )
     paid_balance = models.DecimalField(_("cached paid balance"), **MONEY)
     paid_sum = models.DecimalField(_("sum of paid parts"), **MONEY)
     bonus_balance = models.DecimalField(_("cached bonus balance"), **MONEY)

@@ -283,7 +283,9 @@ class Consent(models.Model):
     """A consent as given: what, when, how and who took it. Withdrawal sets ``withdrawn_at``
     and takes effect at once; a new grant is a new row, so the history stays whole."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="consents", verbose_name=_("person")
+    )
     kind = models.CharField(_("consent"), max_length=20, choices=ConsentKind.choices)
     channel = models.CharField(_("channel"), max_length=12, choices=ConsentChannel.choices)
     granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
@@ -358,8 +360,12 @@ class FamilyLink(models.Model):
     """``relative`` is ``member``'s <relation> (e.g. relative is member's parent). Links are
     stored in both directions; ``is_guardian`` marks the relative as the member's guardian."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="family_links")
-    relative = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="family_links", verbose_name=_("person")
+    )
+    relative = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("relative")
+    )
     relation = models.CharField(_("relation"), max_length=12, choices=Relation.choices)
     is_guardian = models.BooleanField(_("guardian"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -395,7 +401,9 @@ class Direction(models.TextChoices):
 class CommunicationLog(models.Model):
     """沟通记录: one contact with the person. Append-only; corrections are new entries."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="communications")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="communications", verbose_name=_("person")
+    )
     channel = models.CharField(_("channel"), max_length=12, choices=CommChannel.choices)
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     summary = models.TextField(_("summary"))
@@ -419,7 +427,7 @@ class CommunicationLog(models.Model):
         indexes = [models.Index(fields=["member", "-at"], name="comm_member_at")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d} {self.get_channel_display()}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d} {self.get_channel_display()}"
 
 
 class ImportJob(models.Model):
@@ -439,7 +447,11 @@ class ImportJob(models.Model):
     original_name = models.CharField(_("file name"), max_length=200)
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+", verbose_name=_("branch"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.VALIDATING)

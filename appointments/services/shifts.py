@@ -19,6 +19,11 @@ from ..models import Appointment, ExceptionKind, ShiftException, ShiftTemplate, 
 from .booking import appointment_move
 from .common import _check_doctor, doctor_name
 
+_EXCEPTION_AUDIT_ACTION = {
+    ExceptionKind.LEAVE: "appointments.shift.leave",
+    ExceptionKind.EXTRA: "appointments.shift.extra",
+}
+
 
 @transaction.atomic
 def shift_template_set(
@@ -100,7 +105,7 @@ def shift_exception_add(
     )
     audit_record(
         actor=actor,
-        action=f"appointments.shift.{kind}",
+        action=_EXCEPTION_AUDIT_ACTION[kind],
         target=exc,
         branch=branch,
         changes={

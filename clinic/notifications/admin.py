@@ -82,7 +82,8 @@ class MessageTemplateForm(forms.ModelForm):
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(AuditedAdmin):
     form = MessageTemplateForm
-    list_display = ["key", "channel", "language", "name", "is_active", "updated_at"]
+    # The key is what the code sends by; staff read the template's label (clinic.labels).
+    list_display = ["template_name", "channel", "language", "name", "is_active", "updated_at"]
     list_filter = ["channel", "language", "is_active"]
     search_fields = ["key", "name", "body"]
     readonly_fields = ["variable_list"]
@@ -96,6 +97,10 @@ class MessageTemplateAdmin(AuditedAdmin):
         ),
         (_("WeChat"), {"fields": ["wechat_template_id", "wechat_fields", "wechat_page"]}),
     ]
+
+    @admin.display(description=_("template"))
+    def template_name(self, obj):
+        return obj.template_label
 
     @admin.display(description=_("variables"))
     def variable_list(self, obj):
@@ -118,7 +123,7 @@ class OutboxAdmin(BranchScopedMixin, ResendPermissionMixin, ClinicAdmin):
     list_display = [
         "id",
         "created_at",
-        "template_key",
+        "template_name",
         "channel",
         "masked_recipient",
         "purpose",
@@ -137,7 +142,7 @@ class OutboxAdmin(BranchScopedMixin, ResendPermissionMixin, ClinicAdmin):
         "dedupe_key",
         "channel",
         "masked_recipient",
-        "template_key",
+        "template_name",
         "language",
         "params",
         "purpose",
@@ -159,6 +164,10 @@ class OutboxAdmin(BranchScopedMixin, ResendPermissionMixin, ClinicAdmin):
     @admin.display(description=_("recipient"))
     def masked_recipient(self, obj):
         return mask_recipient(obj.channel, obj.recipient)
+
+    @admin.display(description=_("template"), ordering="template_key")
+    def template_name(self, obj):
+        return obj.template_label
 
     @admin.action(description=_("Send the selected failed messages again"), permissions=["resend"])
     def resend_failed(self, request, queryset):

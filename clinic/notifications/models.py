@@ -88,7 +88,15 @@ class MessageTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.key} · {self.get_channel_display()} · {self.language}"
+        return f"{self.template_label} · {self.get_channel_display()} · {self.get_language_display()}"
+
+    @property
+    def template_label(self) -> str:
+        """What staff read for the key: its label in code (clinic.labels), else this row's
+        name, else the key."""
+        from clinic.labels import message_templates
+
+        return message_templates.get(self.key) or self.name or self.key
 
 
 class Outbox(models.Model):
@@ -157,7 +165,14 @@ class Outbox(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.template_key} → {self.get_channel_display()}"
+        return f"#{self.pk} {self.template_label} → {self.get_channel_display()}"
+
+    @property
+    def template_label(self) -> str:
+        """The template's name in the reader's language (clinic.labels), not its key."""
+        from clinic.labels import message_template_label
+
+        return message_template_label(self.template_key)
 
 
 class OptOutScope(models.TextChoices):

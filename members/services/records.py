@@ -342,6 +342,10 @@ def member_medical_update(
 
 
 REVEALABLE = {"phone": "clinic.reveal_contact", "id_number": "clinic.reveal_id_number"}
+_REVEAL_AUDIT_ACTION = {
+    "phone": "members.member.phone_revealed",
+    "id_number": "members.member.id_number_revealed",
+}
 
 
 @transaction.atomic
@@ -357,7 +361,7 @@ def member_reveal(*, actor, member: Member, field: str, ip_address: str | None =
     value = getattr(member, field) or ""
     audit_record(
         actor=actor,
-        action=f"members.member.{field}_revealed",
+        action=_REVEAL_AUDIT_ACTION[field],
         target=member,
         changes={"field": field},
         ip_address=ip_address,

@@ -9,7 +9,7 @@ from tests.clinic.factories import ServiceItemFactory
 
 
 @pytest.mark.django_db
-def test_audit_row_is_written_in_the_transaction_and_rolled_back_with_it(branch, manager):
+def test_audit_row_is_written_in_the_transaction_and_rolled_back_with_it(branch, hq_admin):
     item = ServiceItemFactory(price="280.00")
     before = AuditLog.objects.count()
 
@@ -18,7 +18,7 @@ def test_audit_row_is_written_in_the_transaction_and_rolled_back_with_it(branch,
 
     with pytest.raises(Boom), transaction.atomic():
         item.price = "300.00"
-        services.record_save(actor=manager, instance=item)
+        services.record_save(actor=hq_admin, instance=item)
         assert AuditLog.objects.count() == before + 1
         raise Boom
     assert AuditLog.objects.count() == before
@@ -27,20 +27,20 @@ def test_audit_row_is_written_in_the_transaction_and_rolled_back_with_it(branch,
 
 
 @pytest.mark.django_db
-def test_record_save_audits_old_and_new_values(manager):
+def test_record_save_audits_old_and_new_values(hq_admin):
     item = ServiceItemFactory(price="280.00")
     item.price = "300.00"
-    services.record_save(actor=manager, instance=item)
+    services.record_save(actor=hq_admin, instance=item)
     row = AuditLog.objects.filter(action="clinic.serviceitem.changed").latest("at")
     assert row.changes == {"price": ["280.00", "300.00"]}
-    assert row.actor == manager and row.target_id == str(item.pk)
+    assert row.actor == hq_admin and row.target_id == str(item.pk)
 
 
 @pytest.mark.django_db
-def test_unchanged_save_writes_no_audit_row(manager):
+def test_unchanged_save_writes_no_audit_row(hq_admin):
     item = ServiceItemFactory()
     count = AuditLog.objects.count()
-    services.record_save(actor=manager, instance=item)
+    services.record_save(actor=hq_admin, instance=item)
     assert AuditLog.objects.count() == count
 
 
@@ -73,9 +73,9 @@ def test_staff_role_change_is_audited_and_moves_the_group(front_desk, hq_admin):
 
 
 @pytest.mark.django_db
-def test_field_history_is_kept_by_pghistory(manager):
+def test_field_history_is_kept_by_pghistory(hq_admin):
     item = ServiceItemFactory(price="100.00")
     item.price = "120.00"
-    services.record_save(actor=manager, instance=item)
+    services.record_save(actor=hq_admin, instance=item)
     events = item.events.order_by("pgh_id").values_list("price", flat=True)
     assert [str(p) for p in events] == ["100.00", "120.00"]
