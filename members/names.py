@@ -75,6 +75,12 @@ def _rest(text: str) -> tuple[str, ...]:
     return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="default", v_to_u=False))
 
 
+def pinyin_forms(name: str) -> tuple[str, str]:
+    """``(pinyin_full(name), pinyin_initials(name))`` from one reading of the name."""
+    parts = syllables(name)
+    return "".join(parts)[:200], "".join(s[0] for s in parts if s)[:50]
+
+
 def pinyin_full(name: str) -> str:
     return "".join(syllables(name))[:200]
 
