@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from clinic.phones import PhoneError
+from clinic.phones import PhoneError, mask_phone
 from clinic.services import audit_record
 from members.importer import parse_date, parse_phone
 from members.models import FamilyLink, Member, MemberStatus, Stage
@@ -250,7 +250,7 @@ class LoyaltyImport(ImportHandler):
                         "Referrer %(value)s: several people have this phone number; the row is imported without a referrer."
                     )
                 )
-                shown = value if kind == "card" else value[:-8] + "****" + value[-4:]
+                shown = value if kind == "card" else mask_phone(value)
                 notices.append(
                     {
                         "row": row,

@@ -420,12 +420,7 @@ class RowValidator:
         self.today = timezone.localdate()
         self.defaults = _defaults(branch)
         self.extensions = [(c, c.handler()) for c in import_columns()]
-        # Unknown channels stay row errors (the channel list is short and HQ's); old tier
-        # names and the like, registered by the apps that own them, go to the mapping step.
-        self.value_maps: dict[str, ValueMap] = {}
-        for columns, handler in self.extensions:
-            for name, vmap in handler.value_maps().items():
-                self.value_maps[f"{columns.key}.{name}"] = vmap
+        self.value_maps = _value_maps(self.extensions)
         self.value_mapping = value_mapping or {}
         self.unknown_values: dict[str, set[str]] = {}
 
@@ -627,6 +622,21 @@ class RowValidator:
         return notices
 
 
+def _value_maps(extensions) -> dict[str, ValueMap]:
+    # Unknown channels stay row errors (the channel list is short and HQ's); old tier names
+    # and the like, registered by the apps that own them, go to the mapping step.
+    maps: dict[str, ValueMap] = {}
+    for columns, handler in extensions:
+        for name, vmap in handler.value_maps().items():
+            maps[f"{columns.key}.{name}"] = vmap
+    return maps
+
+
+def value_maps() -> dict[str, ValueMap]:
+    """Field → ``ValueMap`` of every field whose values the mapping step maps."""
+    return _value_maps([(c, c.handler()) for c in import_columns()])
+
+
 def _noon(day: dt.date | None) -> dt.datetime | None:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(12))) if day else None
 
@@ -792,6 +802,7 @@ def _to_mapping(job: ImportJob, sheet: Sheet, validator: RowValidator) -> None:
                 ],
                 "values": values,
                 "key_column": sheet.has_key_column,
+                "known": sorted({f for f in sheet.fields if f}),
             }
         },
     )
