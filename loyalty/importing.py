@@ -141,7 +141,7 @@ class LoyaltyImport(ImportHandler):
         self.entry = min(self.tiers.values(), key=lambda t: t.rank, default=None)
         self.max_visits = Tier.objects.aggregate(m=Max("qualify_visits"))["m"] or 0
         self.today = timezone.localdate()
-        self.seen_cards: set[str] = set()
+        self.seen_cards: set[int] = set()  # hashes: a million-row file stays small
         self.registered_cards = dict(Membership.objects.values_list("card_no", "member_id"))
         self.current_row = 0
         self.referrers: list[tuple[int, str, str]] = []  # (row, "phone" | "card", value)
@@ -160,10 +160,10 @@ class LoyaltyImport(ImportHandler):
         if card:
             if len(card) > 32:
                 err(LABELS["card_no"], _("The card number is longer than 32 characters."))
-            elif card in self.seen_cards:
+            elif hash(card) in self.seen_cards:
                 err(LABELS["card_no"], _("Duplicate: the same card number appears earlier in the file."))
             else:
-                self.seen_cards.add(card)
+                self.seen_cards.add(hash(card))
                 out["card_no"] = card
                 if card not in self.registered_cards:
                     out["_member"] = {"card_no": card, "stage": Stage.MEMBER}
@@ -238,7 +238,7 @@ class LoyaltyImport(ImportHandler):
                 if kind == "phone":
                     found = registered.get(value, 0) + (1 if phone_in_file(value) else 0)
                 else:
-                    found = 1 if value in self.seen_cards or value in known_cards else 0
+                    found = 1 if hash(value) in self.seen_cards or value in known_cards else 0
                 if found == 1:
                     continue
                 message = (

@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from python_calamine import CalamineWorkbook
 
-from clinic.bulk import copy_file, copy_line
+from clinic.bulk import copy_file, copy_value
 from clinic.fields import hidden_characters
 from clinic.models import Branch
 from clinic.phones import PhoneError, normalize_phone
@@ -179,6 +179,12 @@ def _cell(value) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return text.strip()
+
+
+def _text(row: dict, key: str) -> str:
+    """A cell of a row ``read_rows`` made (already trimmed and NFKC) as text."""
+    value = row.get(key)
+    return value if type(value) is str else _cell(value)
 
 
 def all_headers() -> dict[str, str]:
@@ -458,24 +464,24 @@ class RowValidator:
         self.seen_rows.add(fingerprint)
         if self.value_maps:
             self._map_values(row)
-        name = " ".join(_cell(row.get("name")).split())
+        name = " ".join(_text(row, "name").split())
         if not name:
             err("姓名", _("Name is missing."))
         elif len(name) > 50:
             err("姓名", _("Name is longer than 50 characters."))
-        elif hidden := hidden_characters(name):
+        elif not name.isprintable() and (hidden := hidden_characters(name)):
             err(
                 "姓名",
                 _("Name contains invisible or control characters (%(chars)s).")
                 % {"chars": ", ".join(hidden[:5])},
             )
         phone = ""
-        if raw_phone := _cell(row.get("phone")):
+        if raw_phone := _text(row, "phone"):
             try:
                 phone = parse_phone(raw_phone)
             except PhoneError:
                 err("手机号", _("Bad phone number: %(value)s") % {"value": raw_phone})
-        gender = GENDERS.get(_cell(row.get("gender")).lower())
+        gender = GENDERS.get(_text(row, "gender").lower())
         if gender is None:
             err("性别", _("Gender must be 男 or 女."))
             gender = ""
@@ -488,7 +494,7 @@ class RowValidator:
         except ValueError:
             err(
                 "出生日期",
-                _("Bad date: %(value)s (use 2020-01-31)") % {"value": _cell(row.get("birth_date"))},
+                _("Bad date: %(value)s (use 2020-01-31)") % {"value": _text(row, "birth_date")},
             )
         visits = {}
         for key in ("first_visit", "last_visit"):
@@ -501,13 +507,13 @@ class RowValidator:
                     )
                     visits[key] = None
             except ValueError:
-                err(LABELS[key], _("Bad date: %(value)s (use 2020-01-31)") % {"value": _cell(row.get(key))})
+                err(LABELS[key], _("Bad date: %(value)s (use 2020-01-31)") % {"value": _text(row, key)})
                 visits[key] = None
         first_visit, last_visit = visits["first_visit"], visits["last_visit"]
         if first_visit and last_visit and first_visit > last_visit:
             err(LABELS["first_visit"], _("The first visit is after the last visit."))
         id_number = ""
-        if raw_id := _cell(row.get("id_number")):
+        if raw_id := _text(row, "id_number"):
             try:
                 id_number = normalize_id_number(raw_id)
                 if birth and birth != birth_date_of(id_number):
@@ -520,14 +526,14 @@ class RowValidator:
                     _("Bad ID number (length, date or check digit): %(value)s") % {"value": raw_id},
                 )
         channel_id = None
-        if channel := _cell(row.get("channel")):
+        if channel := _text(row, "channel"):
             channel_id = self.channels.get(channel)
             if channel_id is None:
                 err("来源渠道", _("Unknown acquisition channel: %(value)s") % {"value": channel})
-        stage = STAGES.get(_cell(row.get("stage")).lower())
+        stage = STAGES.get(_text(row, "stage").lower())
         if stage is None:
-            err("阶段", _("Unknown stage: %(value)s") % {"value": _cell(row.get("stage"))})
-        tags = [t[:30] for t in TAG_SPLIT.split(_cell(row.get("tags"))) if t]
+            err("阶段", _("Unknown stage: %(value)s") % {"value": _text(row, "stage")})
+        tags = [t[:30] for t in TAG_SPLIT.split(_text(row, "tags")) if t]
         ext: dict[str, dict] = {}
         person: dict = {}
         for columns, handler in self.extensions:
@@ -554,8 +560,8 @@ class RowValidator:
             self.phones.add(hash(phone))
         if id_hash:
             self.seen_ids.add(id_hash)
-        allergies = _cell(row.get("allergies"))
-        conditions = _cell(row.get("conditions"))
+        allergies = _text(row, "allergies")
+        conditions = _text(row, "conditions")
         member = dict(self.defaults)
         member.update(
             name=name,
@@ -568,10 +574,10 @@ class RowValidator:
             channel_id=channel_id,
             stage=person.get("stage", stage),
             card_no=person.get("card_no") or None,
-            address=_cell(row.get("address"))[:255],
-            occupation=_cell(row.get("occupation"))[:50],
-            wechat_id=_cell(row.get("wechat_id"))[:50],
-            notes=_cell(row.get("notes")),
+            address=_text(row, "address")[:255],
+            occupation=_text(row, "occupation")[:50],
+            wechat_id=_text(row, "wechat_id")[:50],
+            notes=_text(row, "notes"),
             allergies=allergies,
             conditions=conditions,
             has_medical_alerts=bool(allergies or conditions),
@@ -776,14 +782,29 @@ def staging_path(job: ImportJob) -> Path:
     return Path(job.file.path).with_suffix(".staged.tsv")
 
 
-def _staged_line(m: dict) -> str:
-    values = [m["_row"], m["_id_hashes"], m["_tags"], m["_ext"]]
-    for attname in _ATTNAMES:
+# The member columns ``RowValidator.check`` sets per row; the others are the same for every
+# row of a job (the branch, the defaults) and are encoded once.
+_PER_ROW = {"name", "phone", "gender", "birth_date", "id_number", "id_number_hash", "id_number_masked",
+            "channel_id", "stage", "card_no", "address", "occupation", "wechat_id", "notes", "allergies",
+            "conditions", "has_medical_alerts", "first_visit_at", "last_visit_at", "pinyin_full",
+            "pinyin_initials", "name_grams", "phone_digits", "phone_last4"}  # fmt: skip
+
+
+def _line_plan(defaults: dict) -> list[tuple[str, str | None]]:
+    return [(a, None if a in _PER_ROW else copy_value(defaults[a])) for a in _ATTNAMES]
+
+
+def _staged_line(m: dict, plan: list[tuple[str, str | None]]) -> str:
+    parts = [str(m["_row"]), copy_value(m["_id_hashes"]), copy_value(m["_tags"]), copy_value(m["_ext"])]
+    for attname, constant in plan:
+        if constant is not None:
+            parts.append(constant)
+            continue
         value = m[attname]
         if value and attname in _ENCRYPTED:
             value = crypto.encrypt(value)
-        values.append(value)
-    return copy_line(values)
+        parts.append(copy_value(value))
+    return "\t".join(parts) + "\n"
 
 
 def _to_mapping(job: ImportJob, sheet: Sheet, validator: RowValidator) -> None:
@@ -834,6 +855,7 @@ def import_validate(*, job_id: int) -> ImportJob:
         ):
             sheet = read_rows(Path(job.file.path), job.mapping)
             validator = RowValidator(job.branch, job.mapping.get("values"))
+            plan = _line_plan(validator.defaults)
             needs_headers = bool(sheet.unknown) or not sheet.has_key_column
             batch: list[dict] = []
             batch_errors: list[dict] = []
@@ -845,7 +867,7 @@ def import_validate(*, job_id: int) -> ImportJob:
                 keep_errors(batch_errors + db_notices)
                 valid += len(keep)
                 preview.extend(_preview_row(m) for m in keep[: max(0, PREVIEW_ROWS - len(preview))])
-                out.writelines(_staged_line(m) for m in keep)
+                out.writelines(_staged_line(m, plan) for m in keep)
                 for m in keep:
                     counts["update" if m["_match"] else "create"] += 1
                 _progress(job, done, max(sheet.total, done))
