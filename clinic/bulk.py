@@ -30,7 +30,9 @@ def copy_value(value) -> str:
     """One value in COPY text format: None is NULL (``\\N``), booleans ``t``/``f``, lists a
     PostgreSQL text array, dicts JSON, dates ISO; text escaped."""
     if type(value) is str:
-        return value.translate(_ESCAPES)
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_ESCAPES)
+        return value
     if value is None:
         return "\\N"
     if value is True:
