@@ -936,7 +936,12 @@ def import_mapping_apply(
         profile.values = merged
         profile.updated_at = timezone.now()
         profile.save()
-        mapping = {"headers": {**job.mapping.get("headers", {}), **headers}, "values": merged}
+        # The job reads with what it had plus what was just decided; values saved before under
+        # this name are offered (pre-filled), not applied unseen.
+        job_values = {name: dict(found) for name, found in job.mapping.get("values", {}).items()}
+        for name, found in values.items():
+            job_values.setdefault(name, {}).update(found)
+        mapping = {"headers": {**job.mapping.get("headers", {}), **headers}, "values": job_values}
         ImportJob.objects.filter(pk=job.pk).update(mapping=mapping, profile=profile)
         audit_record(
             actor=actor,
@@ -944,6 +949,28 @@ def import_mapping_apply(
             target=job,
             branch=job.branch,
             changes={"source": source, "headers": headers, "values": values, "before": before},
+        )
+    _validate_soon(job.pk, job.total_rows)
+    job.refresh_from_db()
+    return job
+
+
+def import_mapping_reset(*, actor, job: ImportJob) -> ImportJob:
+    """Read a previewed file again without any mapping, so every column the saved mapping
+    had matched is asked again (pre-filled with what was saved): how a wrong saved mapping
+    gets corrected. Claimed like the other steps; audited."""
+    with transaction.atomic():
+        claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(
+            status=ImportJob.Status.VALIDATING, processed_rows=0, mapping={}
+        )
+        if not claimed:
+            return job
+        audit_record(
+            actor=actor,
+            action="members.import.mapping_reset",
+            target=job,
+            branch=job.branch,
+            changes={"mapping": job.mapping},
         )
     _validate_soon(job.pk, job.total_rows)
     job.refresh_from_db()

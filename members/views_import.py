@@ -65,6 +65,9 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_import_job_for_user(request.user, pk)
+    if request.method == "POST" and "again" in request.POST and job.status == ImportJob.Status.PREVIEW:
+        importer.import_mapping_reset(actor=request.user, job=job)
+        return redirect("members:import_detail", pk=job.pk)
     if job.status != ImportJob.Status.MAPPING:
         messages.info(request, _("This import has no columns to match now."))
         return redirect("members:import_detail", pk=job.pk)

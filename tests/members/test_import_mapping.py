@@ -267,3 +267,40 @@ def test_single_reading_names_read_as_pypinyin_does_without_it():
             names._rest.cache_clear()
             assert list(names._rest(a + b)) == lazy_pinyin(a + b, style=Style.NORMAL, v_to_u=False), a + b
     assert names.pinyin_forms("张伟") == ("zhangwei", "zw") and names.pinyin_forms("曾吕") == ("zenglv", "zl")
+
+
+def test_a_wrong_saved_mapping_is_corrected_by_matching_again(branch, manager, client_for):
+    ImportProfile.objects.create(
+        name="旧系统A",
+        headers={"客户名称": "name", "联系电话": "phone", "客户级别": "loyalty.tier", "档案编号": "notes"},
+        values={"loyalty.tier": {"白金VIP": "gold", "普卡": "basic"}},  # 白金VIP should be 钻石
+    )
+    client = client_for(manager)
+    client.post(reverse("members:import"), {"file": upload(OLD_A)})
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.PREVIEW and job.profile.name == "旧系统A"
+    assert (
+        'data-testid="import-map-again"'
+        in client.get(reverse("members:import_detail", args=[job.pk])).content.decode()
+    )
+    url = reverse("members:import_mapping", args=[job.pk])
+    assert client.post(url, {"again": "1"}).status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.MAPPING and len(importer.unmapped(job)["headers"]) == 4
+    form = client.get(url).content.decode()
+    assert 'value="loyalty.tier" selected' in form  # what was saved is offered
+    client.post(
+        url,
+        mapping_post(
+            job, "旧系统A", {"客户名称": "name", "联系电话": "phone", "客户级别": "loyalty.tier"}, {}
+        ),
+    )
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.MAPPING  # the tier names are asked again too
+    assert 'value="gold" selected' in client.get(url).content.decode()
+    client.post(url, mapping_post(job, "旧系统A", {}, {"白金VIP": "diamond", "普卡": "basic"}))
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW
+    profile = ImportProfile.objects.get()
+    assert profile.headers["档案编号"] == "" and profile.values["loyalty.tier"]["白金VIP"] == "diamond"
+    assert AuditLog.objects.filter(action="members.import.mapping_reset").count() == 1
