@@ -37,7 +37,7 @@ from django.utils.translation import gettext_lazy
 
 from clinic.phones import PhoneError, mask_phone
 from clinic.services import audit_record
-from members.importer import parse_date, parse_phone
+from members.importer import HashSet, parse_date, parse_phone
 from members.models import FamilyLink, Member, MemberStatus, Stage
 from members.registry import ImportColumns, ImportHandler, ValueMap, register_import_columns
 
@@ -141,7 +141,7 @@ class LoyaltyImport(ImportHandler):
         self.entry = min(self.tiers.values(), key=lambda t: t.rank, default=None)
         self.max_visits = Tier.objects.aggregate(m=Max("qualify_visits"))["m"] or 0
         self.today = timezone.localdate()
-        self.seen_cards: set[int] = set()  # hashes: a million-row file stays small
+        self.seen_cards = HashSet()  # hashes: a million-row file stays small
         self.registered_cards = dict(Membership.objects.values_list("card_no", "member_id"))
         self.current_row = 0
         self.referrers: list[tuple[int, str, str]] = []  # (row, "phone" | "card", value)

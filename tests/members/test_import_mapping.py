@@ -304,3 +304,17 @@ def test_a_wrong_saved_mapping_is_corrected_by_matching_again(branch, manager, c
     profile = ImportProfile.objects.get()
     assert profile.headers["档案编号"] == "" and profile.values["loyalty.tier"]["白金VIP"] == "diamond"
     assert AuditLog.objects.filter(action="members.import.mapping_reset").count() == 1
+
+
+def test_hash_set_behaves_like_a_set_of_ints():
+    import random
+
+    rng = random.Random(5)
+    found, ref = importer.HashSet(capacity=4), set()
+    for i in range(50_000):
+        # Hashes: 0 and 1 are one key (0 marks an empty slot), so the small ones start at 2.
+        key = rng.getrandbits(64) - 2**63 if i % 3 else rng.choice([*range(-50, 0), *range(2, 50)])
+        assert found.add(key) == (key not in ref)
+        ref.add(key)
+    assert len(found) == len(ref) and all(k in found for k in ref)
+    assert not any(k in found for k in (rng.getrandbits(64) - 2**63 for _ in range(1000)) if k not in ref)
