@@ -1102,27 +1102,28 @@ def import_commit(*, job_id: int, actor_id: int | None) -> ImportJob:
                                {", ".join(MEMBER_COLUMNS)}
                         FROM {_MEMBER} WITH NO DATA"""
                 )
-                cursor.execute(f"ALTER TABLE {STAGE_TABLE} ALTER COLUMN is_new SET DEFAULT false")
+                # Every row takes an id as it arrives (one pass, no UPDATE of the whole table
+                # later); a row that matches a registered person swaps it for theirs (the
+                # sequence has gaps anyway).
+                cursor.execute(
+                    f"""ALTER TABLE {STAGE_TABLE} ALTER COLUMN is_new SET DEFAULT true,
+                          ALTER COLUMN member_id SET DEFAULT nextval(pg_get_serial_sequence('{_MEMBER}', 'id'))"""
+                )
             copy_file(STAGE_TABLE, STAGE_COLUMNS, staging_path(job))
             with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {STAGE_TABLE}")
+                cursor.execute(f"ANALYZE {STAGE_TABLE} (row_no, id_hashes, phone, name)")
                 cursor.execute(f"SELECT count(*) FROM {STAGE_TABLE}")
                 done = cursor.fetchone()[0]
                 _progress(job, done // 4, done)
                 cursor.execute(
-                    f"""UPDATE {STAGE_TABLE} AS s SET member_id = m.id FROM {_MEMBER} AS m
+                    f"""UPDATE {STAGE_TABLE} AS s SET member_id = m.id, is_new = false FROM {_MEMBER} AS m
                         WHERE s.id_hashes <> '{{}}' AND m.id_number_hash = ANY(s.id_hashes)
                           AND m.id_number_hash <> '' AND m.merged_into_id IS NULL"""
                 )
                 cursor.execute(
-                    f"""UPDATE {STAGE_TABLE} AS s SET member_id = m.id FROM {_MEMBER} AS m
-                        WHERE s.member_id IS NULL AND s.phone <> '' AND m.phone = s.phone
+                    f"""UPDATE {STAGE_TABLE} AS s SET member_id = m.id, is_new = false FROM {_MEMBER} AS m
+                        WHERE s.is_new AND s.phone <> '' AND m.phone = s.phone
                           AND m.name = s.name AND m.merged_into_id IS NULL"""
-                )
-                cursor.execute(
-                    f"""UPDATE {STAGE_TABLE} SET is_new = true,
-                          member_id = nextval(pg_get_serial_sequence('{_MEMBER}', 'id'))
-                        WHERE member_id IS NULL"""
                 )
                 columns = ", ".join(MEMBER_COLUMNS)
                 cursor.execute(
