@@ -8,7 +8,8 @@
 - the points balance is credited through the ledger as opening-balance lots (the old expiry
   date, else the policy's), keyed per (file, row): importing the same file twice credits once;
 - spend counts toward tiers as ``Purchase`` rows keyed per (file, row): the last 12 months'
-  spend (with the visit count, up to what any tier asks for) now, the rest 13 months ago;
+  spend now, on one row standing for the visit count (``Purchase.visits``, up to what any
+  tier asks for), the rest 13 months ago;
 - 储值余额 becomes an opening entry of the stored-value ledger (all paid part), keyed per
   (file, row);
 - 推荐人 (the referrer's phone or card number) is looked up among the file's rows and the
@@ -347,21 +348,17 @@ class LoyaltyImport(ImportHandler):
                     FROM import_loyalty AS l WHERE l.enrol AND m.id = l.member_id AND m.stage <> %(stage)s""",
                 {**params, "stage": Stage.MEMBER},
             )
-            # Spend and visits count toward tiers: the last 12 months now (one row per visit
-            # beyond the first, up to what any tier asks for), the rest 13 months ago.
+            # Spend and visits count toward tiers: the last 12 months now (one row standing
+            # for the visits, up to what any tier asks for), the rest 13 months ago.
             cursor.execute(
                 f"""INSERT INTO {Purchase._meta.db_table} (member_id, branch_id, source_key, amount,
-                        eligible_by_category, counts_as_visit, occurred_at, recorded_at)
+                        eligible_by_category, counts_as_visit, visits, occurred_at, recorded_at)
                     SELECT member_id, %(branch)s, %(prefix)s || ':' || row_no || ':12m', spend_12m, '{{}}'::jsonb,
-                           visits > 0, %(now)s, %(now)s
+                           visits > 0, GREATEST(visits, 1), %(now)s, %(now)s
                     FROM import_loyalty WHERE spend_12m > 0 OR visits > 0
                     UNION ALL
-                    SELECT member_id, %(branch)s, %(prefix)s || ':' || row_no || ':visit:' || n, 0, '{{}}'::jsonb,
-                           true, %(now)s, %(now)s
-                    FROM import_loyalty CROSS JOIN LATERAL generate_series(2, visits) AS n
-                    UNION ALL
                     SELECT member_id, %(branch)s, %(prefix)s || ':' || row_no || ':before',
-                           total_spend - spend_12m, '{{}}'::jsonb, false, %(before)s, %(now)s
+                           total_spend - spend_12m, '{{}}'::jsonb, false, 1, %(before)s, %(now)s
                     FROM import_loyalty WHERE total_spend > spend_12m
                     ON CONFLICT (source_key) DO NOTHING""",
                 params,

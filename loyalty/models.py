@@ -284,6 +284,9 @@ class Purchase(models.Model):
     amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
     eligible_by_category = models.JSONField(_("eligible amount by category"), default=dict, blank=True)
     counts_as_visit = models.BooleanField(_("counts as a visit"), default=True)
+    # How many visits the row stands for when it counts as one: 1 for a checkout; an old
+    # system's 消费次数 on the one row a migration writes for the last 12 months.
+    visits = models.PositiveSmallIntegerField(_("visits"), default=1)
     occurred_at = models.DateTimeField(_("time"), db_index=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
