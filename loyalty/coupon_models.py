@@ -448,6 +448,9 @@ class ReferralStatus(models.TextChoices):
     REWARDED = "rewarded", _("Rewarded")
     CAPPED = "capped", _("Not rewarded: monthly cap reached")
     REVERSED = "reversed", _("Reward reversed")
+    # Carried over from an old system: who referred whom is kept, the reward was the old
+    # system's business, so no reward is given here.
+    MIGRATED = "migrated", _("Migrated from the old system (no reward here)")
 
 
 class Referral(models.Model):

@@ -321,16 +321,23 @@ class Purchase(models.Model):
     ``source_key`` (``visit:123``) is unique: recording the same checkout twice is a no-op.
     A reversal sets ``reversed_at``; the row stays."""
 
+    # Looked up by member through ``purchase_member_at`` (member first): a second index on the
+    # bare foreign key would only slow the inserts (a migration writes five per member).
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("person")
+        Member, on_delete=models.PROTECT, related_name="purchases", db_index=False, verbose_name=_("person")
     )
     branch = models.ForeignKey(
         Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("branch")
     )
-    source_key = models.CharField(_("source"), max_length=100, unique=True)
+    # Unique through a constraint in Meta, not ``unique=True``: that also builds a
+    # varchar_pattern_ops index for LIKE queries nobody makes on keys.
+    source_key = models.CharField(_("source"), max_length=100)
     amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
     eligible_by_category = models.JSONField(_("eligible amount by category"), default=dict, blank=True)
     counts_as_visit = models.BooleanField(_("counts as a visit"), default=True)
+    # How many visits the row stands for when it counts as one: 1 for a checkout; an old
+    # system's 消费次数 on the one row a migration writes for the last 12 months.
+    visits = models.PositiveSmallIntegerField(_("visits"), default=1)
     occurred_at = models.DateTimeField(_("time"), db_index=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
@@ -342,7 +349,8 @@ class Purchase(models.Model):
         default_permissions = ("view",)
         indexes = [models.Index(fields=["member", "occurred_at"], name="purchase_member_at")]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative")
+            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative"),
+            models.UniqueConstraint(fields=["source_key"], name="purchase_source_key_unique"),
         ]
 
     def __str__(self) -> str:

@@ -19,6 +19,8 @@ from .models import (
     ConsentKind,
     Direction,
     Gender,
+    ImportJob,
+    ImportProfile,
     Member,
     Relation,
     Stage,
@@ -233,6 +235,13 @@ class EraseForm(BootstrapMixin, forms.Form):
 
 class ImportUploadForm(BootstrapMixin, forms.Form):
     file = forms.FileField(label=_("Spreadsheet (.xlsx, .xls or .csv)"))
+    source = forms.ModelChoiceField(
+        label=_("Source system"),
+        queryset=ImportProfile.objects.all(),
+        required=False,
+        empty_label=_("Recognise from the file's columns"),
+        help_text=_("The old system the file comes from, if its column mapping was saved before."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -245,3 +254,100 @@ class ImportUploadForm(BootstrapMixin, forms.Form):
         if f.size > 50 * 1024 * 1024:
             raise forms.ValidationError(_("The file is larger than 50 MB."))
         return f
+
+
+class ImportMappingForm(BootstrapMixin, forms.Form):
+    """The mapping step: a select of our fields (or "ignore") for every header the importer
+    does not know, and a select of our values for every value it does not read (old tier
+    names), offered pre-filled from the job's mapping or a saved source system."""
+
+    source = ShortTextField(
+        label=_("Source system"),
+        max_length=60,
+        help_text=_(
+            "The old system this file comes from, e.g. 旧系统A: the mapping is saved under this name and offered next time."
+        ),
+    )
+
+    def __init__(self, *args, job: ImportJob, **kwargs):
+        super().__init__(*args, **kwargs)
+        from . import importer
+
+        self.info = importer.unmapped(job)
+        profiles = sorted(ImportProfile.objects.all(), key=lambda p: p.pk != job.profile_id)
+        if job.profile_id:
+            self.fields["source"].initial = job.profile.name
+        choices = importer.field_choices()
+        self.labels = dict(choices)
+        saved_headers = job.mapping.get("headers", {})
+        saved_values = job.mapping.get("values", {})
+        self.header_names: list[tuple[str, str]] = []
+        for i, header in enumerate(self.info.get("headers", [])):
+            name = f"h{i}"
+            initial = saved_headers.get(header["key"]) or next(
+                (p.headers[header["key"]] for p in profiles if p.headers.get(header["key"])), ""
+            )
+            samples = "、".join(header.get("samples", []))
+            self.fields[name] = forms.ChoiceField(
+                label=header["label"],
+                choices=[("", _("— Ignore this column —")), *choices],
+                required=False,
+                initial=initial,
+                help_text=(_("For example: %(values)s") % {"values": samples}) if samples else "",
+            )
+            self.header_names.append((name, header["key"]))
+        maps = importer.value_maps()
+        self.value_names: list[tuple[str, str, str]] = []
+        self.value_groups: list[tuple[str, list[str]]] = []
+        for target, values in self.info.get("values", {}).items():
+            vmap = maps.get(target)
+            if vmap is None:
+                continue
+            group = []
+            for value in values:
+                name = f"v{len(self.value_names)}"
+                initial = saved_values.get(target, {}).get(value) or next(
+                    (p.values[target][value] for p in profiles if p.values.get(target, {}).get(value)), ""
+                )
+                self.fields[name] = forms.ChoiceField(
+                    label=value, choices=[("", _("— Choose —")), *vmap.choices], initial=initial
+                )
+                self.value_names.append((name, target, value))
+                group.append(name)
+            self.value_groups.append((self.labels.get(target, target), group))
+        self._style()
+
+    def header_rows(self):
+        return [self[name] for name, _key in self.header_names]
+
+    def value_rows(self):
+        return [(label, [self[name] for name in names]) for label, names in self.value_groups]
+
+    def clean(self):
+        data = super().clean()
+        taken = dict.fromkeys(self.info.get("known", []))
+        headers = {}
+        for name, key in self.header_names:
+            target = data.get(name) or ""
+            if target and target in taken:
+                self.add_error(
+                    name,
+                    _(
+                        "%(field)s is already taken by another column; map this one to another field or ignore it."
+                    )
+                    % {"field": self.labels.get(target, target)},
+                )
+            taken[target or f"ignore:{key}"] = name
+            headers[key] = target
+        if not self.info.get("key_column") and not {"name", "phone"} & set(headers.values()):
+            raise forms.ValidationError(
+                _(
+                    "Map one column to 姓名 (name) or 手机号 (phone): the importer needs one of them to know who a row is."
+                )
+            )
+        values: dict[str, dict[str, str]] = {}
+        for name, target, value in self.value_names:
+            if data.get(name):
+                values.setdefault(target, {})[value] = data[name]
+        self.mapping = {"headers": headers, "values": values}
+        return data

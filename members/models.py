@@ -161,6 +161,9 @@ class Member(models.Model):
     dental_history = EncryptedTextField(_("dental history"), blank=True)
     has_medical_alerts = models.BooleanField(_("has medical alerts"), default=False)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
+    # From an old system's export (首次就诊日期): recall and dormancy read the first and the
+    # last visit; a first visit here is also its first paid Purchase in loyalty.
+    first_visit_at = models.DateTimeField(_("first visit"), null=True, blank=True)
     merged_into = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -438,6 +441,7 @@ class ImportJob(models.Model):
 
     class Status(models.TextChoices):
         VALIDATING = "validating", _("Checking")
+        MAPPING = "mapping", _("Columns to match")
         PREVIEW = "preview", _("Ready for review")
         IMPORTING = "importing", _("Importing")
         DONE = "done", _("Imported")
@@ -467,6 +471,17 @@ class ImportJob(models.Model):
     # the import's idempotency keys: the same file imported twice credits nothing twice.
     summary = models.JSONField(_("summary"), default=dict, blank=True)
     source_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # The column and value mapping this job is read with ({"headers": {header: field or ""},
+    # "values": {field: {old value: our value}}}), and the source system it was saved under.
+    mapping = models.JSONField(_("mapping"), default=dict, blank=True)
+    profile = models.ForeignKey(
+        "ImportProfile",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+        verbose_name=_("source system"),
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -495,3 +510,29 @@ def medical_retention_until(last_visit: dt.datetime | None) -> dt.date | None:
         return day.replace(year=day.year + 15)
     except ValueError:  # 29 February
         return day.replace(year=day.year + 15, day=28)
+
+
+class ImportProfile(models.Model):
+    """How one old system's export reads (旧系统A): its headers the importer does not know,
+    mapped to our fields (or ignored), and its values mapped to ours (old tier names → our
+    tiers). Chain-wide: one old system exports the same columns whichever branch runs it, so
+    the mapping one branch saved is offered to every branch. Changed only through
+    ``members.importer.import_profile_save`` (audited)."""
+
+    name = models.CharField(_("source system"), max_length=60, unique=True)
+    headers = models.JSONField(_("column mapping"), default=dict, blank=True)
+    values = models.JSONField(_("value mapping"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("import source system")
+        verbose_name_plural = _("import source systems")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return self.name

@@ -3,6 +3,7 @@ the character's most common one (曾 zeng, not ceng), and the search columns of 
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -68,11 +69,40 @@ def syllables(name: str) -> list[str]:
     return [s.lower() for s in head + list(_rest(name)) if s.strip()]
 
 
+@lru_cache(maxsize=1)
+def _single_readings() -> dict[str, str]:
+    """Characters with one reading whatever their tone (伟 wei, 芳 fang): read alone, with no
+    phrase lookup; a phrase cannot change a reading the character does not have."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings = {}
+    for code, text in pinyin_dict.items():
+        forms = {_toneless(r) for r in text.split(",")}
+        if len(forms) == 1:
+            readings[chr(code)] = forms.pop()
+    return readings
+
+
+def _toneless(reading: str) -> str:
+    for mark in "üǖǘǚǜ":
+        reading = reading.replace(mark, "v")  # Style.NORMAL with v_to_u=False writes ü as v
+    return "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+
+
 @lru_cache(maxsize=100_000)
 def _rest(text: str) -> tuple[str, ...]:
     # Given names repeat a great deal (伟, 芳, 静…): an import of 100,000 people computes
-    # each one once.
+    # each one once; one made of single-reading characters needs no phrase segmentation.
+    single = _single_readings()
+    if text and all(ch in single for ch in text):
+        return tuple(single[ch] for ch in text)
     return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="default", v_to_u=False))
+
+
+def pinyin_forms(name: str) -> tuple[str, str]:
+    """``(pinyin_full(name), pinyin_initials(name))`` from one reading of the name."""
+    parts = syllables(name)
+    return "".join(parts)[:200], "".join(s[0] for s in parts if s)[:50]
 
 
 def pinyin_full(name: str) -> str:

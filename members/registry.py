@@ -12,8 +12,9 @@
   registration back and is shown on the field.
 - **Import columns**: ``register_import_columns(ImportColumns(...))``: columns of an old
   system's export that a higher app owns (card, tier, points, spend, referrer, stored value
-  from loyalty). The importer checks them per row and hands the checked values, with the
-  person's id, to ``commit`` inside the import's single transaction.
+  from loyalty). The importer checks them per row, stages the checked values next to the
+  person's id, and calls ``commit`` (set-based SQL over the staging table) inside the
+  import's single transaction.
 - **Merge**: ``register_merge_field(model, field_name)`` for every foreign key to ``Member``;
   ``member_merge`` moves those rows, and a system check fails if a foreign key to Member is
   not registered (so a later app cannot silently lose rows in a merge).
@@ -99,29 +100,54 @@ class ImportHandler:
     - ``check(row, err)``: ``row`` maps this app's field names to the cell text (already
       trimmed and NFKC-normalised) or a ``date``; returns the checked values (JSON-safe),
       calling ``err(column, message)`` for each problem (message translated);
-    - ``commit(*, actor, job, rows)``: ``rows`` is a list of ``(member_id, row_number, values)``;
-      runs inside the import's transaction; anything it raises rolls the whole import back.
-      It must be idempotent per ``(job.source_digest, row_number)``.
+    - ``value_maps()``: this app's fields whose values an old system names its own way (old
+      tier names): ``{field: ValueMap}``; the mapping step offers a select of ``choices`` for
+      every value ``accepts`` refuses;
+    - ``finish(phone_in_file)``: after the last row of a validation, notices for the preview
+      (rows that import with a warning, e.g. a referrer nobody has); ``phone_in_file(e164)``
+      tells whether a valid row of the file has that phone;
+    - ``commit(*, actor, job, table, key)``: set-based, inside the import's transaction:
+      ``table`` is the staging table, one row per imported row with ``member_id`` (the person
+      written or matched), ``row_no``, ``is_new`` and ``ext`` (jsonb; this app's checked values
+      under ``ext->key``). Anything it raises rolls the whole import back. It must be
+      idempotent per ``(job.source_digest, row_no)``.
     """
 
     def check(self, row: dict, err: Callable[[str, str], None]) -> dict:  # pragma: no cover
         raise NotImplementedError
 
-    def commit(self, *, actor, job, rows: list[tuple[int, int, dict]]) -> int:  # pragma: no cover
+    def value_maps(self) -> dict[str, ValueMap]:
+        return {}
+
+    def finish(self, phone_in_file: Callable[[str], bool]) -> list[dict]:
+        return []
+
+    def commit(self, *, actor, job, table: str, key: str) -> int:  # pragma: no cover
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ValueMap:
+    """Values of one import field that the mapping step maps: ``choices`` are ours
+    (value, label); ``accepts(text)`` is True for a value the importer already reads."""
+
+    choices: list[tuple[str, str]]
+    accepts: Callable[[str], bool]
 
 
 @dataclass(frozen=True)
 class ImportColumns:
     """Columns a higher app takes in the member import: ``headers`` maps each header text (as
     old systems write it, and the English name) to a field name; ``labels`` maps the field
-    name to the column name shown in errors; ``handler()`` builds an ``ImportHandler``."""
+    name to the column name shown in errors; ``field_labels`` to the translated name offered
+    in the mapping step; ``handler()`` builds an ``ImportHandler``."""
 
     key: str
     headers: dict[str, str]
     labels: dict[str, str]
     handler: Callable[[], ImportHandler]
     order: int = 100
+    field_labels: dict[str, str | Promise] = field(default_factory=dict)
 
 
 TIMELINE_SOURCES: dict[str, TimelineSource] = {}

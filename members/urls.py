@@ -12,6 +12,7 @@ urlpatterns = [
     path("import/", views_import.import_upload, name="import"),
     path("import/<int:pk>/", views_import.import_detail, name="import_detail"),
     path("import/<int:pk>/confirm/", views_import.import_confirm, name="import_confirm"),
+    path("import/<int:pk>/mapping/", views_import.import_mapping, name="import_mapping"),
     path("<int:pk>/", views.member_detail, name="detail"),
     path("<int:pk>/edit/", views.member_edit, name="edit"),
     path("<int:pk>/duplicates/", views.member_duplicates, name="duplicates"),

@@ -1,4 +1,5 @@
-"""Import: upload → preview with row errors → confirm → progress."""
+"""Import: upload → (map unknown columns and values) → preview with row errors → confirm →
+progress."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinic.selectors import scope_to_branches
 
 from . import importer
-from .forms import ImportUploadForm
+from .forms import ImportMappingForm, ImportUploadForm
 from .models import ImportJob
 
 
 def get_import_job_for_user(user, pk: int) -> ImportJob:
     if not user.has_perm("members.import_members"):
         raise PermissionDenied
-    job = scope_to_branches(ImportJob.objects.select_related("branch"), user).filter(pk=pk).first()
+    job = scope_to_branches(ImportJob.objects.select_related("branch", "profile"), user).filter(pk=pk).first()
     if job is None:
         raise Http404
     return job
@@ -34,7 +35,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         if request.branch is None:
             raise PermissionDenied
         job = importer.import_job_create(
-            actor=request.user, branch=request.branch, upload=form.cleaned_data["file"]
+            actor=request.user,
+            branch=request.branch,
+            upload=form.cleaned_data["file"],
+            profile=form.cleaned_data["source"],
         )
         return redirect("members:import_detail", pk=job.pk)
     jobs = scope_to_branches(ImportJob.objects.select_related("branch"), request.user)[:10]
@@ -56,3 +60,25 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("members:import_detail", pk=job.pk)
     importer.import_confirm(actor=request.user, job=job)
     return redirect("members:import_detail", pk=job.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_import_job_for_user(request.user, pk)
+    if request.method == "POST" and "again" in request.POST and job.status == ImportJob.Status.PREVIEW:
+        importer.import_mapping_reset(actor=request.user, job=job)
+        return redirect("members:import_detail", pk=job.pk)
+    if job.status != ImportJob.Status.MAPPING:
+        messages.info(request, _("This import has no columns to match now."))
+        return redirect("members:import_detail", pk=job.pk)
+    form = ImportMappingForm(request.POST or None, job=job)
+    if request.method == "POST" and form.is_valid():
+        importer.import_mapping_apply(
+            actor=request.user,
+            job=job,
+            source=form.cleaned_data["source"],
+            headers=form.mapping["headers"],
+            values=form.mapping["values"],
+        )
+        return redirect("members:import_detail", pk=job.pk)
+    return render(request, "members/import_mapping.html", {"job": job, "form": form})

@@ -481,6 +481,80 @@ def points_open_balances(*, actor, items: Sequence[OpeningBalance], audit_target
     return total
 
 
+def points_open_balances_from(*, actor, source_sql: str, params: dict, audit_target=None) -> tuple[int, int]:
+    """``points_open_balances`` set-based, for a migration's hundred thousand rows:
+    ``source_sql`` selects ``member_id, points, key, source_key, expires_on`` (NULL: the
+    policy's expiry) from a staging table. Same invariants as one credit at a time: one earn
+    entry and one lot per item, ``balance_after`` running per account, the cached balance
+    raised by exactly the sum credited (so balance == sum of entries == sum of open lots),
+    accounts opened where missing and locked (id order) before they change, keys already in
+    the ledger credit nothing. One audit row. Returns ``(entries, points)`` credited."""
+    now = timezone.now()
+    values = {
+        **params,
+        "now": now,
+        "default_expiry": expiry_date(timezone.localdate(now)),
+        "actor": actor.pk if getattr(actor, "pk", None) else None,
+        "reason": PointsReason.OPENING,
+    }
+    account, entry, lot = (m._meta.db_table for m in (PointsAccount, PointsEntry, PointsLot))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS points_opening")
+        cursor.execute(
+            f"""CREATE TEMP TABLE points_opening ON COMMIT DROP AS
+                SELECT src.member_id, src.points, src.key, src.source_key, src.expires_on
+                FROM ({source_sql}) AS src
+                WHERE src.points > 0
+                  AND NOT EXISTS (SELECT 1 FROM {entry} AS e WHERE e.idempotency_key = src.key)""",
+            values,
+        )
+        cursor.execute(
+            f"""INSERT INTO {account} (member_id, balance, is_open, opened_at, updated_at)
+                SELECT DISTINCT o.member_id, 0, true, %(now)s, %(now)s FROM points_opening AS o
+                WHERE NOT EXISTS (SELECT 1 FROM {account} AS a WHERE a.member_id = o.member_id AND a.is_open)""",
+            values,
+        )
+        # Lock every account this credits, in id order like every other writer.
+        cursor.execute(
+            f"""SELECT a.id FROM {account} AS a WHERE a.is_open
+                  AND a.member_id IN (SELECT member_id FROM points_opening) ORDER BY a.id FOR UPDATE"""
+        )
+        cursor.execute(
+            f"""WITH src AS (
+                    SELECT o.*, a.id AS account_id,
+                           a.balance + SUM(o.points) OVER (PARTITION BY a.id ORDER BY o.key) AS after
+                    FROM points_opening AS o JOIN {account} AS a ON a.member_id = o.member_id AND a.is_open
+                ), e AS (
+                    INSERT INTO {entry} (account_id, kind, points, balance_after, idempotency_key,
+                                         source_key, reason, shortfall, actor_id, created_at)
+                    SELECT account_id, 'earn', points, after, key, source_key, %(reason)s, 0, %(actor)s, %(now)s
+                    FROM src RETURNING id, account_id, points, idempotency_key
+                )
+                INSERT INTO {lot} (account_id, entry_id, points, remaining, earned_at, expires_on)
+                SELECT e.account_id, e.id, e.points, e.points, %(now)s, COALESCE(src.expires_on, %(default_expiry)s)
+                FROM e JOIN src ON src.key = e.idempotency_key""",
+            values,
+        )
+        credited = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {account} AS a SET balance = a.balance + t.total, updated_at = %(now)s
+                FROM (SELECT member_id, SUM(points) AS total FROM points_opening GROUP BY member_id) AS t
+                WHERE a.member_id = t.member_id AND a.is_open""",
+            values,
+        )
+        cursor.execute("SELECT COALESCE(SUM(points), 0) FROM points_opening")
+        total = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE points_opening")
+    if credited:
+        audit_record(
+            actor=actor,
+            action="loyalty.points.opening_balances",
+            target=audit_target,
+            changes={"entries": credited, "points": total},
+        )
+    return credited, total
+
+
 def points_transfer_on_merge(source: Member, target: Member, *, actor=None) -> int:
     """Move the open lots of ``source`` to ``target`` by ledger entries, keeping each lot's
     expiry, and close the source account. Runs inside the merge transaction."""

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -48,7 +48,7 @@ def rolling_stats(member: Member, *, until: dt.datetime | None = None) -> tuple[
     since = _months_back(until)
     row = Purchase.objects.filter(
         member=member, reversed_at__isnull=True, occurred_at__gt=since, occurred_at__lte=until
-    ).aggregate(amount=Sum("amount"), visits=Count("id", filter=Q(counts_as_visit=True)))
+    ).aggregate(amount=Sum("amount"), visits=Sum("visits", filter=Q(counts_as_visit=True)))
     return to_money(row["amount"] or 0), row["visits"] or 0
 
 
@@ -135,7 +135,7 @@ def keep_requirement(
     since = _months_back(review_end)
     row = Purchase.objects.filter(
         member_id=membership.member_id, reversed_at__isnull=True, occurred_at__gt=since, occurred_at__lte=now
-    ).aggregate(amount=Sum("amount"), visits=Count("id", filter=Q(counts_as_visit=True)))
+    ).aggregate(amount=Sum("amount"), visits=Sum("visits", filter=Q(counts_as_visit=True)))
     return needed_for(membership.tier, to_money(row["amount"] or 0), row["visits"] or 0)
 
 

@@ -72,6 +72,10 @@ def member_merge(*, actor, source: Member, target: Member) -> dict[str, int]:
             filled.append(attr)
     if source.last_visit_at and target.last_visit_at and source.last_visit_at > target.last_visit_at:
         target.last_visit_at = source.last_visit_at
+    # The person's first visit is the earlier of the two records' (recall reads it).
+    if source.first_visit_at and (not target.first_visit_at or source.first_visit_at < target.first_visit_at):
+        target.first_visit_at = source.first_visit_at
+        filled.append("first_visit_at")
     if _STAGE_ORDER[source.stage] > _STAGE_ORDER[target.stage]:
         target.stage = source.stage
         filled.append("stage")

@@ -173,7 +173,7 @@ class World:
                     else self.appointment,
                     "notifications": self.outbox,
                 }.get(app, 1)
-                if name in ("members:import_detail", "members:import_confirm"):
+                if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1
             elif key == "other":
                 out[key] = self.other

@@ -92,6 +92,14 @@ def world(request, db):
         branch=ja,
         upload=SimpleUploadedFile("old.csv", "姓名,手机号,性别\n陈静,13800007777,女\n".encode()),
     )
+    mapping_job = import_job_create(
+        actor=manager,
+        branch=ja,
+        upload=SimpleUploadedFile(
+            "old-a.csv", "客户名称,联系电话,会员等级\n陈静,13800007778,金卡\n".encode()
+        ),
+    )
+    assert mapping_job.status == "mapping", mapping_job.message
     family = FamilyLink.objects.filter(member__branch=ja).first()
     return {
         "member": member,
@@ -106,6 +114,7 @@ def world(request, db):
         "batch": CouponBatch.objects.first(),
         "outbox": Outbox.objects.filter(branch=ja).first(),
         "job": job,
+        "mapping_job": mapping_job,
     }
 
 
@@ -115,6 +124,7 @@ def url_kwargs(name: str, w: dict) -> dict:
     table = {
         "members:import_detail": {"pk": w["job"].pk},
         "members:import_confirm": {"pk": w["job"].pk},
+        "members:import_mapping": {"pk": w["mapping_job"].pk},
         "members:reveal": {**member, "field": "phone"},
         "members:consent_withdraw": {"pk": w["consent"].member_id, "consent_id": w["consent"].pk},
         "members:family_remove": {"pk": w["family"].member_id, "link_id": w["family"].pk},
