@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("loyalty", "0013_merge_verbose_names_purchase_visits"),
-        ("members", "0006_merge_20261203_1653"),
+        ("members", "0006_merge_import_mapping_verbose_names"),
     ]
 
     operations = [
