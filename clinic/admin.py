@@ -29,7 +29,7 @@ from import_export.admin import ImportExportMixin as _ImportExportMixin
 from . import resources, services
 from .errors import DomainError
 from .fields import validate_no_hidden_characters, validate_no_hidden_characters_multiline
-from .labels import audit_action_label
+from .labels import audit_action_label, change_keys
 from .models import (
     AuditLog,
     Branch,
@@ -454,7 +454,7 @@ def audit_change_rows(entry: AuditLog) -> list[tuple[str, str]]:
     rows = []
     for key, value in (entry.changes or {}).items():
         field = fields.get(key)
-        label = str(field.verbose_name) if field is not None else key
+        label = str(field.verbose_name) if field is not None else change_keys.label(key)
         if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], (list, dict)):
             shown = f"{_audit_value(field, value[0])} → {_audit_value(field, value[1])}"
         else:

@@ -69,6 +69,8 @@ class CodeLabels:
 
 
 audit_actions = CodeLabels("audit action")
+# Keys of an audit row's ``changes`` that are not a field of its target (ledger rows, events).
+change_keys = CodeLabels("audit change key")
 job_names = CodeLabels("periodic job")
 message_templates = CodeLabels("message template")
 
@@ -142,3 +144,38 @@ audit_actions.register(
     }
 )
 job_names.register({"clinic.heartbeat": gettext_lazy("Worker heartbeat")})
+change_keys.register(
+    {
+        "entry": gettext_lazy("ledger entry"),
+        "kind": gettext_lazy("kind"),
+        "points": gettext_lazy("points"),
+        "balance_after": gettext_lazy("balance after"),
+        "key": gettext_lazy("idempotency key"),
+        "reason": gettext_lazy("reason"),
+        "paid": gettext_lazy("paid part"),
+        "bonus": gettext_lazy("bonus part"),
+        "paid_after": gettext_lazy("paid part after"),
+        "bonus_after": gettext_lazy("bonus part after"),
+        "rule": gettext_lazy("bonus rule"),
+        "source": gettext_lazy("source"),
+        "reverses": gettext_lazy("reverses"),
+        "shortfall": gettext_lazy("shortfall"),
+        "item": gettext_lazy("service"),
+        "quantity": gettext_lazy("quantity"),
+        "teeth": gettext_lazy("teeth"),
+        "price": gettext_lazy("price"),
+        "code": gettext_lazy("code"),
+        "count": gettext_lazy("count"),
+        "rows": gettext_lazy("rows"),
+        "field": gettext_lazy("field"),
+        "status": gettext_lazy("status"),
+        "amount_due": gettext_lazy("amount due"),
+        "payments": gettext_lazy("payments"),
+        "discounts": gettext_lazy("discounts"),
+        "manual_discount": gettext_lazy("manual discount"),
+        "refunded": gettext_lazy("refunded"),
+        "permissions": gettext_lazy("permissions"),
+        "added": gettext_lazy("added"),
+        "removed": gettext_lazy("removed"),
+    }
+)

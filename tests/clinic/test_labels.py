@@ -183,7 +183,9 @@ def test_audit_row_reads_its_label_in_the_clinic_time_zone(branch):
 
 @pytest.mark.django_db
 def test_admin_audit_log_shows_labels_not_codes(hq_admin, client_for, branch):
-    row = _audit_row(branch, action="members.member.phone_revealed", name=["旧名", "新名"])
+    row = _audit_row(
+        branch, action="members.member.phone_revealed", name=["旧名", "新名"], points=10, balance_after=20
+    )
     client = client_for(hq_admin)
     listing = client.get(reverse("admin:clinic_auditlog_changelist")).content.decode()
     assert "查看完整手机号" in listing
@@ -192,6 +194,8 @@ def test_admin_audit_log_shows_labels_not_codes(hq_admin, client_for, branch):
     assert "查看完整手机号" in detail and "members.member.phone_revealed" not in detail
     assert "门店名称" in detail or "名称" in detail  # the changed field by its verbose name
     assert "旧名 → 新名" in detail
+    # Keys that are not fields of the target read by the change-key labels, not as codes.
+    assert "变动后余额" in detail and "balance_after" not in detail
 
 
 @pytest.mark.django_db
