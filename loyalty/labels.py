@@ -33,6 +33,7 @@ audit_actions.register(
         "loyalty.reward.redeemed": _("Reward redeemed"),
         "loyalty.reward.cancelled": _("Reward redemption cancelled"),
         "loyalty.referral.recorded": _("Referral recorded"),
+        "loyalty.referral.imported": _("Referral imported from the old system"),
         "loyalty.referral.rewarded": _("Referral rewarded"),
         "loyalty.referral.capped": _("Referral reward over the monthly cap"),
         "loyalty.referral.reversed": _("Referral reward reversed"),

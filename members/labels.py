@@ -31,6 +31,8 @@ audit_actions.register(
         "members.family.unlinked": _("Family link removed"),
         "members.import.uploaded": _("Import file uploaded"),
         "members.import.committed": _("Import committed"),
+        "members.import.mapped": _("Import columns mapped"),
+        "members.import.mapping_reset": _("Import column mapping reset"),
         "members.list.exported": _("Customer list exported"),
         "members.keys.rekeyed": _("Search keys recomputed after a key change"),
     }
