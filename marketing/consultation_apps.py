@@ -18,7 +18,7 @@ def ready() -> None:
         register_timeline_source,
     )
 
-    from . import consultation_receivers  # noqa: F401  (connects the receivers)
+    from . import consultation_receivers, consultation_tasks  # noqa: F401  (receivers, beat job)
     from .consultation_models import Consultation, VisitTouch
     from .consultation_profile import profile_tab, registration_field, timeline
     from .consultation_selectors import arrival_notes
