@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clinic.models import Branch, LocalizedNameMixin, ServiceItem
 from members.models import AcquisitionChannel, Member
@@ -43,9 +44,9 @@ class ConsultationChannel(LocalizedNameMixin):
 
 
 class Outcome(models.TextChoices):
-    BOOKED = "booked", _("Booked")
+    BOOKED = "booked", pgettext_lazy("consultation outcome", "Booked")
     CONSIDERING = "considering", _("Considering")
-    PRICE = "price", _("Price")
+    PRICE = "price", pgettext_lazy("consultation outcome", "Price")
     ELSEWHERE = "elsewhere", _("Treated elsewhere")
     INVALID = "invalid", _("Invalid")
     OTHER = "other", _("Other")
