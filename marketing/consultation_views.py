@@ -309,8 +309,11 @@ def funnel_view(request: HttpRequest) -> HttpResponse:
         date_from=lo, date_to=hi, by=by, by_month=split, branch_ids=branch_ids, consultant_id=consultant_id
     )
     funnel_mod.label_rows(rows, by)
+    if not form.is_bound or not form.is_valid():
+        # Show the period and rows the table is for.
+        form = FunnelForm(initial={"date_from": lo, "date_to": hi, "by": by})
     base = {"date_from": lo.isoformat(), "date_to": hi.isoformat(), "by": by}
-    if form.is_valid() and form.cleaned_data.get("branch"):
+    if form.is_bound and form.cleaned_data.get("branch"):
         base["branch"] = form.cleaned_data["branch"]
     return render(
         request,
