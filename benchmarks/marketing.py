@@ -58,16 +58,22 @@ def _setup():
 
     User = get_user_model()
     branches = [
-        Branch.objects.get_or_create(code=f"MKB{i}", defaults={"name": f"漏斗基准门店{i}"})[0] for i in range(BRANCHES)
+        Branch.objects.get_or_create(code=f"MKB{i}", defaults={"name": f"漏斗基准门店{i}"})[0]
+        for i in range(BRANCHES)
     ]
 
     def staff(username, role, branch):
         user = User.objects.filter(username=username).first()
-        return user or services.staff_create(
-            actor=None, username=username, password=None, full_name=username, role=role, branches=[branch]
-        ).user
+        return (
+            user
+            or services.staff_create(
+                actor=None, username=username, password=None, full_name=username, role=role, branches=[branch]
+            ).user
+        )
 
-    consultants = [staff(f"mkb_consult{i}", Role.CONSULTANT, branches[i % BRANCHES]) for i in range(CONSULTANTS)]
+    consultants = [
+        staff(f"mkb_consult{i}", Role.CONSULTANT, branches[i % BRANCHES]) for i in range(CONSULTANTS)
+    ]
     doctors = [staff(f"mkb_doc{i}", Role.DOCTOR, b) for i, b in enumerate(branches)]
     partners = [
         Partner.objects.get_or_create(branch=b, name=f"基准单位{i}", defaults={"kind": "company"})[0]
@@ -199,7 +205,7 @@ def main() -> None:
     year_total = sum(r.counts["consultations"] for r in rows)
     funnel_ms = time_calls(page_funnel, repeat=samples)
     floor = raw_sql(
-        'SELECT c.channel_id, date_trunc(\'month\', c."on")::date, count(*), count(c.booked_on), '
+        "SELECT c.channel_id, date_trunc('month', c.\"on\")::date, count(*), count(c.booked_on), "
         "count(c.arrived_on), count(c.paid_on), count(c.enrolled_on), sum(c.revenue) "
         'FROM marketing_consultation c WHERE c."on" >= %s AND c."on" < %s GROUP BY 1, 2',
         [lo, hi + dt.timedelta(days=1)],

@@ -140,7 +140,7 @@ class Consultation(models.Model):
             models.Index(fields=["consultant", "-at"], name="consult_consultant_at"),
             # The funnel: a branch's consultations of a date range, read from the index alone.
             models.Index(
-                fields=["branch", "on"],
+                fields=["on", "branch"],
                 name="consult_funnel",
                 include=[
                     "channel",
@@ -253,11 +253,58 @@ class ArrivalNotice(models.Model):
         return f"{self.consultant_id} · {self.appointment_id}"
 
 
+class FunnelMonth(models.Model):
+    """The funnel's monthly rollup: one row per branch, month (of the consultation), channel,
+    consultant and partner, with the stage counts, revenue and the day-lag histograms between
+    stages (``{"days": consultations}``; lags past ``LAG_CAP`` days count at ``LAG_CAP``).
+
+    Kept by ``marketing.funnel.funnel_refresh`` for the months a database trigger marked in
+    ``FunnelDirty``; the funnel reads a month from here only while it is not marked (and not
+    the current month), so what it shows always equals the consultations themselves."""
+
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    channel_id = models.BigIntegerField()
+    consultant_id = models.IntegerField()
+    partner_id = models.BigIntegerField(null=True)
+    consultations = models.IntegerField()
+    booked = models.IntegerField()
+    arrived = models.IntegerField()
+    paid = models.IntegerField()
+    enrolled = models.IntegerField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    lags = models.JSONField(default=dict)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["month", "branch"], name="funnel_month_month_branch")]
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.month}"
+
+
+class FunnelDirty(models.Model):
+    """A (branch, month) whose consultations changed since its rollup was built: written by
+    the ``marketing_consultation`` triggers (every insert, update and delete, bulk ones too)."""
+
+    branch_id = models.BigIntegerField()
+    month = models.DateField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["branch_id", "month"], name="funnel_dirty_once")]
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.month}"
+
+
 __all__ = [
     "OUTCOMES_WITH_REASON",
     "ArrivalNotice",
     "Consultation",
     "ConsultationChannel",
+    "FunnelDirty",
+    "FunnelMonth",
     "Outcome",
     "VisitTouch",
 ]

@@ -27,3 +27,22 @@ def enrolments_sync(self) -> int:
     stamped = sync(since=timezone.now() - dt.timedelta(days=2))
     heartbeat_record(name="marketing.enrolments_sync")
     return stamped
+
+
+@shared_task(
+    name="marketing.consultation_tasks.funnel_refresh",
+    bind=True,
+    acks_late=True,
+    max_retries=0,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def funnel_refresh(self) -> int:
+    """Every few minutes: rebuild the funnel rollup of the months whose consultations changed."""
+    from .funnel import funnel_refresh as refresh
+
+    rebuilt = 0
+    while batch := refresh(limit=200):
+        rebuilt += batch
+    heartbeat_record(name="marketing.funnel_refresh")
+    return rebuilt

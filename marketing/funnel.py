@@ -2,18 +2,23 @@
 by channel, consultant, partner or month (or one of them × month), with counts, conversion
 rates, revenue and the median calendar days between stages.
 
-One aggregate over ``marketing_consultation`` (its ``consult_funnel`` covering index): the
-stage dates and revenue are kept on each consultation by the services, so no visit or
-booking is joined at read time. Medians are exact (``percentile_cont``) over the day
-differences; "calendar days" until clinic/workdays.py exists."""
+The stage dates and revenue are kept on each consultation by the services, so no visit or
+booking is joined at read time. Whole past months come from a monthly rollup
+(``FunnelMonth``: counts, revenue and day-lag histograms per branch × month × channel ×
+consultant × partner), rebuilt for every month a database trigger marked dirty; the rest
+(the current month, the edges of the period, dirty months) is aggregated live over the
+``consult_funnel`` covering index. Medians are exact, from the merged histograms (lags past
+``LAG_CAP`` days count at the cap); "calendar days" until clinic/workdays.py exists."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from clinic.selectors import user_branch_ids
 
@@ -58,37 +63,263 @@ class FunnelRow:
             prev = stage
 
 
-def funnel_sql(*, by: str, by_month: bool, branch_filter: bool, consultant_filter: bool) -> str:
-    """The one query. ``by`` is a key of DIMENSIONS; parameters in order: date_from,
-    date_to (exclusive), [branch ids], [consultant id]."""
-    groups = []
-    if DIMENSIONS[by]:
-        groups.append(f"{DIMENSIONS[by]} AS key")
-    else:
-        groups.append("NULL::bigint AS key")
-    if by_month or by == "month":
-        groups.append("date_trunc('month', c.\"on\")::date AS month")
-    else:
-        groups.append("NULL::date AS month")
-    where = ['c."on" >= %s', 'c."on" < %s']
-    if branch_filter:
+LAG_CAP = 90
+# stage → its lag in calendar days from the previous stage
+LAG_EXPRESSIONS = {
+    "booked": 'c.booked_on - c."on"',
+    "arrived": "c.arrived_on - c.booked_on",
+    "paid": "c.paid_on - c.arrived_on",
+    "enrolled": "c.enrolled_on - c.paid_on",
+}
+# GROUPING(l_booked, l_arrived, l_paid, l_enrolled) of each grouping set
+_TOTALS, _LAG_SETS = 15, {7: "booked", 11: "arrived", 13: "paid", 14: "enrolled"}
+
+
+@dataclass
+class _Acc:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    revenue: Decimal = Decimal(0)
+    lags: dict[str, dict[int, int]] = field(default_factory=lambda: {s: {} for s in STAGES[1:]})
+
+    def add_counts(self, counts, revenue) -> None:
+        for stage, n in zip(STAGES, counts, strict=True):
+            self.counts[stage] += n
+        self.revenue += Decimal(revenue or 0)
+
+    def add_lags(self, stage: str, hist: dict) -> None:
+        mine = self.lags[stage]
+        for days, n in hist.items():
+            mine[int(days)] = mine.get(int(days), 0) + n
+
+
+def _median(hist: dict[int, int]) -> float | None:
+    """The exact median of a histogram of whole days (the mean of the two middle values)."""
+    total = sum(hist.values())
+    if not total:
+        return None
+    lo_rank, hi_rank = (total - 1) // 2, total // 2
+    seen, lo_value = 0, None
+    for days in sorted(hist):
+        seen += hist[days]
+        if lo_value is None and seen > lo_rank:
+            lo_value = days
+        if seen > hi_rank:
+            return (lo_value + days) / 2
+    return None  # pragma: no cover
+
+
+def _live(
+    keys: list[str], ranges: list[tuple[dt.date, dt.date]], branch_ids, consultant_id
+) -> dict[tuple, _Acc]:
+    """Aggregate the consultations of ``ranges`` ([start, end) days) straight from the table:
+    counts, revenue and the lag histograms, grouped by ``keys`` (columns) and month, in one
+    statement (grouping sets: one scan of the covering index)."""
+    if not ranges:
+        return {}
+    cols = ", ".join(f"c.{k} AS k{i}" for i, k in enumerate(keys))
+    knames = ", ".join(f"k{i}" for i in range(len(keys)))
+    kprefix = f"{knames}, " if keys else ""
+    # (LEAST ignores NULL: a stage not reached must stay NULL, not become the cap.)
+    lags = ", ".join(
+        f"CASE WHEN {expr} IS NULL THEN NULL ELSE LEAST({expr}, {LAG_CAP}) END AS l_{stage}"
+        for stage, expr in LAG_EXPRESSIONS.items()
+    )
+    where = ["(" + " OR ".join('(c."on" >= %s AND c."on" < %s)' for _ in ranges) + ")"]
+    params: list = [d for r in ranges for d in r]
+    if branch_ids is not None:
         where.append("c.branch_id = ANY(%s)")
-    if consultant_filter:
+        params.append(list(branch_ids))
+    if consultant_id is not None:
         where.append("c.consultant_id = %s")
-    group_by = ", ".join(str(i + 1) for i in range(2))
-    return f"""
-        SELECT {", ".join(groups)},
-               count(*), count(c.booked_on), count(c.arrived_on), count(c.paid_on), count(c.enrolled_on),
-               coalesce(sum(c.revenue), 0),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY c.booked_on - c."on"),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY c.arrived_on - c.booked_on),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY c.paid_on - c.arrived_on),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY c.enrolled_on - c.paid_on)
-          FROM marketing_consultation c
-         WHERE {" AND ".join(where)}
-         GROUP BY {group_by}
-         ORDER BY 2 NULLS FIRST, 1 NULLS FIRST
+        params.append(consultant_id)
+    sets = ", ".join([f"({kprefix}month)"] + [f"({kprefix}month, l_{stage})" for stage in LAG_EXPRESSIONS])
+    sql = f"""
+        SELECT {kprefix}month, l_booked, l_arrived, l_paid, l_enrolled,
+               GROUPING(l_booked, l_arrived, l_paid, l_enrolled),
+               count(*), count(booked_on), count(arrived_on), count(paid_on), count(enrolled_on),
+               coalesce(sum(revenue), 0)
+          FROM (SELECT {cols + ", " if keys else ""}date_trunc('month', c."on")::date AS month, {lags},
+                       c.booked_on, c.arrived_on, c.paid_on, c.enrolled_on, c.revenue
+                  FROM marketing_consultation c
+                 WHERE {" AND ".join(where)}) t
+         GROUP BY GROUPING SETS ({sets})
     """
+    out: dict[tuple, _Acc] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        n = len(keys)
+        for row in cursor.fetchall():
+            key = tuple(row[: n + 1])
+            lag_values, grouping = row[n + 1 : n + 5], row[n + 5]
+            acc = out.setdefault(key, _Acc())
+            if grouping == _TOTALS:
+                acc.add_counts(row[n + 6 : n + 11], row[n + 11])
+            elif grouping in _LAG_SETS:
+                stage = _LAG_SETS[grouping]
+                value = lag_values[STAGES.index(stage) - 1]
+                if value is not None:
+                    acc.add_lags(stage, {value: row[n + 6]})
+    return out
+
+
+def _rolled(keys: list[str], months: list[dt.date], branch_ids, consultant_id) -> dict[tuple, _Acc]:
+    """The same figures for whole months, from the rollup."""
+    if not months:
+        return {}
+    where = ["month = ANY(%s)"]
+    params: list = [months]
+    if branch_ids is not None:
+        where.append("branch_id = ANY(%s)")
+        params.append(list(branch_ids))
+    if consultant_id is not None:
+        where.append("consultant_id = %s")
+        params.append(consultant_id)
+    cols = "".join(f"{k}, " for k in keys)
+    sql = f"""
+        SELECT {cols}month, consultations, booked, arrived, paid, enrolled, revenue, lags
+          FROM marketing_funnelmonth WHERE {" AND ".join(where)}
+    """
+    out: dict[tuple, _Acc] = {}
+    n = len(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            acc = out.setdefault(tuple(row[: n + 1]), _Acc())
+            acc.add_counts(row[n + 1 : n + 6], row[n + 6])
+            lags = row[n + 7]
+            if isinstance(lags, str):
+                lags = json.loads(lags)
+            for stage, hist in lags.items():
+                acc.add_lags(stage, hist)
+    return out
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def plan(date_from: dt.date, date_to: dt.date, branch_ids, *, today: dt.date | None = None):
+    """(whole months read from the rollup, day ranges read live): the months entirely inside
+    the period, before the current month and not marked dirty for a branch in scope come from
+    the rollup; everything else from the table."""
+    from .consultation_models import FunnelDirty
+
+    today = today or timezone.localdate()
+    end = date_to + dt.timedelta(days=1)
+    dirty_qs = FunnelDirty.objects.filter(month__gte=_month_start(date_from), month__lte=date_to)
+    if branch_ids is not None:
+        dirty_qs = dirty_qs.filter(branch_id__in=list(branch_ids))
+    dirty = set(dirty_qs.values_list("month", flat=True))
+    rolled, ranges = [], []
+    month = _month_start(date_from)
+    while month < end:
+        nxt = _next_month(month)
+        whole = month >= date_from and nxt <= end
+        if whole and month < _month_start(today) and month not in dirty:
+            rolled.append(month)
+        else:
+            lo, hi = max(month, date_from), min(nxt, end)
+            if ranges and ranges[-1][1] == lo:
+                ranges[-1] = (ranges[-1][0], hi)  # one range for adjacent live days
+            else:
+                ranges.append((lo, hi))
+        month = nxt
+    return rolled, ranges
+
+
+def funnel(
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: str = "channel",
+    by_month: bool = False,
+    branch_ids: list[int] | None = None,
+    consultant_id: int | None = None,
+) -> list[FunnelRow]:
+    """Rows of the funnel for consultations on ``date_from`` … ``date_to`` (inclusive): whole
+    past months from the rollup, the rest live (``plan``), merged. Equal to aggregating the
+    consultations themselves (the tests compare both)."""
+    if by not in DIMENSIONS:
+        raise ValueError(by)
+    keys = [DIMENSIONS[by].split(".", 1)[1]] if DIMENSIONS[by] else []
+    rolled, ranges = plan(date_from, date_to, branch_ids)
+    parts = [
+        _rolled(keys, rolled, branch_ids, consultant_id),
+        _live(keys, ranges, branch_ids, consultant_id),
+    ]
+    keep_month = by_month or by == "month"
+    merged: dict[tuple, _Acc] = {}
+    for part in parts:
+        for key, acc in part.items():
+            k = key if keep_month else (*key[:-1], None)
+            into = merged.setdefault(k, _Acc())
+            into.add_counts([acc.counts[s] for s in STAGES], acc.revenue)
+            for stage, hist in acc.lags.items():
+                into.add_lags(stage, hist)
+    rows = [
+        FunnelRow(
+            key=k[0] if keys else None,
+            month=k[-1],
+            counts=acc.counts,
+            revenue=acc.revenue,
+            medians={stage: _median(acc.lags[stage]) for stage in STAGES[1:]},
+        )
+        for k, acc in merged.items()
+    ]
+    rows.sort(key=lambda r: (r.month or dt.date.min, r.key is not None, r.key or 0))
+    return rows
+
+
+@transaction.atomic
+def funnel_refresh(*, limit: int = 200) -> int:
+    """Rebuild the rollup of up to ``limit`` months marked dirty (claimed with SKIP LOCKED, so
+    two workers never rebuild the same month at once); a write that lands meanwhile marks its
+    month again. Returns how many (branch, month) were rebuilt."""
+    from .consultation_models import FunnelMonth
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """DELETE FROM marketing_funneldirty WHERE id IN (
+                   SELECT id FROM marketing_funneldirty ORDER BY month, branch_id
+                   FOR UPDATE SKIP LOCKED LIMIT %s)
+               RETURNING branch_id, month""",
+            [limit],
+        )
+        claimed = cursor.fetchall()
+    for branch_id, month in claimed:
+        FunnelMonth.objects.filter(branch_id=branch_id, month=month).delete()
+        groups = _live(
+            ["channel_id", "consultant_id", "partner_id"], [(month, _next_month(month))], [branch_id], None
+        )
+        FunnelMonth.objects.bulk_create(
+            [
+                FunnelMonth(
+                    branch_id=branch_id,
+                    month=key[3],
+                    channel_id=key[0],
+                    consultant_id=key[1],
+                    partner_id=key[2],
+                    consultations=acc.counts["consultations"],
+                    booked=acc.counts["booked"],
+                    arrived=acc.counts["arrived"],
+                    paid=acc.counts["paid"],
+                    enrolled=acc.counts["enrolled"],
+                    revenue=acc.revenue,
+                    lags={
+                        stage: {str(d): n for d, n in hist.items()}
+                        for stage, hist in acc.lags.items()
+                        if hist
+                    },
+                )
+                for key, acc in groups.items()
+            ],
+            batch_size=2000,
+        )
+    return len(claimed)
 
 
 def scope_for(user, branch_id: int | None = None) -> tuple[list[int] | None, int | None]:
@@ -103,49 +334,6 @@ def scope_for(user, branch_id: int | None = None) -> tuple[list[int] | None, int
             ids = frozenset({branch_id})
     consultant = None if user.has_perm(FUNNEL_PERM) else user.pk
     return (sorted(ids) if ids is not None else None), consultant
-
-
-def funnel(
-    *,
-    date_from: dt.date,
-    date_to: dt.date,
-    by: str = "channel",
-    by_month: bool = False,
-    branch_ids: list[int] | None = None,
-    consultant_id: int | None = None,
-) -> list[FunnelRow]:
-    """Rows of the funnel for consultations on ``date_from`` … ``date_to`` (inclusive)."""
-    if by not in DIMENSIONS:
-        raise ValueError(by)
-    sql = funnel_sql(
-        by=by,
-        by_month=by_month,
-        branch_filter=branch_ids is not None,
-        consultant_filter=consultant_id is not None,
-    )
-    params: list = [date_from, date_to + dt.timedelta(days=1)]
-    if branch_ids is not None:
-        params.append(list(branch_ids))
-    if consultant_id is not None:
-        params.append(consultant_id)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [
-        FunnelRow(
-            key=r[0],
-            month=r[1],
-            counts=dict(zip(STAGES, r[2:7], strict=True)),
-            revenue=Decimal(r[7]),
-            medians={
-                "booked": r[8],
-                "arrived": r[9],
-                "paid": r[10],
-                "enrolled": r[11],
-            },
-        )
-        for r in rows
-    ]
 
 
 def totals(rows: list[FunnelRow]) -> FunnelRow | None:

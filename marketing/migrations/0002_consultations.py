@@ -100,6 +100,42 @@ def backwards(apps, schema_editor):
     MessageTemplate.objects.filter(key__startswith="marketing.consultation_").delete()
 
 
+# The rollup's invalidation: every statement that writes consultations (a service, a bulk
+# update, an import) marks the (branch, month) it touched; months already there are marked
+# so the first refresh builds them.
+FUNNEL_TRIGGERS = """
+CREATE OR REPLACE FUNCTION marketing_funnel_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    INSERT INTO marketing_funneldirty (branch_id, month)
+      SELECT DISTINCT n.branch_id, date_trunc('month', n."on")::date FROM new_rows n
+      ON CONFLICT (branch_id, month) DO NOTHING;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    INSERT INTO marketing_funneldirty (branch_id, month)
+      SELECT DISTINCT o.branch_id, date_trunc('month', o."on")::date FROM old_rows o
+      ON CONFLICT (branch_id, month) DO NOTHING;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER marketing_funnel_dirty_ins AFTER INSERT ON marketing_consultation
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION marketing_funnel_mark_dirty();
+CREATE TRIGGER marketing_funnel_dirty_upd AFTER UPDATE ON marketing_consultation
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION marketing_funnel_mark_dirty();
+CREATE TRIGGER marketing_funnel_dirty_del AFTER DELETE ON marketing_consultation
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION marketing_funnel_mark_dirty();
+INSERT INTO marketing_funneldirty (branch_id, month)
+  SELECT DISTINCT branch_id, date_trunc('month', "on")::date FROM marketing_consultation
+  ON CONFLICT (branch_id, month) DO NOTHING;
+"""
+FUNNEL_TRIGGERS_DROP = """
+DROP TRIGGER IF EXISTS marketing_funnel_dirty_ins ON marketing_consultation;
+DROP TRIGGER IF EXISTS marketing_funnel_dirty_upd ON marketing_consultation;
+DROP TRIGGER IF EXISTS marketing_funnel_dirty_del ON marketing_consultation;
+DROP FUNCTION IF EXISTS marketing_funnel_mark_dirty();
+"""
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("appointments", "0003_visit_pricing_notes"),
@@ -715,7 +751,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="consultation",
             index=models.Index(
-                fields=["branch", "on"],
+                fields=["on", "branch"],
                 include=(
                     "channel",
                     "consultant",
@@ -766,5 +802,57 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
+        migrations.CreateModel(
+            name="FunnelDirty",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("branch_id", models.BigIntegerField()),
+                ("month", models.DateField()),
+            ],
+            options={
+                "default_permissions": (),
+                "constraints": [
+                    models.UniqueConstraint(fields=("branch_id", "month"), name="funnel_dirty_once")
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="FunnelMonth",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField()),
+                ("channel_id", models.BigIntegerField()),
+                ("consultant_id", models.IntegerField()),
+                ("partner_id", models.BigIntegerField(null=True)),
+                ("consultations", models.IntegerField()),
+                ("booked", models.IntegerField()),
+                ("arrived", models.IntegerField()),
+                ("paid", models.IntegerField()),
+                ("enrolled", models.IntegerField()),
+                ("revenue", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("lags", models.JSONField(default=dict)),
+                (
+                    "branch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="clinic.branch"
+                    ),
+                ),
+            ],
+            options={
+                "default_permissions": (),
+                "indexes": [models.Index(fields=["month", "branch"], name="funnel_month_month_branch")],
+            },
+        ),
+        migrations.RunSQL(FUNNEL_TRIGGERS, FUNNEL_TRIGGERS_DROP),
         migrations.RunPython(forwards, backwards),
     ]
