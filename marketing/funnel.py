@@ -13,7 +13,6 @@ consultant × partner), rebuilt for every month a database trigger marked dirty;
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -163,34 +162,42 @@ def _live(
 
 
 def _rolled(keys: list[str], months: list[dt.date], branch_ids, consultant_id) -> dict[tuple, _Acc]:
-    """The same figures for whole months, from the rollup."""
+    """The same figures for whole months, from the rollup, summed in the database: one
+    statement for the counts and one for the merged lag histograms."""
     if not months:
         return {}
-    where = ["month = ANY(%s)"]
+    where = ["r.month = ANY(%s)"]
     params: list = [months]
     if branch_ids is not None:
-        where.append("branch_id = ANY(%s)")
+        where.append("r.branch_id = ANY(%s)")
         params.append(list(branch_ids))
     if consultant_id is not None:
-        where.append("consultant_id = %s")
+        where.append("r.consultant_id = %s")
         params.append(consultant_id)
-    cols = "".join(f"{k}, " for k in keys)
-    sql = f"""
-        SELECT {cols}month, consultations, booked, arrived, paid, enrolled, revenue, lags
-          FROM marketing_funnelmonth WHERE {" AND ".join(where)}
+    cols = "".join(f"r.{k}, " for k in keys)
+    group = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+    condition = " AND ".join(where)
+    counts_sql = f"""
+        SELECT {cols}r.month, sum(r.consultations), sum(r.booked), sum(r.arrived), sum(r.paid),
+               sum(r.enrolled), sum(r.revenue)
+          FROM marketing_funnelmonth r WHERE {condition} GROUP BY {group}
+    """
+    lags_sql = f"""
+        SELECT {cols}r.month, s.key, d.key::int, sum(d.value::int)
+          FROM marketing_funnelmonth r, jsonb_each(r.lags) s, jsonb_each_text(s.value) d
+         WHERE {condition} GROUP BY {group}, {len(keys) + 2}, {len(keys) + 3}
     """
     out: dict[tuple, _Acc] = {}
     n = len(keys)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(counts_sql, params)
+        for row in cursor.fetchall():
+            out.setdefault(tuple(row[: n + 1]), _Acc()).add_counts(row[n + 1 : n + 6], row[n + 6])
+        cursor.execute(lags_sql, params)
         for row in cursor.fetchall():
             acc = out.setdefault(tuple(row[: n + 1]), _Acc())
-            acc.add_counts(row[n + 1 : n + 6], row[n + 6])
-            lags = row[n + 7]
-            if isinstance(lags, str):
-                lags = json.loads(lags)
-            for stage, hist in lags.items():
-                acc.add_lags(stage, hist)
+            hist = acc.lags[row[n + 1]]
+            hist[row[n + 2]] = hist.get(row[n + 2], 0) + int(row[n + 3])
     return out
 
 
