@@ -254,9 +254,10 @@ class ArrivalNotice(models.Model):
 
 
 class FunnelMonth(models.Model):
-    """The funnel's monthly rollup: one row per branch, month (of the consultation), channel,
-    consultant and partner, with the stage counts, revenue and the day-lag histograms between
-    stages (``{"days": consultations}``; lags past ``LAG_CAP`` days count at ``LAG_CAP``).
+    """The funnel's monthly rollup: for each branch and month (of the consultation) and each
+    dimension the funnel groups by (channel, consultant, partner), one row per key with the
+    stage counts, revenue and the day-lag histograms between stages (``{"booked": {"days":
+    consultations}}``; lags past ``LAG_CAP`` days count at ``LAG_CAP``).
 
     Kept by ``marketing.funnel.funnel_refresh`` for the months a database trigger marked in
     ``FunnelDirty``; the funnel reads a month from here only while it is not marked (and not
@@ -264,9 +265,8 @@ class FunnelMonth(models.Model):
 
     branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
     month = models.DateField()
-    channel_id = models.BigIntegerField()
-    consultant_id = models.IntegerField()
-    partner_id = models.BigIntegerField(null=True)
+    dimension = models.CharField(max_length=12)
+    key = models.BigIntegerField(null=True)
     consultations = models.IntegerField()
     booked = models.IntegerField()
     arrived = models.IntegerField()
@@ -277,10 +277,10 @@ class FunnelMonth(models.Model):
 
     class Meta:
         default_permissions = ()
-        indexes = [models.Index(fields=["month", "branch"], name="funnel_month_month_branch")]
+        indexes = [models.Index(fields=["dimension", "month", "branch"], name="funnel_month_lookup")]
 
     def __str__(self) -> str:
-        return f"{self.branch_id} {self.month}"
+        return f"{self.branch_id} {self.month} {self.dimension}"
 
 
 class FunnelDirty(models.Model):

@@ -4,8 +4,8 @@ rates, revenue and the median calendar days between stages.
 
 The stage dates and revenue are kept on each consultation by the services, so no visit or
 booking is joined at read time. Whole past months come from a monthly rollup
-(``FunnelMonth``: counts, revenue and day-lag histograms per branch × month × channel ×
-consultant × partner), rebuilt for every month a database trigger marked dirty; the rest
+(``FunnelMonth``: counts, revenue and day-lag histograms per branch × month for each
+channel, each consultant and each partner), rebuilt for every month a database trigger marked dirty; the rest
 (the current month, the edges of the period, dirty months) is aggregated live over the
 ``consult_funnel`` covering index. Medians are exact, from the merged histograms (lags past
 ``LAG_CAP`` days count at the cap); "calendar days" until clinic/workdays.py exists."""
@@ -91,6 +91,14 @@ class _Acc:
             mine[int(days)] = mine.get(int(days), 0) + n
 
 
+def _acc(accs: dict, key: tuple) -> _Acc:
+    """``accs[key]``, made when missing (``setdefault`` would build one for every row)."""
+    acc = accs.get(key)
+    if acc is None:
+        acc = accs[key] = _Acc()
+    return acc
+
+
 def _median(hist: dict[int, int]) -> float | None:
     """The exact median of a histogram of whole days (the mean of the two middle values)."""
     total = sum(hist.values())
@@ -107,14 +115,12 @@ def _median(hist: dict[int, int]) -> float | None:
     return None  # pragma: no cover
 
 
-def _live(
+def _live_sql(
     keys: list[str], ranges: list[tuple[dt.date, dt.date]], branch_ids, consultant_id
-) -> dict[tuple, _Acc]:
-    """Aggregate the consultations of ``ranges`` ([start, end) days) straight from the table:
-    counts, revenue and the lag histograms, grouped by ``keys`` (columns) and month, in one
-    statement (grouping sets: one scan of the covering index)."""
-    if not ranges:
-        return {}
+) -> tuple[str, list]:
+    """The live aggregate of ``ranges`` ([start, end) days): counts, revenue and the lag
+    histograms, grouped by ``keys`` (columns) and month, in one statement (grouping sets:
+    one scan of the covering index)."""
     cols = ", ".join(f"c.{k} AS k{i}" for i, k in enumerate(keys))
     knames = ", ".join(f"k{i}" for i in range(len(keys)))
     kprefix = f"{knames}, " if keys else ""
@@ -143,6 +149,16 @@ def _live(
                  WHERE {" AND ".join(where)}) t
          GROUP BY GROUPING SETS ({sets})
     """
+    return sql, params
+
+
+def _live(
+    keys: list[str], ranges: list[tuple[dt.date, dt.date]], branch_ids, consultant_id
+) -> dict[tuple, _Acc]:
+    """The figures of ``ranges`` straight from the consultations (``_live_sql``)."""
+    if not ranges:
+        return {}
+    sql, params = _live_sql(keys, ranges, branch_ids, consultant_id)
     out: dict[tuple, _Acc] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -150,7 +166,7 @@ def _live(
         for row in cursor.fetchall():
             key = tuple(row[: n + 1])
             lag_values, grouping = row[n + 1 : n + 5], row[n + 5]
-            acc = out.setdefault(key, _Acc())
+            acc = _acc(out, key)
             if grouping == _TOTALS:
                 acc.add_counts(row[n + 6 : n + 11], row[n + 11])
             elif grouping in _LAG_SETS:
@@ -161,21 +177,22 @@ def _live(
     return out
 
 
-def _rolled(keys: list[str], months: list[dt.date], branch_ids, consultant_id) -> dict[tuple, _Acc]:
-    """The same figures for whole months, from the rollup, summed in the database: one
-    statement for the counts and one for the merged lag histograms."""
-    if not months:
-        return {}
-    where = ["r.month = ANY(%s)"]
-    params: list = [months]
+ROLLUP_DIMENSIONS = ("channel", "consultant", "partner")
+
+
+def _rolled_sql(by: str, months: list[dt.date], branch_ids) -> tuple[str, str, list]:
+    """(counts statement, lag histograms statement, parameters) over the rollup of ``by``
+    (by month: the channel rows, summed)."""
+    dimension = by if by in ROLLUP_DIMENSIONS else "channel"
+    where = ["r.dimension = %s", "r.month = ANY(%s)"]
+    params: list = [dimension, months]
     if branch_ids is not None:
         where.append("r.branch_id = ANY(%s)")
         params.append(list(branch_ids))
-    if consultant_id is not None:
-        where.append("r.consultant_id = %s")
-        params.append(consultant_id)
-    cols = "".join(f"r.{k}, " for k in keys)
-    group = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+    keyed = by in ROLLUP_DIMENSIONS
+    cols = "r.key, " if keyed else ""
+    group = "1, 2" if keyed else "1"
+    n = 1 if keyed else 0
     condition = " AND ".join(where)
     counts_sql = f"""
         SELECT {cols}r.month, sum(r.consultations), sum(r.booked), sum(r.arrived), sum(r.paid),
@@ -185,19 +202,45 @@ def _rolled(keys: list[str], months: list[dt.date], branch_ids, consultant_id) -
     lags_sql = f"""
         SELECT {cols}r.month, s.key, d.key::int, sum(d.value::int)
           FROM marketing_funnelmonth r, jsonb_each(r.lags) s, jsonb_each_text(s.value) d
-         WHERE {condition} GROUP BY {group}, {len(keys) + 2}, {len(keys) + 3}
+         WHERE {condition} GROUP BY {group}, {n + 2}, {n + 3}
     """
+    return counts_sql, lags_sql, params
+
+
+def _rolled(by: str, months: list[dt.date], branch_ids) -> dict[tuple, _Acc]:
+    """The same figures for whole months, from the rollup, added up in the database."""
+    if not months:
+        return {}
+    counts_sql, lags_sql, params = _rolled_sql(by, months, branch_ids)
+    n = 1 if by in ROLLUP_DIMENSIONS else 0
     out: dict[tuple, _Acc] = {}
-    n = len(keys)
     with connection.cursor() as cursor:
         cursor.execute(counts_sql, params)
         for row in cursor.fetchall():
-            out.setdefault(tuple(row[: n + 1]), _Acc()).add_counts(row[n + 1 : n + 6], row[n + 6])
+            _acc(out, tuple(row[: n + 1])).add_counts(row[n + 1 : n + 6], row[n + 6])
         cursor.execute(lags_sql, params)
         for row in cursor.fetchall():
-            acc = out.setdefault(tuple(row[: n + 1]), _Acc())
-            hist = acc.lags[row[n + 1]]
+            hist = _acc(out, tuple(row[: n + 1])).lags[row[n + 1]]
             hist[row[n + 2]] = hist.get(row[n + 2], 0) + int(row[n + 3])
+    return out
+
+
+def statements(*, date_from: dt.date, date_to: dt.date, by: str, branch_ids=None) -> list[tuple[str, list]]:
+    """The SQL statements ``funnel`` runs for this period (benchmarks run them raw, as the
+    floor the funnel is held to): the dirty months, the rollup's two, the live one."""
+    rolled, ranges = plan(date_from, date_to, branch_ids)
+    dirty = (
+        "SELECT month FROM marketing_funneldirty WHERE month >= %s AND month <= %s"
+        + (" AND branch_id = ANY(%s)" if branch_ids is not None else ""),
+        [_month_start(date_from), date_to] + ([list(branch_ids)] if branch_ids is not None else []),
+    )
+    out = [dirty]
+    if rolled:
+        counts_sql, lags_sql, params = _rolled_sql(by, rolled, branch_ids)
+        out += [(counts_sql, params), (lags_sql, params)]
+    if ranges:
+        keys = [DIMENSIONS[by].split(".", 1)[1]] if DIMENSIONS[by] else []
+        out.append(_live_sql(keys, ranges, branch_ids, None))
     return out
 
 
@@ -253,9 +296,14 @@ def funnel(
     if by not in DIMENSIONS:
         raise ValueError(by)
     keys = [DIMENSIONS[by].split(".", 1)[1]] if DIMENSIONS[by] else []
-    rolled, ranges = plan(date_from, date_to, branch_ids)
+    if consultant_id is not None:
+        # A consultant's own funnel: their consultations only, read live (the rollup is by
+        # one dimension at a time, not by consultant × channel).
+        rolled, ranges = [], [(date_from, date_to + dt.timedelta(days=1))]
+    else:
+        rolled, ranges = plan(date_from, date_to, branch_ids)
     parts = [
-        _rolled(keys, rolled, branch_ids, consultant_id),
+        _rolled(by, rolled, branch_ids),
         _live(keys, ranges, branch_ids, consultant_id),
     ]
     keep_month = by_month or by == "month"
@@ -263,7 +311,7 @@ def funnel(
     for part in parts:
         for key, acc in part.items():
             k = key if keep_month else (*key[:-1], None)
-            into = merged.setdefault(k, _Acc())
+            into = _acc(merged, k)
             into.add_counts([acc.counts[s] for s in STAGES], acc.revenue)
             for stage, hist in acc.lags.items():
                 into.add_lags(stage, hist)
@@ -299,33 +347,30 @@ def funnel_refresh(*, limit: int = 200) -> int:
         claimed = cursor.fetchall()
     for branch_id, month in claimed:
         FunnelMonth.objects.filter(branch_id=branch_id, month=month).delete()
-        groups = _live(
-            ["channel_id", "consultant_id", "partner_id"], [(month, _next_month(month))], [branch_id], None
-        )
-        FunnelMonth.objects.bulk_create(
-            [
-                FunnelMonth(
-                    branch_id=branch_id,
-                    month=key[3],
-                    channel_id=key[0],
-                    consultant_id=key[1],
-                    partner_id=key[2],
-                    consultations=acc.counts["consultations"],
-                    booked=acc.counts["booked"],
-                    arrived=acc.counts["arrived"],
-                    paid=acc.counts["paid"],
-                    enrolled=acc.counts["enrolled"],
-                    revenue=acc.revenue,
-                    lags={
-                        stage: {str(d): n for d, n in hist.items()}
-                        for stage, hist in acc.lags.items()
-                        if hist
-                    },
+        rows = []
+        for dimension in ROLLUP_DIMENSIONS:
+            column = DIMENSIONS[dimension].split(".", 1)[1]
+            for key, acc in _live([column], [(month, _next_month(month))], [branch_id], None).items():
+                rows.append(
+                    FunnelMonth(
+                        branch_id=branch_id,
+                        month=key[1],
+                        dimension=dimension,
+                        key=key[0],
+                        consultations=acc.counts["consultations"],
+                        booked=acc.counts["booked"],
+                        arrived=acc.counts["arrived"],
+                        paid=acc.counts["paid"],
+                        enrolled=acc.counts["enrolled"],
+                        revenue=acc.revenue,
+                        lags={
+                            stage: {str(d): n for d, n in hist.items()}
+                            for stage, hist in acc.lags.items()
+                            if hist
+                        },
+                    )
                 )
-                for key, acc in groups.items()
-            ],
-            batch_size=2000,
-        )
+        FunnelMonth.objects.bulk_create(rows, batch_size=2000)
     return len(claimed)
 
 

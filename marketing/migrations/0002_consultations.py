@@ -831,9 +831,8 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("month", models.DateField()),
-                ("channel_id", models.BigIntegerField()),
-                ("consultant_id", models.IntegerField()),
-                ("partner_id", models.BigIntegerField(null=True)),
+                ("dimension", models.CharField(max_length=12)),
+                ("key", models.BigIntegerField(null=True)),
                 ("consultations", models.IntegerField()),
                 ("booked", models.IntegerField()),
                 ("arrived", models.IntegerField()),
@@ -850,7 +849,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "default_permissions": (),
-                "indexes": [models.Index(fields=["month", "branch"], name="funnel_month_month_branch")],
+                "indexes": [
+                    models.Index(fields=["dimension", "month", "branch"], name="funnel_month_lookup")
+                ],
             },
         ),
         migrations.RunSQL(FUNNEL_TRIGGERS, FUNNEL_TRIGGERS_DROP),
