@@ -124,3 +124,56 @@ def test_consultation_to_booking_to_arrival_to_checkout_to_funnel(
     expect(page.get_by_test_id("funnel-people")).to_contain_text("139****4321")
     both_widths(page, screenshot, "marketing-7-people")
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_consultation_pages_have_no_serious_accessibility_violations(live_server, browser, consult_data, branch, consultant, manager):
+    """axe-core (WCAG 2 A/AA, serious and critical) on every page of the consultations part, as
+    the consultant and as the manager, at 1280 px and on a 390 px phone."""
+    from django.urls import reverse
+
+    from marketing import consultations
+    from marketing.consultation_models import ConsultationChannel
+    from tests.e2e.test_accessibility import audit
+    from tests.members.factories import make_member
+
+    service, doctor = consult_data
+    person = make_member(branch, name="周一", phone="13900005555")
+    c = consultations.consultation_log(
+        actor=consultant,
+        branch=branch,
+        channel=ConsultationChannel.objects.get(code="wechat"),
+        member=person,
+        question="想了解种植",
+        services=[service],
+        next_step="发方案",
+        next_step_due=timezone.localdate(),
+    )
+    urls = [
+        reverse("marketing:consult_mine"),
+        reverse("marketing:consult_new"),
+        reverse("marketing:consult_new") + "?q=周一",
+        reverse("marketing:consult_list"),
+        reverse("marketing:consult_detail", args=[c.pk]),
+        reverse("marketing:consult_edit", args=[c.pk]),
+        reverse("marketing:consult_book", args=[c.pk]),
+        reverse("marketing:consult_funnel"),
+        reverse("marketing:consult_funnel_people") + "?stage=consultations",
+        reverse("members:detail", args=[person.pk]) + "?tab=consultations",
+    ]
+    manager_urls = [reverse("marketing:consult_attribution", args=[person.pk])]
+    found = {}
+    for username, extra in (("consultant", []), ("manager", manager_urls)):
+        for viewport in ({"width": 1280, "height": 800}, {"width": 390, "height": 844}):
+            context = browser.new_context(base_url=live_server.url, bypass_csp=True, locale="zh-CN", viewport=viewport)
+            page = context.new_page()
+            log_in(page, live_server.url, username)
+            for url in urls + extra:
+                violations = audit(page, url)
+                if violations:
+                    found[(username, viewport["width"], url)] = violations
+                if viewport["width"] == 390:
+                    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+                    if width[0] > width[1]:
+                        found[(username, 390, url)] = [f"{width[0]} px wide"]
+            context.close()
+    assert not found, found
