@@ -4,6 +4,7 @@ form, call one service, turn a DomainError into a form error or a message, redir
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import DomainError
+from clinic.fields import hidden_characters
 from clinic.params import parse_int, query_int
 from members.selectors import get_member_for_user, member_search
 
@@ -52,6 +54,13 @@ def _branch(request: HttpRequest):
     return request.branch
 
 
+def _search_text(request: HttpRequest) -> str:
+    """A search box's text: trimmed, at most 50 characters, nothing with control or invisible
+    characters (the database refuses NUL, and nobody types them)."""
+    q = (request.GET.get("q") or "").strip()[:50]
+    return "" if hidden_characters(q) else q
+
+
 def _form_error(form, exc: DomainError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
@@ -59,7 +68,7 @@ def _form_error(form, exc: DomainError) -> None:
 @require_GET
 @permission_required(VIEW, raise_exception=True)
 def consult_list(request: HttpRequest) -> HttpResponse:
-    q = (request.GET.get("q") or "").strip()[:50]
+    q = _search_text(request)
     outcome = request.GET.get("outcome") if request.GET.get("outcome") in Outcome.values else ""
     mine = request.GET.get("mine") == "1"
     qs = selectors.consultation_list(
@@ -81,7 +90,7 @@ def consult_new(request: HttpRequest) -> HttpResponse:
     initial = {}
     if member:
         initial["member"] = member.pk
-    if (channel := request.GET.get("channel")) and len(channel) < 33:
+    if (channel := request.GET.get("channel")) and re.fullmatch(r"[a-z0-9_-]{1,32}", channel):
         initial["channel"] = services.ConsultationChannel.objects.filter(code=channel, is_active=True).first()
     form = ConsultationForm(request.POST or None, initial=initial, user=request.user)
     duplicate = False
@@ -112,7 +121,7 @@ def consult_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Consultation logged for %(name)s.") % {"name": c.member.name})
             return redirect("marketing:consult_detail", pk=c.pk)
-    q = (request.GET.get("q") or "").strip()[:50] if not member else ""
+    q = _search_text(request) if not member else ""
     results = [m for m in member_search(request.user, q) if m.in_scope][:10] if q else []
     return render(
         request,
