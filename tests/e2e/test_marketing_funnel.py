@@ -126,7 +126,9 @@ def test_consultation_to_booking_to_arrival_to_checkout_to_funnel(
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
-def test_consultation_pages_have_no_serious_accessibility_violations(live_server, browser, consult_data, branch, consultant, manager):
+def test_consultation_pages_have_no_serious_accessibility_violations(
+    live_server, browser, consult_data, branch, consultant, manager
+):
     """axe-core (WCAG 2 A/AA, serious and critical) on every page of the consultations part, as
     the consultant and as the manager, at 1280 px and on a 390 px phone."""
     from django.urls import reverse
@@ -136,7 +138,7 @@ def test_consultation_pages_have_no_serious_accessibility_violations(live_server
     from tests.e2e.test_accessibility import audit
     from tests.members.factories import make_member
 
-    service, doctor = consult_data
+    service, _doctor = consult_data
     person = make_member(branch, name="周一", phone="13900005555")
     c = consultations.consultation_log(
         actor=consultant,
@@ -164,7 +166,9 @@ def test_consultation_pages_have_no_serious_accessibility_violations(live_server
     found = {}
     for username, extra in (("consultant", []), ("manager", manager_urls)):
         for viewport in ({"width": 1280, "height": 800}, {"width": 390, "height": 844}):
-            context = browser.new_context(base_url=live_server.url, bypass_csp=True, locale="zh-CN", viewport=viewport)
+            context = browser.new_context(
+                base_url=live_server.url, bypass_csp=True, locale="zh-CN", viewport=viewport
+            )
             page = context.new_page()
             log_in(page, live_server.url, username)
             for url in urls + extra:
