@@ -31,6 +31,7 @@ def reference_rows(db):
     """Data-migration rows are flushed by transaction=True tests; put them back."""
     importlib.import_module("members.migrations.0002_acquisition_channels").add_channels(apps, None)
     importlib.import_module("appointments.migrations.0002_roles_and_templates").add_templates(apps, None)
+    importlib.import_module("loyalty.migrations.0002_programme_and_roles").seed(apps, None)  # tiers
     mine = importlib.import_module("marketing.migrations.0002_consultations")
     mine.add_channels(apps, None)
     mine.add_templates(apps, None)
