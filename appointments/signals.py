@@ -2,6 +2,8 @@
 
 ``visit_completed(sender=Visit, visit=<Visit>)`` — a visit was checked out.
 ``visit_voided(sender=Visit, visit=<Visit>)`` — a checked-out visit was voided.
+``appointment_arrived(sender=Appointment, appointment=<Appointment>)`` — a person checked in
+(a booking or a walk-in); marketing tells the consultant.
 """
 
 from __future__ import annotations
@@ -10,3 +12,4 @@ from django.dispatch import Signal
 
 visit_completed = Signal()
 visit_voided = Signal()
+appointment_arrived = Signal()

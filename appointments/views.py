@@ -39,6 +39,7 @@ from .forms import (
     split_codes,
 )
 from .models import Reminder, Status, VisitStatus
+from .registry import attach_arrival_notes
 
 VIEW = "appointments.view_appointment"
 ADD = "appointments.add_appointment"
@@ -64,11 +65,16 @@ def _doctor_id(request) -> int | None:
 def today(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
     template = "appointments/today.html#board" if request.htmx else "appointments/today.html"
+    board = selectors.today_board(branch)
+    # What higher apps know about the people (their consultations), for whoever receives them.
+    attach_arrival_notes(
+        [a for key in ("expected", "waiting", "in_treatment") for a in board[key]], request.user
+    )
     return render(
         request,
         template,
         {
-            "board": selectors.today_board(branch),
+            "board": board,
             "branch": branch,
             "pick": MemberPickForm(request.GET or None),
         },
@@ -225,6 +231,7 @@ def book(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW, raise_exception=True)
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     appt = selectors.get_appointment_for_user(request.user, pk)
+    attach_arrival_notes([appt], request.user)
     return render(
         request,
         "appointments/detail.html",

@@ -301,6 +301,38 @@ for _role, _perms in _COUPONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# marketing: consultations (咨询), attribution and the funnel (issue 13). Consultants log and
+# edit their own consultations; whoever receives or treats the person reads the thread;
+# managers see and edit the branch's and its funnel; HQ configures the channels.
+_CONSULT_OWN = {"marketing.view_consultation", "marketing.add_consultation", "marketing.change_consultation"}
+_CONSULT_MANAGE = _CONSULT_OWN | {
+    "marketing.manage_consultations",
+    "marketing.view_funnel",
+    "marketing.view_attribution",
+    "marketing.change_attribution",
+    "marketing.view_visittouch",
+    "marketing.view_consultationchannel",
+}
+_CONSULTATION_GRANTS: dict[str, set[str]] = {
+    Role.FRONT_DESK: _CONSULT_OWN,
+    Role.CONSULTANT: _CONSULT_OWN | {"marketing.view_attribution"},
+    Role.DOCTOR: {"marketing.view_consultation"},
+    Role.NURSE: {"marketing.view_consultation"},
+    Role.CUSTOMER_SERVICE: {"marketing.view_consultation"},
+    Role.MARKETING: {
+        "marketing.view_consultation",
+        "marketing.view_funnel",
+        "marketing.view_attribution",
+        "marketing.change_attribution",
+    },
+    Role.BRANCH_MANAGER: _CONSULT_MANAGE,
+    Role.HQ_ADMIN: _CONSULT_MANAGE
+    | {"marketing.add_consultationchannel", "marketing.change_consultationchannel"},
+}
+for _role, _perms in _CONSULTATION_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
     applied; runs after every ``migrate`` and is idempotent.

@@ -27,3 +27,6 @@ class AttributionAdmin(BranchScopedReadOnlyAdmin):
     list_display = ["member", "channel", "partner", "consultant", "source", "fixed_at"]
     list_filter = ["source", "channel"]
     list_select_related = ["member", "channel", "partner", "consultant"]
+
+
+from . import consultation_admin  # noqa: E402, F401  (consultations' admin)

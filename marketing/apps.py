@@ -21,3 +21,7 @@ class MarketingConfig(AppConfig):
 
         register_merge_field(Attribution, "member", before_move=attribution_before_move)
         register_merge_field(Attribution, "referrer")
+
+        from .consultation_apps import ready as consultations_ready
+
+        consultations_ready()

@@ -127,6 +127,14 @@ class Attribution(models.Model):
         related_name="+",
         verbose_name=_("referring member"),
     )
+    consultation = models.ForeignKey(
+        "marketing.Consultation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("first consultation"),
+    )
     source = models.CharField(_("fixed by"), max_length=14, choices=TouchSource.choices)
     fixed_at = models.DateTimeField(_("fixed at"), default=timezone.now)
 

@@ -1,7 +1,7 @@
 """The profile page's context: header, tabs (own and registered), timeline, forms.
 
 Only the active tab's data is loaded (tabs are server-side links), and what the header and
-the timeline share is prefetched once: the page stays under 15 queries (the duplicates panel loads after it).
+the timeline share is prefetched once: the page stays within 16 queries (the duplicates panel loads after it).
 """
 
 from __future__ import annotations

@@ -96,8 +96,16 @@ def appointment_confirm(*, actor, appointment: Appointment) -> Appointment:
 
 @transaction.atomic
 def appointment_check_in(*, actor, appointment: Appointment, now: dt.datetime | None = None) -> Appointment:
-    """booked/confirmed (or a late no-show) → arrived; the waiting clock starts."""
-    return _transition(actor=actor, appointment=appointment, action="arrive", now=now)
+    """booked/confirmed (or a late no-show) → arrived; the waiting clock starts.
+    ``appointment_arrived`` after commit."""
+    appt = _transition(actor=actor, appointment=appointment, action="arrive", now=now)
+    from ..signals import appointment_arrived
+
+    pk = appt.pk
+    transaction.on_commit(
+        lambda: appointment_arrived.send(sender=Appointment, appointment=Appointment.objects.get(pk=pk))
+    )
+    return appt
 
 
 @transaction.atomic

@@ -284,6 +284,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-mark-no-shows": {"task": "appointments.tasks.mark_no_shows", "schedule": 300.0},
+    # Consultations (docs/marketing.md): enrolments onto the funnel.
+    "marketing-funnel-refresh": {"task": "marketing.consultation_tasks.funnel_refresh", "schedule": 300.0},
+    "marketing-enrolments-sync": {
+        "task": "marketing.consultation_tasks.enrolments_sync",
+        "schedule": crontab(minute=17),
+    },
 }
 
 # --- Notifications (see docs/notifications.md) -------------------------------------------

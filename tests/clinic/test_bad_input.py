@@ -157,6 +157,9 @@ class World:
         self.line = line.pk if line else 1
         self.batch = CouponBatch.objects.order_by("pk").first().pk
         self.outbox = Outbox.objects.order_by("pk").first().pk
+        from marketing.consultation_models import Consultation
+
+        self.consultation = Consultation.objects.order_by("pk").first().pk
 
     def kwargs(self, name: str, route: str) -> dict | None:
         """URL kwargs for a pattern, or None when the test cannot build it."""
@@ -172,6 +175,7 @@ class World:
                     if route.startswith("appointments/visits")
                     else self.appointment,
                     "notifications": self.outbox,
+                    "marketing": self.member if "attribution" in name else self.consultation,
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1

@@ -195,7 +195,29 @@ def _build_world() -> dict:
 
     partner = Partner.objects.create(name="矩阵测试单位", kind="company", branch=here)
     PartnerContact.objects.create(partner=partner, name="联系人")
-    Attribution.objects.create(member=member, partner=partner, source=TouchSource.REGISTRATION)
+    # The demo's consultations may have fixed this person's first touch already.
+    Attribution.objects.update_or_create(
+        member=member, defaults={"partner": partner, "source": TouchSource.REGISTRATION}
+    )
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from marketing import consultations as consult_services
+    from marketing.attribution import visit_touch_record
+    from marketing.consultation_models import ConsultationChannel, VisitTouch
+
+    consultation = consult_services.consultation_log(
+        actor=users[Role.CONSULTANT],
+        branch=here,
+        channel=ConsultationChannel.objects.order_by("pk").first(),
+        member=other_member,
+        question="矩阵测试咨询",
+        next_step="回电",
+        next_step_due=timezone.localdate() + dt.timedelta(days=1),
+    )
+    if not VisitTouch.objects.filter(visit=visit).exists():
+        visit_touch_record(visit=visit)
     clinic_services.heartbeat_record(name="matrix")
     OptOut.objects.create(channel="sms", recipient="+8613900000000", reason="matrix")
     from clinic.models import ServiceCategory
@@ -219,6 +241,8 @@ def _build_world() -> dict:
         ("loyalty/members/", member),
         ("notifications/", outbox),
         ("appointments/", appointment),
+        ("marketing/consultations/", consultation),
+        ("marketing/people/", member),
     ]
     values = {
         "consent_id": consent.pk,

@@ -68,6 +68,7 @@ def world(request, db):
     from loyalty.models import PointsAccount
     from loyalty.rewards import reward_redeem
     from loyalty.services import membership_enrol, points_adjust
+    from marketing.consultation_models import Consultation
     from members.importer import import_job_create
     from members.models import Consent, FamilyLink, Member
 
@@ -115,6 +116,7 @@ def world(request, db):
         "outbox": Outbox.objects.filter(branch=ja).first(),
         "job": job,
         "mapping_job": mapping_job,
+        "consultation": Consultation.objects.filter(branch=ja).order_by("pk").first(),
     }
 
 
@@ -146,6 +148,8 @@ def url_kwargs(name: str, w: dict) -> dict:
     namespace, _, short = name.partition(":")
     if namespace in {"members", "loyalty"}:
         return member
+    if namespace == "marketing" and short.startswith("consult_"):
+        return member if short == "consult_attribution" else {"pk": w["consultation"].pk}
     if namespace == "appointments":
         return {"pk": w["visit" if short in {"visit", "checkout", "void", "receipt"} else "appointment"].pk}
     raise KeyError(name)

@@ -262,6 +262,11 @@ class Command(BaseCommand):
 
         seed_appointments(branches=branches)
 
+        # A month of consultations across channels and consultants, linked to today's bookings.
+        from marketing.demo import seed_consultations
+
+        seed_consultations(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
