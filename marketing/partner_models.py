@@ -83,9 +83,12 @@ class RebateTerm(models.Model):
     def __str__(self) -> str:
         from clinic.money import format_cny
 
-        value = (
-            f"{self.percent.normalize():f}%" if self.kind == RebateKind.PERCENT else format_cny(self.amount)
-        )
+        if self.kind == RebateKind.PERCENT and self.percent is not None:
+            value = f"{self.percent.normalize():f}%"
+        elif self.kind == RebateKind.FIXED and self.amount is not None:
+            value = format_cny(self.amount)
+        else:
+            value = "—"
         scope = self.category.display_name if self.category_id else _("all categories")
         return f"{value} · {scope}"
 
