@@ -84,13 +84,13 @@ def sent(branch, partner):
     return member
 
 
-def paid_visit(actor, doctor, member, items, when: dt.datetime, *, payments=None, key=None):
+def paid_visit(actor, doctor, member, items, when: dt.datetime, *, payments=None, key=None, branch=None):
     """Book ``when``, arrive, treat, charge ``items`` and check out (WeChat Pay for the amount
     due unless ``payments``); ``visit_completed`` delivered as after the commit."""
     with time_machine.travel(when - dt.timedelta(hours=1), tick=False):
         appt = services.appointment_book(
             actor=actor,
-            branch=member.branch,
+            branch=branch or member.branch,
             member=member,
             service=items[0],
             doctor=doctor,
