@@ -5,7 +5,19 @@ import django.utils.timezone
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+
+def grant_roles(apps, schema_editor):
+    """The partner and rebate permissions to the roles (clinic/roles.py, docs/permissions.md)."""
+    from clinic.roles import sync_roles
+
+    app_config = apps.get_app_config("marketing")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    sync_roles(apps)
 
 
 class Migration(migrations.Migration):
@@ -488,4 +500,5 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
+        migrations.RunPython(grant_roles, migrations.RunPython.noop),
     ]
