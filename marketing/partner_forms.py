@@ -23,7 +23,7 @@ class StaffChoiceField(forms.ModelChoiceField):
 
 
 class PartnerForm(forms.Form):
-    name = ShortTextField(label=_("Name"), max_length=100)
+    name = ShortTextField(label=_("Partner name"), max_length=100)
     kind = forms.ChoiceField(label=_("Kind"), choices=PartnerKind.choices)
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=None)
     account_manager = StaffChoiceField(label=_("Looked after by"), queryset=None, required=False)

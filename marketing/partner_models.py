@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from appointments.models import Visit
 from clinic.models import ServiceCategory
@@ -94,7 +95,7 @@ class RebateTerm(models.Model):
 
 
 class StatementStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("statement status", "Open")
     SETTLED = "settled", _("Settled")
 
 
