@@ -144,6 +144,8 @@ def test_partner_pages_pass_axe_and_fit_the_screen(live_server, browser, world, 
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if scroll > inner:
             problems.append(f"{url}: {scroll} px wide in a {inner} px screen")
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"partners-{width}-{name.split(':')[1]}.png"), full_page=True)
+        page.screenshot(
+            path=os.path.join(SCREENSHOTS, f"partners-{width}-{name.split(':')[1]}.png"), full_page=True
+        )
     context.close()
     assert not problems, "\n".join(problems)
