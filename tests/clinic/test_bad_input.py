@@ -156,6 +156,15 @@ class World:
         self.line = line.pk if line else 1
         self.batch = CouponBatch.objects.order_by("pk").first().pk
         self.outbox = Outbox.objects.order_by("pk").first().pk
+        from marketing.models import Partner, Statement
+
+        partner = Partner.objects.filter(contacts__isnull=False, terms__isnull=False).order_by("pk").first()
+        self.partner, self.contact, self.term = (
+            partner.pk,
+            partner.contacts.first().pk,
+            partner.terms.first().pk,
+        )
+        self.statement = Statement.objects.filter(status="open").order_by("pk").first().pk
 
     def kwargs(self, name: str, route: str) -> dict | None:
         """URL kwargs for a pattern, or None when the test cannot build it."""
@@ -171,6 +180,7 @@ class World:
                     if route.startswith("appointments/visits")
                     else self.appointment,
                     "notifications": self.outbox,
+                    "marketing": self.statement if route.startswith("marketing/statements") else self.partner,
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm"):
                     out[key] = 1
@@ -182,6 +192,10 @@ class World:
                 out[key] = self.link
             elif key == "line_id":
                 out[key] = self.line
+            elif key == "contact_id":
+                out[key] = self.contact
+            elif key == "term_id":
+                out[key] = self.term
             elif key in ("rid",):
                 out[key] = 1
             elif key == "field":

@@ -226,3 +226,12 @@ def test_drill_down_masks_people_outside_the_viewers_branches(client_for, partne
         .status_code
         == 200
     )
+
+
+def test_list_pages_keep_their_query_count(client_for, october, marketer, django_assert_max_num_queries):
+    client = client_for(marketer)
+    for name in ("marketing:statement_list", "marketing:partner_analysis"):
+        with django_assert_max_num_queries(14):
+            assert client.get(reverse(name)).status_code == 200
+    with django_assert_max_num_queries(16):
+        assert client.get(reverse("marketing:statement_detail", args=[october.pk])).status_code == 200
