@@ -187,8 +187,9 @@ class Rebate(models.Model):
     )
     base = models.DecimalField(_("amount collected"), default=0, **MONEY)
     amount = models.DecimalField(_("rebate"), **MONEY)
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    # A void reverses what is left of a rebate; partial refunds reverse parts of it first.
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
     )
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
     note = models.CharField(_("note"), max_length=200, blank=True)

@@ -220,56 +220,81 @@ def rebates_accrue(*, visit: Visit, actor=None) -> list[Rebate]:
     return created
 
 
+def _reversal_month(accrual: Rebate) -> dt.date:
+    """A reversal's month: the rebate's own while its statement is open, else from now on."""
+    if not accrual.statement.is_settled:
+        return accrual.statement.month
+    return max(local_month(timezone.now()), accrual.statement.month)
+
+
+def _reverse_part(
+    *, actor, visit: Visit, accrual: Rebate, amount: Decimal, base: Decimal, key: str, note: str
+) -> Rebate | None:
+    if amount <= 0 or Rebate.objects.filter(idempotency_key=key).exists():
+        return None
+    statement = _open_statement(accrual.partner, _reversal_month(accrual))
+    row = _add_line(
+        statement,
+        kind=RebateEntryKind.REVERSAL,
+        term=accrual.term,
+        visit=visit,
+        base=-base,
+        amount=-amount,
+        reverses=accrual,
+        idempotency_key=key,
+        note=note[:200],
+    )
+    audit_record(
+        actor=actor,
+        action="marketing.rebate.reversed",
+        target=row,
+        branch=accrual.partner.branch,
+        changes={
+            "visit": visit.pk,
+            "reverses": accrual.pk,
+            "amount": row.amount,
+            "statement": f"{statement.month:%Y-%m}",
+        },
+    )
+    return row
+
+
+def _accruals(visit: Visit) -> list[Rebate]:
+    """The visit's rebates, each with ``left`` (amount) and ``base_left`` not yet reversed."""
+    rows = list(
+        Rebate.objects.filter(visit=visit, kind=RebateEntryKind.ACCRUAL)
+        .select_related("statement", "partner__branch", "term")
+        .annotate(reversed_amount=Sum("reversals__amount"), reversed_base=Sum("reversals__base"))
+        .order_by("id")
+    )
+    for row in rows:
+        row.left = row.amount + (row.reversed_amount or ZERO)
+        row.base_left = row.base + (row.reversed_base or ZERO)
+    return rows
+
+
 @transaction.atomic
 def rebates_reverse(*, visit: Visit, actor=None) -> list[Rebate]:
-    """Reverse every rebate of a voided visit, once (key ``…:reversal``), on the accrual's own
-    statement while it is open, else on the first open month from the current one. When a
-    first-visit rebate is reversed, the person's next paid visit becomes their first and earns
-    it (idempotent like every accrual)."""
+    """Reverse what is left of every rebate of a voided visit (after any partial refunds),
+    once (key ``…:reversal``), on the rebate's own statement while it is open, else on the
+    first open month from the current one. When a first-visit rebate is reversed, the
+    person's next paid visit becomes their first and earns it (idempotent like every accrual)."""
     visit = _lock_visit(visit)
     if visit.status != VisitStatus.VOIDED:
         return []
-    accruals = list(
-        Rebate.objects.filter(visit=visit, kind=RebateEntryKind.ACCRUAL)
-        .select_related("statement", "partner__branch", "term")
-        .order_by("id")
-    )
-    done = set(Rebate.objects.filter(reverses__in=accruals).values_list("reverses_id", flat=True))
     created = []
-    now_month = local_month(timezone.now())
-    for accrual in accruals:
-        if accrual.pk in done:
-            continue
-        month = (
-            accrual.statement.month
-            if not accrual.statement.is_settled
-            else max(now_month, accrual.statement.month)
-        )
-        statement = _open_statement(accrual.partner, month)
-        row = _add_line(
-            statement,
-            kind=RebateEntryKind.REVERSAL,
-            term=accrual.term,
-            visit=visit,
-            base=-accrual.base,
-            amount=-accrual.amount,
-            reverses=accrual,
-            idempotency_key=f"{accrual.idempotency_key}:reversal",
-            note=(visit.void_reason or "")[:200],
-        )
-        audit_record(
+    for accrual in _accruals(visit):
+        row = _reverse_part(
             actor=actor,
-            action="marketing.rebate.reversed",
-            target=row,
-            branch=accrual.partner.branch,
-            changes={
-                "visit": visit.pk,
-                "reverses": accrual.pk,
-                "amount": row.amount,
-                "statement": f"{statement.month:%Y-%m}",
-            },
+            visit=visit,
+            accrual=accrual,
+            amount=accrual.left,
+            base=accrual.base_left,
+            key=f"{accrual.idempotency_key}:reversal",
+            note=visit.void_reason or "",
         )
-        created.append(row)
+        if row is not None:
+            created.append(row)
     if any(r.term and r.term.kind == RebateKind.FIXED for r in created):
         following = (
             Visit.objects.filter(member_id=visit.member_id, status=VisitStatus.CHECKED_OUT, amount_paid__gt=0)
@@ -278,6 +303,37 @@ def rebates_reverse(*, visit: Visit, actor=None) -> list[Rebate]:
         )
         if following is not None:
             created += rebates_accrue(visit=following, actor=actor)
+    return created
+
+
+@transaction.atomic
+def rebates_refund(
+    *, visit: Visit, refunded: Decimal, refund_key: str, actor=None, note: str = ""
+) -> list[Rebate]:
+    """A partial refund of ``refunded`` of a checked-out visit's collected money reverses its
+    rebates in proportion (DESIGN.md §3 ``visit_refund``): each rebate loses
+    ``amount × refunded / collected`` (never more than is left of it), key
+    ``…:refund:<refund_key>``, on the same statements as a void's reversal. A later void
+    reverses only what is left. For appointments' refund signal when it exists."""
+    visit = _lock_visit(visit)
+    collected = collected_amount(visit)
+    refunded = to_money(refunded)
+    if collected <= 0 or refunded <= 0:
+        return []
+    share = min(refunded / collected, Decimal(1))
+    created = []
+    for accrual in _accruals(visit):
+        row = _reverse_part(
+            actor=actor,
+            visit=visit,
+            accrual=accrual,
+            amount=min(to_money(accrual.amount * share), accrual.left),
+            base=min(to_money(accrual.base * share), accrual.base_left),
+            key=f"{accrual.idempotency_key}:refund:{refund_key}",
+            note=note,
+        )
+        if row is not None:
+            created.append(row)
     return created
 
 

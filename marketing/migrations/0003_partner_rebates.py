@@ -321,11 +321,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "reverses",
-                    models.OneToOneField(
+                    models.ForeignKey(
                         blank=True,
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reversed_by",
+                        related_name="reversals",
                         to="marketing.rebate",
                     ),
                 ),

@@ -302,3 +302,25 @@ def test_first_visit_rebate_moves_to_the_next_paid_visit_when_the_first_is_voide
         (first.pk, "reversal", D("-200.00")),
         (second.pk, "accrual", D("200.00")),
     ]
+
+
+def test_partial_refund_reverses_in_proportion_then_a_void_reverses_the_rest(
+    partner, sent, marketer, front_desk, doc, cleaning, implant, manager
+):
+    """``rebates_refund`` is what appointments' partial refund (``visit_refund``) will call."""
+    term(marketer, partner, kind="percent", percent=D("10"))
+    visit = paid_visit(front_desk, doc, sent, [cleaning, implant], local(2026, 11, 10))  # ¥6,300 → ¥630
+    first = rebates.rebates_refund(visit=visit, refunded=D("2100"), refund_key="r1")
+    again = rebates.rebates_refund(visit=visit, refunded=D("2100"), refund_key="r1")  # re-delivered
+    assert [(r.base, r.amount) for r in first] == [(D("-2100.00"), D("-210.00"))] and again == []
+    void(manager, visit, local(2026, 11, 12))
+    rows = list(
+        Rebate.objects.filter(visit=visit).order_by("id").values_list("kind", "amount", "idempotency_key")
+    )
+    key = rows[0][2]
+    assert rows == [
+        ("accrual", D("630.00"), key),
+        ("reversal", D("-210.00"), f"{key}:refund:r1"),
+        ("reversal", D("-420.00"), f"{key}:reversal"),
+    ]
+    assert Statement.objects.get(partner=partner).total == D("0.00")
