@@ -187,6 +187,8 @@ class Rebate(models.Model):
     )
     base = models.DecimalField(_("amount collected"), default=0, **MONEY)
     amount = models.DecimalField(_("rebate"), **MONEY)
+    # The services the rebate was earned on, as they were named at checkout (a statement line).
+    services = models.CharField(_("services"), max_length=255, blank=True)
     # A void reverses what is left of a rebate; partial refunds reverse parts of it first.
     reverses = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"

@@ -114,9 +114,9 @@ def statement_lines(statement: Statement, user, *, masked: bool = False) -> list
     from django.utils import timezone
 
     rows = list(
-        statement.lines.select_related("visit__member", "term__category", "reverses__statement")
-        .prefetch_related("visit__lines__item")
-        .order_by("created_at", "id")
+        statement.lines.select_related("visit__member", "term__category", "reverses__statement").order_by(
+            "created_at", "id"
+        )
     )
     members = {r.visit.member_id for r in rows if r.visit_id}
     visible = set() if masked else visible_member_ids(user, members)
@@ -130,9 +130,7 @@ def statement_lines(statement: Statement, user, *, masked: bool = False) -> list
                 person=person_label(member, visible) if member else "",
                 member_id=member.pk if member else None,
                 day=timezone.localtime(at).date() if at else None,
-                services="、".join(dict.fromkeys(line.item.display_name for line in r.visit.lines.all()))
-                if r.visit_id
-                else "",
+                services=r.services,
                 linkable=bool(member and member.pk in visible),
             )
         )

@@ -167,28 +167,29 @@ def rebates_accrue(*, visit: Visit, actor=None) -> list[Rebate]:
     ratio = collected / due
     percent_terms = [t for t in terms if t.kind == RebateKind.PERCENT]
     net_by_term: dict[RebateTerm, Decimal] = defaultdict(lambda: ZERO)
-    for line in lines:
+    names_by_term: dict[RebateTerm, list[str]] = defaultdict(list)
+    paid_lines = [line for line in lines if line.net_amount > 0]
+    for line in paid_lines:
         term = resolve_term(percent_terms, line.item.category_id)
-        if term is not None and line.net_amount > 0:
+        if term is not None:
             net_by_term[term] += line.net_amount
-    wanted: list[tuple[RebateTerm, Decimal, Decimal]] = []
+            names_by_term[term].append(line.item.name)
+    wanted: list[tuple[RebateTerm, Decimal, Decimal, list[str]]] = []
     for term, net in net_by_term.items():
         base = to_money(net * ratio)
-        wanted.append((term, base, percent_of(base, term.percent)))
+        wanted.append((term, base, percent_of(base, term.percent), names_by_term[term]))
     fixed_terms = [t for t in terms if t.kind == RebateKind.FIXED]
     if fixed_terms and is_first_paid_visit(visit):
-        candidates = {
-            resolve_term(fixed_terms, line.item.category_id) for line in lines if line.net_amount > 0
-        }
+        candidates = {resolve_term(fixed_terms, line.item.category_id) for line in paid_lines}
         candidates.discard(None)
         if candidates:
             term = max(candidates, key=_specificity)
-            wanted.append((term, collected, to_money(term.amount)))
-    keys = {accrual_key(visit.pk, t.pk) for t, _b, _a in wanted}
+            wanted.append((term, collected, to_money(term.amount), [line.item.name for line in paid_lines]))
+    keys = {accrual_key(visit.pk, w[0].pk) for w in wanted}
     done = set(Rebate.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
     created = []
     month = local_month(visit.checked_out_at)
-    for term, base, amount in sorted(wanted, key=lambda w: w[0].pk):
+    for term, base, amount, names in sorted(wanted, key=lambda w: w[0].pk):
         key = accrual_key(visit.pk, term.pk)
         if key in done or amount <= 0:
             continue
@@ -200,6 +201,7 @@ def rebates_accrue(*, visit: Visit, actor=None) -> list[Rebate]:
             visit=visit,
             base=base,
             amount=amount,
+            services="、".join(dict.fromkeys(names))[:255],
             idempotency_key=key,
         )
         audit_record(
@@ -241,6 +243,7 @@ def _reverse_part(
         base=-base,
         amount=-amount,
         reverses=accrual,
+        services=accrual.services,
         idempotency_key=key,
         note=note[:200],
     )

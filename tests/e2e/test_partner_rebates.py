@@ -52,7 +52,7 @@ def test_partner_term_checkout_statement_settlement(
     term.get_by_label("比例").fill("10")
     screenshot("partner-2-term")
     term.get_by_role("button", name="保存").click()
-    expect(page.get_by_test_id("terms")).to_contain_text("10% （按实收金额）")
+    expect(page.get_by_test_id("terms")).to_contain_text("实收金额的 10%")
     screenshot("partner-3-detail")
 
     # a person the school sent is treated and checked out at the front desk

@@ -101,6 +101,11 @@ def test_category_term_beats_all_categories_and_latest_start_wins(
         implants.pk: (D("6000.00"), D("900.00")),  # the implant line: its category's own term
         newer_all.pk: (D("300.00"), D("18.00")),  # the cleaning: the newer all-categories term
     }
+    # each statement line names the services its rebate was earned on
+    assert {r.term_id: r.services for r in Rebate.objects.filter(visit=visit)} == {
+        implants.pk: "种植体",
+        newer_all.pk: "超声洁牙",
+    }
 
 
 def test_discounted_lines_rebate_on_the_net(partner, sent, marketer, front_desk, doc, cleaning, manager):
