@@ -333,6 +333,30 @@ for _role, _perms in _CONSULTATION_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# marketing: referral partners (转诊单位), their terms, rebates and statements (issue 13).
+# Marketing looks after partners; settling a statement (paying the partner) is the manager's
+# and HQ's own permission, marketing.settle_rebate.
+_PARTNER_READ = {
+    "marketing.view_partner",
+    "marketing.view_rebateterm",
+    "marketing.view_statement",
+    "marketing.view_rebate",
+}
+_PARTNER_WRITE = {
+    "marketing.add_partner",
+    "marketing.change_partner",
+    "marketing.add_rebateterm",
+    "marketing.change_rebateterm",
+}
+_PARTNER_GRANTS: dict[str, set[str]] = {
+    Role.MARKETING: _PARTNER_READ | _PARTNER_WRITE,
+    Role.BRANCH_MANAGER: _PARTNER_READ | {"marketing.settle_rebate"},
+    Role.HQ_ADMIN: _PARTNER_READ | _PARTNER_WRITE | {"marketing.settle_rebate"},
+}
+for _role, _perms in _PARTNER_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
     applied; runs after every ``migrate`` and is idempotent.

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from clinic.admin import BranchScopedAdmin, BranchScopedReadOnlyAdmin
 
-from .models import Attribution, Partner, PartnerContact
+from .models import Attribution, Partner, PartnerContact, Rebate, RebateTerm, Statement
 
 
 class PartnerContactInline(admin.TabularInline):
@@ -27,6 +27,65 @@ class AttributionAdmin(BranchScopedReadOnlyAdmin):
     list_display = ["member", "channel", "partner", "consultant", "source", "fixed_at"]
     list_filter = ["source", "channel"]
     list_select_related = ["member", "channel", "partner", "consultant"]
+
+
+# --- referral partners' terms, rebates and statements (partner_models) --------------------------
+
+
+@admin.register(RebateTerm)
+class RebateTermAdmin(BranchScopedAdmin):
+    """Contract terms; marketing adds them on the partner page. Never deleted (rebates point at
+    them): end a term instead."""
+
+    branch_field = "partner__branch"
+    list_display = ["partner", "kind", "category", "percent", "amount", "valid_from", "valid_until"]
+    list_filter = ["kind", "category"]
+    list_select_related = ["partner", "category"]
+    search_fields = ["partner__name"]
+    readonly_fields = ["created_at", "created_by"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rebate)
+class RebateAdmin(BranchScopedReadOnlyAdmin):
+    """The rebate ledger: append-only, written by marketing.rebates."""
+
+    branch_field = "partner__branch"
+    list_display = [
+        "created_at",
+        "partner",
+        "kind",
+        "visit",
+        "base",
+        "amount",
+        "statement",
+        "idempotency_key",
+    ]
+    list_filter = ["kind"]
+    list_select_related = ["partner", "statement__partner", "visit__member"]
+    search_fields = ["partner__name", "idempotency_key"]
+
+
+@admin.register(Statement)
+class StatementAdmin(BranchScopedReadOnlyAdmin):
+    """Monthly statements; settled on the statement page (marketing.settle_rebate), audited."""
+
+    branch_field = "partner__branch"
+    list_display = [
+        "month",
+        "partner",
+        "status",
+        "total",
+        "paid_amount",
+        "reference",
+        "settled_at",
+        "settled_by",
+    ]
+    list_filter = ["status", "month"]
+    list_select_related = ["partner", "settled_by"]
+    search_fields = ["partner__name", "reference"]
 
 
 from . import consultation_admin  # noqa: E402, F401  (consultations' admin)

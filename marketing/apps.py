@@ -16,11 +16,13 @@ class MarketingConfig(AppConfig):
     def ready(self) -> None:
         from members.registry import register_merge_field
 
+        from . import partner_receivers
         from .merge import attribution_before_move
         from .models import Attribution
 
         register_merge_field(Attribution, "member", before_move=attribution_before_move)
         register_merge_field(Attribution, "referrer")
+        partner_receivers.ready()
 
         from .consultation_apps import ready as consultations_ready
 

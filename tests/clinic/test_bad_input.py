@@ -160,6 +160,24 @@ class World:
         from marketing.consultation_models import Consultation
 
         self.consultation = Consultation.objects.order_by("pk").first().pk
+        from marketing.models import Partner, Statement
+
+        partner = Partner.objects.filter(contacts__isnull=False, terms__isnull=False).order_by("pk").first()
+        self.partner, self.contact, self.term = (
+            partner.pk,
+            partner.contacts.first().pk,
+            partner.terms.first().pk,
+        )
+        self.statement = Statement.objects.filter(status="open").order_by("pk").first().pk
+
+    def marketing_pk(self, name: str, route: str) -> int:
+        if "attribution" in name:
+            return self.member
+        if route.startswith("marketing/consultations"):
+            return self.consultation
+        if route.startswith("marketing/statements"):
+            return self.statement
+        return self.partner
 
     def kwargs(self, name: str, route: str) -> dict | None:
         """URL kwargs for a pattern, or None when the test cannot build it."""
@@ -175,7 +193,7 @@ class World:
                     if route.startswith("appointments/visits")
                     else self.appointment,
                     "notifications": self.outbox,
-                    "marketing": self.member if "attribution" in name else self.consultation,
+                    "marketing": self.marketing_pk(name, route),
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1
@@ -187,6 +205,10 @@ class World:
                 out[key] = self.link
             elif key == "line_id":
                 out[key] = self.line
+            elif key == "contact_id":
+                out[key] = self.contact
+            elif key == "term_id":
+                out[key] = self.term
             elif key in ("rid",):
                 out[key] = 1
             elif key == "field":

@@ -14,6 +14,7 @@ a savepoint of its own, so a POST that changes something never affects the next 
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,13 +195,11 @@ def _build_world() -> dict:
     from marketing.models import Attribution, Partner, PartnerContact, TouchSource
 
     partner = Partner.objects.create(name="矩阵测试单位", kind="company", branch=here)
-    PartnerContact.objects.create(partner=partner, name="联系人")
+    contact = PartnerContact.objects.create(partner=partner, name="联系人")
     # The demo's consultations may have fixed this person's first touch already.
     Attribution.objects.update_or_create(
         member=member, defaults={"partner": partner, "source": TouchSource.REGISTRATION}
     )
-    import datetime as dt
-
     from django.utils import timezone
 
     from marketing import consultations as consult_services
@@ -218,6 +217,22 @@ def _build_world() -> dict:
     )
     if not VisitTouch.objects.filter(visit=visit).exists():
         visit_touch_record(visit=visit)
+    from marketing.models import Rebate, RebateTerm, Statement
+
+    rebate_term = RebateTerm.objects.create(
+        partner=partner, kind="percent", percent=10, valid_from=dt.date(2026, 1, 1)
+    )
+    statement = Statement.objects.create(partner=partner, month=dt.date(2026, 1, 1))
+    Rebate.objects.create(
+        partner=partner,
+        statement=statement,
+        kind="accrual",
+        term=rebate_term,
+        visit=visit,
+        base=100,
+        amount=10,
+        idempotency_key="matrix:rebate",
+    )
     clinic_services.heartbeat_record(name="matrix")
     OptOut.objects.create(channel="sms", recipient="+8613900000000", reason="matrix")
     from clinic.models import ServiceCategory
@@ -235,6 +250,8 @@ def _build_world() -> dict:
 
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("members/import/", job),
+        ("marketing/partners/", partner),
+        ("marketing/statements/", statement),
         ("loyalty/coupons/batches/", batch),
         ("appointments/visits/", visit),
         ("members/", member),
@@ -250,6 +267,8 @@ def _build_world() -> dict:
         "other": other_member.pk,
         "rid": redemption.pk,
         "line_id": line.pk,
+        "contact_id": contact.pk,
+        "term_id": rebate_term.pk,
         "field": "phone",
         "fmt": "json",
         "action": "confirm",

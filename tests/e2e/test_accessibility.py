@@ -102,7 +102,15 @@ def world(request, db):
     )
     assert mapping_job.status == "mapping", mapping_job.message
     family = FamilyLink.objects.filter(member__branch=ja).first()
+    from marketing.models import Partner, Statement
+
+    partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
+    assert partner is not None, "the demo has referral partners with contacts and terms"
     return {
+        "partner": partner,
+        "contact": partner.contacts.first(),
+        "term": partner.terms.first(),
+        "statement": Statement.objects.filter(partner__branch=ja).order_by("status", "-month").first(),
         "member": member,
         "other": Member.objects.filter(branch=ja).exclude(pk=member.pk).first(),
         "appointment": Appointment.objects.filter(visit=visit).first(),
@@ -152,6 +160,14 @@ def url_kwargs(name: str, w: dict) -> dict:
         return member if short == "consult_attribution" else {"pk": w["consultation"].pk}
     if namespace == "appointments":
         return {"pk": w["visit" if short in {"visit", "checkout", "void", "receipt"} else "appointment"].pk}
+    if namespace == "marketing" and short.startswith("statement_"):
+        return {"pk": w["statement"].pk}
+    if name == "marketing:partner_contact_remove":
+        return {"pk": w["partner"].pk, "contact_id": w["contact"].pk}
+    if name == "marketing:partner_term_end":
+        return {"pk": w["partner"].pk, "term_id": w["term"].pk}
+    if namespace == "marketing" and short.startswith("partner_"):
+        return {"pk": w["partner"].pk}
     raise KeyError(name)
 
 

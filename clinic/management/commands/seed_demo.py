@@ -267,6 +267,11 @@ class Command(BaseCommand):
 
         seed_consultations(branches=branches)
 
+        # Referral partners with terms, last month's rebates settled, a void reversed after it.
+        from marketing.partner_demo import seed_partners
+
+        seed_partners(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
