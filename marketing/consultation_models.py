@@ -122,7 +122,12 @@ class Consultation(models.Model):
     revenue = models.DecimalField(_("revenue"), max_digits=12, decimal_places=2, default=0)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
@@ -263,19 +268,21 @@ class FunnelMonth(models.Model):
     ``FunnelDirty``; the funnel reads a month from here only while it is not marked (and not
     the current month), so what it shows always equals the consultations themselves."""
 
-    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
-    month = models.DateField()
-    dimension = models.CharField(max_length=12)
-    key = models.BigIntegerField(null=True)
-    consultations = models.IntegerField()
-    booked = models.IntegerField()
-    arrived = models.IntegerField()
-    paid = models.IntegerField()
-    enrolled = models.IntegerField()
-    revenue = models.DecimalField(max_digits=14, decimal_places=2)
-    lags = models.JSONField(default=dict)
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+", verbose_name=_("branch"))
+    month = models.DateField(_("month"))
+    dimension = models.CharField(_("grouped by"), max_length=12)
+    key = models.BigIntegerField(_("group"), null=True)
+    consultations = models.IntegerField(_("consultations"))
+    booked = models.IntegerField(_("booked"))
+    arrived = models.IntegerField(_("arrived"))
+    paid = models.IntegerField(_("paid"))
+    enrolled = models.IntegerField(_("enrolled"))
+    revenue = models.DecimalField(_("revenue"), max_digits=14, decimal_places=2)
+    lags = models.JSONField(_("days between stages"), default=dict)
 
     class Meta:
+        verbose_name = _("funnel month")
+        verbose_name_plural = _("funnel months")
         default_permissions = ()
         indexes = [models.Index(fields=["dimension", "month", "branch"], name="funnel_month_lookup")]
 
@@ -287,10 +294,12 @@ class FunnelDirty(models.Model):
     """A (branch, month) whose consultations changed since its rollup was built: written by
     the ``marketing_consultation`` triggers (every insert, update and delete, bulk ones too)."""
 
-    branch_id = models.BigIntegerField()
-    month = models.DateField()
+    branch_id = models.BigIntegerField(_("branch"))
+    month = models.DateField(_("month"))
 
     class Meta:
+        verbose_name = _("funnel month to rebuild")
+        verbose_name_plural = _("funnel months to rebuild")
         default_permissions = ()
         constraints = [models.UniqueConstraint(fields=["branch_id", "month"], name="funnel_dirty_once")]
 

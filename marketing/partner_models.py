@@ -60,7 +60,12 @@ class RebateTerm(models.Model):
     notes = models.CharField(_("notes"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
@@ -191,7 +196,12 @@ class Rebate(models.Model):
     services = models.CharField(_("services"), max_length=255, blank=True)
     # A void reverses what is left of a rebate; partial refunds reverse parts of it first.
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+        verbose_name=_("reverses"),
     )
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
     note = models.CharField(_("note"), max_length=200, blank=True)

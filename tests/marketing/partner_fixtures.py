@@ -73,7 +73,12 @@ def partner(branch, marketer):
 
 
 def attribute(member, partner) -> Attribution:
-    return Attribution.objects.create(member=member, partner=partner, source=TouchSource.REGISTRATION)
+    """Credit the person to the partner; a person who has been in already has a first touch
+    (fixed at arrival), which this then corrects, as a manager may."""
+    attribution, _ = Attribution.objects.update_or_create(
+        member=member, defaults={"partner": partner, "source": TouchSource.REGISTRATION}
+    )
+    return attribution
 
 
 @pytest.fixture

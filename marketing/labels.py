@@ -1,0 +1,41 @@
+"""Labels of the marketing app's codes (clinic.labels): what staff read in the audit log, the
+job monitor and the message templates."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from clinic.labels import audit_actions, job_names, message_templates
+
+audit_actions.register(
+    {
+        "marketing.consultation.logged": _("Consultation logged"),
+        "marketing.consultation.updated": _("Consultation changed"),
+        "marketing.consultation.booked": _("Booked from a consultation"),
+        "marketing.consultation.sms_queued": _("Message queued from a consultation"),
+        "marketing.consultation.step_done": _("Consultation next step done"),
+        "marketing.consultation.closed": _("Consultation closed"),
+        "marketing.visit_touch.recorded": _("Visit source recorded"),
+        "marketing.visit_touch.voided": _("Visit source withdrawn"),
+        "marketing.partner.contact_added": _("Partner contact added"),
+        "marketing.partner.contact_removed": _("Partner contact removed"),
+        "marketing.rebate.accrued": _("Rebate accrued"),
+        "marketing.rebate.reversed": _("Rebate reversed"),
+        "marketing.rebate_term.created": _("Rebate term added"),
+        "marketing.rebate_term.ended": _("Rebate term ended"),
+        "marketing.statement.exported": _("Rebate statement exported"),
+        "marketing.statement.settled": _("Rebate statement settled"),
+    }
+)
+job_names.register(
+    {
+        "marketing.enrolments_sync": _("Funnel enrolment stage update"),
+        "marketing.funnel_refresh": _("Funnel monthly rollup"),
+    }
+)
+message_templates.register(
+    {
+        "marketing.consultation_booked": _("Booking confirmed after a consultation"),
+        "marketing.consultation_address": _("Address after a consultation"),
+    }
+)
