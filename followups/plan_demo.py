@@ -50,10 +50,46 @@ DEFAULT_PLANS = [
         "术后24小时内冷敷、勿漱口；按时服用抗生素；一周内进软食，勿用种植侧咀嚼；保持口腔清洁，"
         "戒烟戒酒；7–10天复诊拆线，3–6个月后复查骨结合情况。",
         [
-            ("种植术后第1天回访", 1, "days", 1, 1, _CALL, "1. 肿胀、出血、疼痛情况？\n2. 是否按时服药、冷敷？", AssigneeRule.REP_OR_POOL),
-            ("种植术后第7天回访", 7, "days", 1, 1, _CALL, "1. 伤口愈合情况？\n2. 提醒预约拆线。", AssigneeRule.REP_OR_POOL),
-            ("种植术后第30天回访", 30, "days", 1, 1, _CALL, "1. 有无松动、不适？\n2. 咀嚼情况？", AssigneeRule.REP_OR_POOL),
-            ("种植术后6个月回访", 6, "months", 1, 1, _CALL, "1. 邀约复查、拍片评估骨结合。\n2. 满意度。", AssigneeRule.REP_OR_POOL),
+            (
+                "种植术后第1天回访",
+                1,
+                "days",
+                1,
+                1,
+                _CALL,
+                "1. 肿胀、出血、疼痛情况？\n2. 是否按时服药、冷敷？",
+                AssigneeRule.REP_OR_POOL,
+            ),
+            (
+                "种植术后第7天回访",
+                7,
+                "days",
+                1,
+                1,
+                _CALL,
+                "1. 伤口愈合情况？\n2. 提醒预约拆线。",
+                AssigneeRule.REP_OR_POOL,
+            ),
+            (
+                "种植术后第30天回访",
+                30,
+                "days",
+                1,
+                1,
+                _CALL,
+                "1. 有无松动、不适？\n2. 咀嚼情况？",
+                AssigneeRule.REP_OR_POOL,
+            ),
+            (
+                "种植术后6个月回访",
+                6,
+                "months",
+                1,
+                1,
+                _CALL,
+                "1. 邀约复查、拍片评估骨结合。\n2. 满意度。",
+                AssigneeRule.REP_OR_POOL,
+            ),
         ],
     ),
     (
@@ -61,14 +97,36 @@ DEFAULT_PLANS = [
         "EN02",
         None,
         "根管治疗期间勿用患牙咬硬物；治疗后可能有轻微胀痛，一般2–3天缓解；按约完成后续治疗并尽早做牙冠保护。",
-        [("根管治疗第3天回访", 3, "days", 1, 1, _CALL, "1. 患牙还痛吗？\n2. 提醒按时复诊完成治疗。", AssigneeRule.REP_OR_POOL)],
+        [
+            (
+                "根管治疗第3天回访",
+                3,
+                "days",
+                1,
+                1,
+                _CALL,
+                "1. 患牙还痛吗？\n2. 提醒按时复诊完成治疗。",
+                AssigneeRule.REP_OR_POOL,
+            )
+        ],
     ),
     (
         "根管治疗回访（磨牙）",
         "EN03",
         None,
         "根管治疗期间勿用患牙咬硬物；治疗后可能有轻微胀痛，一般2–3天缓解；按约完成后续治疗并尽早做牙冠保护。",
-        [("根管治疗第3天回访", 3, "days", 1, 1, _CALL, "1. 患牙还痛吗？\n2. 提醒按时复诊完成治疗。", AssigneeRule.REP_OR_POOL)],
+        [
+            (
+                "根管治疗第3天回访",
+                3,
+                "days",
+                1,
+                1,
+                _CALL,
+                "1. 患牙还痛吗？\n2. 提醒按时复诊完成治疗。",
+                AssigneeRule.REP_OR_POOL,
+            )
+        ],
     ),
     (
         "正畸每月回访",
@@ -93,7 +151,18 @@ DEFAULT_PLANS = [
         "AE01",
         None,
         "美白后48小时内避免咖啡、茶、红酒、可乐等深色食物和吸烟；如有牙齿敏感可使用抗敏感牙膏。",
-        [("美白术后第7天回访", 7, "days", 1, 1, _CALL, "1. 颜色是否满意？\n2. 有无敏感？", AssigneeRule.REP_OR_POOL)],
+        [
+            (
+                "美白术后第7天回访",
+                7,
+                "days",
+                1,
+                1,
+                _CALL,
+                "1. 颜色是否满意？\n2. 有无敏感？",
+                AssigneeRule.REP_OR_POOL,
+            )
+        ],
     ),
 ]
 
@@ -200,13 +269,19 @@ def seed_followups(*, branches: dict[str, Branch]) -> dict[str, int]:
         if not people:
             continue
         day = timezone.localdate() - dt.timedelta(days=days_ago)
-        doctors = list(schedule.doctors_for_branch(branch).filter(pk__in=list(schedule.shifts_for_day(branch, day))))
+        doctors = list(
+            schedule.doctors_for_branch(branch).filter(pk__in=list(schedule.shifts_for_day(branch, day)))
+        )
         if not doctors:
             continue
         try:
             visit = _past_visit(
                 actor=User.objects.filter(staff__role=Role.FRONT_DESK, staff__branches=branch).first(),
-                branch=branch, member=people[n % len(people)], item=items[code], doctor=doctors[0], days_ago=days_ago
+                branch=branch,
+                member=people[n % len(people)],
+                item=items[code],
+                doctor=doctors[0],
+                days_ago=days_ago,
             )
         except AppointmentError:
             continue
@@ -214,7 +289,9 @@ def seed_followups(*, branches: dict[str, Branch]) -> dict[str, int]:
         counts["tasks"] += len(plan_tasks_for_visit(visit=visit))
     # One task already tried once and not reached, so the work list shows a retry.
     tried = (
-        Task.objects.filter(status=TaskStatus.OPEN, attempts_count=0, visit__appointment__notes__startswith=DEMO_NOTE)
+        Task.objects.filter(
+            status=TaskStatus.OPEN, attempts_count=0, visit__appointment__notes__startswith=DEMO_NOTE
+        )
         .order_by("due_on", "id")
         .first()
     )

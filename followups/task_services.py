@@ -57,7 +57,11 @@ _COMM_CHANNEL = {
 
 
 def _lock(task: Task) -> Task:
-    return Task.objects.select_for_update(of=("self",)).select_related("member", "branch", "step").get(pk=task.pk)
+    return (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("member", "branch", "step")
+        .get(pk=task.pk)
+    )
 
 
 def _require(actor, perm: str) -> None:
