@@ -93,7 +93,10 @@ def world(request, db):
         upload=SimpleUploadedFile("old.csv", "姓名,手机号,性别\n陈静,13800007777,女\n".encode()),
     )
     family = FamilyLink.objects.filter(member__branch=ja).first()
+    from followups.models import Task
+
     return {
+        "task": Task.objects.filter(branch=ja, status="open").order_by("due_on", "pk").first(),
         "member": member,
         "other": Member.objects.filter(branch=ja).exclude(pk=member.pk).first(),
         "appointment": Appointment.objects.filter(visit=visit).first(),
@@ -136,6 +139,8 @@ def url_kwargs(name: str, w: dict) -> dict:
     namespace, _, short = name.partition(":")
     if namespace in {"members", "loyalty"}:
         return member
+    if namespace == "followups":
+        return {"pk": w["task"].pk}
     if namespace == "appointments":
         return {"pk": w["visit" if short in {"visit", "checkout", "void", "receipt"} else "appointment"].pk}
     raise KeyError(name)
