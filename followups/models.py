@@ -119,12 +119,20 @@ class Task(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["branch", "due_on"], condition=Q(status="open"), name="followups_task_open_due"
+                fields=["branch", "due_on", "id"], condition=Q(status="open"), name="followups_task_open_due"
             ),
             models.Index(
-                fields=["assignee", "due_on"], condition=Q(status="open"), name="followups_task_open_mine"
+                fields=["assignee", "due_on", "id"],
+                condition=Q(status="open"),
+                name="followups_task_open_mine",
             ),
             models.Index(fields=["member", "status"], name="followups_task_member"),
+            # The work list's 已上报 tab (and its count): few rows, so a small partial index.
+            models.Index(
+                fields=["branch", "due_on", "id"],
+                condition=Q(status="open", escalated_at__isnull=False),
+                name="followups_task_escalated",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

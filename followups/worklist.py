@@ -141,7 +141,7 @@ def tab_counts(user, *, today: dt.date | None = None) -> dict[str, str]:
     base = open_tasks(user)
     counts = {}
     for tab in Tab.ALL:
-        n = base.filter(_tab_filter(tab, user, today))[: COUNT_CAP + 1].count()
+        n = base.filter(_tab_filter(tab, user, today)).order_by()[: COUNT_CAP + 1].count()
         counts[tab] = f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
     return counts
 

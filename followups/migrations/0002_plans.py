@@ -394,5 +394,37 @@ class Migration(migrations.Migration):
                 name="followups_step_repeat_positive",
             ),
         ),
+        migrations.RemoveIndex(
+            model_name="task",
+            name="followups_task_open_due",
+        ),
+        migrations.RemoveIndex(
+            model_name="task",
+            name="followups_task_open_mine",
+        ),
+        migrations.AddIndex(
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["branch", "due_on", "id"],
+                name="followups_task_open_due",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["assignee", "due_on", "id"],
+                name="followups_task_open_mine",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("escalated_at__isnull", False), ("status", "open")),
+                fields=["branch", "due_on", "id"],
+                name="followups_task_escalated",
+            ),
+        ),
         migrations.RunPython(forwards, backwards),
     ]

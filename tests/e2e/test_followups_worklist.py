@@ -39,7 +39,9 @@ def clinic(branch, front_desk):
     importlib.import_module("followups.migrations.0002_plans").add_templates(apps, None)
     surgery = ServiceCategoryFactory(code="SURG", name="口腔外科")
     extraction = ServiceItemFactory(code="SU01", name="普通拔牙", category=surgery, price="300.00")
-    make_plan("拔牙术后回访", category=surgery, steps=[("拔牙术后第1天回访", 1, "days")], care="咬紧棉球30分钟。")
+    make_plan(
+        "拔牙术后回访", category=surgery, steps=[("拔牙术后第1天回访", 1, "days")], care="咬紧棉球30分钟。"
+    )
     doctor = make_doctor(branch, "doc_chen", "陈医生")
     person = make_member(branch, name="王芳", phone="13900002222")
     cs = make_staff(Role.CUSTOMER_SERVICE, [branch], username="kefu")
@@ -55,7 +57,13 @@ def clinic(branch, front_desk):
     )
     start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
     appt = appointment_services.appointment_book(
-        actor=front_desk, branch=branch, member=person, service=extraction, doctor=doctor, start=start, channel="phone"
+        actor=front_desk,
+        branch=branch,
+        member=person,
+        service=extraction,
+        doctor=doctor,
+        start=start,
+        channel="phone",
     )
     appointment_services.appointment_check_in(actor=front_desk, appointment=appt)
     appt = appointment_services.appointment_start_treatment(actor=front_desk, appointment=appt)
