@@ -239,6 +239,11 @@ def _past_visit(*, actor, branch: Branch, member, item: ServiceItem, doctor, day
 
 @transaction.atomic
 def seed_followups(*, branches: dict[str, Branch]) -> dict[str, int]:
+    # The message templates of the migration (a flushed test database has lost them).
+    import importlib
+
+    from django.apps import apps
+
     from appointments import schedule
     from appointments.errors import AppointmentError
     from appointments.models import Appointment
@@ -246,6 +251,7 @@ def seed_followups(*, branches: dict[str, Branch]) -> dict[str, int]:
 
     from .plans import plan_tasks_for_visit, tasks_escalate_overdue
 
+    importlib.import_module("followups.migrations.0002_plans").add_templates(apps, None)
     counts = {"plans": seed_plans(), "visits": 0, "tasks": 0}
     rep_user = User.objects.filter(username="service").first()
     if rep_user is not None:

@@ -132,3 +132,30 @@ def test_a_checked_out_visit_puts_its_follow_up_on_the_list_and_customer_service
     mobile.screenshot(path="var/screenshots/followups-4-task-390.png", full_page=True)
     phone.close()
     assert width[0] <= width[1] and width2[0] <= width2[1], (width, width2)
+
+
+def test_the_work_list_and_task_page_have_no_serious_axe_violation(live_server, browser, clinic, manager):
+    from tests.e2e.test_accessibility import AXE, AXE_RUN, report
+
+    task = Task.objects.get(source_key="e2e:overdue")
+    found = {}
+    for username, viewport in (("kefu", (1280, 800)), ("kefu", (390, 844)), ("branch_manager", (1280, 800))):
+        context = browser.new_context(
+            base_url=live_server.url,
+            bypass_csp=True,  # axe is injected as an inline script
+            locale="zh-CN",
+            viewport={"width": viewport[0], "height": viewport[1]},
+            is_mobile=viewport[0] < 500,
+        )
+        page = context.new_page()
+        log_in(page, live_server.url, username)
+        for url in ("/followups/?tab=team", f"/followups/tasks/{task.pk}/"):
+            page.goto(url)
+            page.wait_for_load_state()
+            page.add_script_tag(path=str(AXE))
+            found[(f"{username}@{viewport[0]}", url)] = page.evaluate(AXE_RUN)
+            width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], (username, url, width)
+        context.close()
+    errors = {k: v for k, v in found.items() if v}
+    assert not errors, report(errors)
