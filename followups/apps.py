@@ -36,4 +36,21 @@ class FollowupsConfig(AppConfig):
         from .plan_models import ServiceRep
 
         register_merge_field(ServiceRep, "member", before_move=plan_receivers.rep_before_merge)
+        from members.registry import ProfileTab, register_profile_tab, register_timeline_source
+
+        from . import worklist
+
+        register_profile_tab(
+            ProfileTab(
+                key="followups",
+                label=_("Follow-ups"),
+                template="followups/plan_member_tab.html",
+                context=worklist.member_tab,
+                permission="followups.view_task",
+                order=40,
+            )
+        )
+        register_timeline_source(
+            "followups.attempts", worklist.member_timeline, permission="followups.view_task"
+        )
         plan_receivers.connect()

@@ -176,3 +176,50 @@ def recent_contacts(task: Task, limit: int = 10):
         .select_related("staff__staff")
         .order_by("-at", "-id")[:limit]
     )
+
+
+def member_tab(member, user) -> dict:
+    """The person's tasks the user may see (open first, then newest), for the profile tab."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    tasks = list(
+        tasks_for_user(user)
+        .filter(member=member)
+        .select_related("assignee__staff")
+        .annotate(
+            open_first=Case(
+                When(status=TaskStatus.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+            )
+        )
+        .order_by("open_first", "-due_on", "-id")[:30]
+    )
+    return {"tasks": tasks, "today": timezone.localdate()}
+
+
+def member_timeline(member, user, limit):
+    """Each attempt at the person's tasks, on the profile timeline."""
+    from django.urls import reverse
+
+    from members.registry import TimelineEntry
+
+    visible = tasks_for_user(user).filter(member=member)
+    attempts = (
+        TaskAttempt.objects.filter(task__in=visible)
+        .select_related("task", "actor__staff")
+        .order_by("-at", "-id")[:limit]
+    )
+    for a in attempts:
+        detail = a.get_outcome_display()
+        if a.satisfaction:
+            detail += f" · {a.satisfaction} ★"
+        if a.notes:
+            detail += f" · {a.notes}"
+        yield TimelineEntry(
+            at=a.at,
+            kind="followups.attempt",
+            title=a.task.title,
+            detail=detail,
+            icon="bi-telephone-outbound",
+            url=reverse("followups:task", args=[a.task_id]),
+            staff=getattr(getattr(a.actor, "staff", None), "full_name", ""),
+        )

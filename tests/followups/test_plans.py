@@ -161,8 +161,14 @@ def test_a_dedicated_rep_gets_the_tasks_when_the_tier_has_one(
     clock,
     django_capture_on_commit_callbacks,
 ):
+    import importlib
+
+    from django.apps import apps
+
     from loyalty import services as loyalty_services
     from loyalty.models import Tier
+
+    importlib.import_module("loyalty.migrations.0002_programme_and_roles").seed(apps, None)
 
     rep = make_staff(Role.CUSTOMER_SERVICE, [branch], username="cs_rep")
     loyalty_services.membership_enrol(actor=None, member=person, branch=branch, welcome_points=0)
