@@ -268,6 +268,8 @@ def task_close(*, actor, task: Task, reason: str) -> Task:
         raise TaskError(_("Say why the task is closed."), field="reason")
     _close(task, actor=actor, status=TaskStatus.CANCELLED, reason=reason)
     task.save()
+    # "No call needed this time" does not end a monthly plan: its next occurrence follows.
+    plan_next_occurrence(task, actor=actor)
     audit_record(
         actor=actor,
         action="followups.task.closed",

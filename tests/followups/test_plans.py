@@ -359,3 +359,20 @@ def test_months_are_calendar_months_clamped_to_the_months_end(day, months, expec
 def test_the_receivers_are_connected():
     assert any("followups.plans.visit_completed" in str(r[0]) for r in visit_completed.receivers)
     assert plan_receivers.on_visit_completed
+
+
+def test_closing_a_monthly_task_without_a_call_still_brings_the_next_month(
+    front_desk, branch, person, doc, cs, clock, django_capture_on_commit_callbacks
+):
+    from followups.task_services import task_close
+    from tests.clinic.factories import ServiceCategoryFactory, ServiceItemFactory
+
+    ortho = ServiceCategoryFactory(code="ORTH", name="正畸")
+    braces = ServiceItemFactory(code="OR02", name="隐形矫正", category=ortho, price="32000.00")
+    make_plan("正畸每月回访", category=ortho, steps=[("正畸月度回访", 1, "months")], times=24)
+    visit = complete_visit(
+        front_desk, branch, person, [braces], doc, capture=django_capture_on_commit_callbacks
+    )
+    task_close(actor=cs, task=Task.objects.get(visit=visit), reason="本月已到店复诊")
+    nxt = Task.objects.get(visit=visit, occurrence=2)
+    assert (nxt.status, nxt.due_on) == ("open", dt.date(2027, 2, 7))
