@@ -3,7 +3,9 @@ Imported from ``FollowupsConfig.ready``."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 
 from clinic.admin import AuditedAdmin, BranchScopedAdmin
 
@@ -13,6 +15,7 @@ from .plan_models import FollowupPlan, FollowupStep, ServiceRep
 class FollowupStepInline(admin.TabularInline):
     model = FollowupStep
     extra = 0
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 36})}}
     fields = [
         "order",
         "title",

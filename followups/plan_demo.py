@@ -294,13 +294,10 @@ def seed_followups(*, branches: dict[str, Branch]) -> dict[str, int]:
         counts["visits"] += 1
         counts["tasks"] += len(plan_tasks_for_visit(visit=visit))
     # One task already tried once and not reached, so the work list shows a retry.
-    tried = (
-        Task.objects.filter(
-            status=TaskStatus.OPEN, attempts_count=0, visit__appointment__notes__startswith=DEMO_NOTE
-        )
-        .order_by("due_on", "id")
-        .first()
-    )
+    demo_tasks = Task.objects.filter(visit__appointment__notes__startswith=DEMO_NOTE)
+    tried = None
+    if not demo_tasks.filter(attempts_count__gt=0).exists():  # once, not on every run
+        tried = demo_tasks.filter(status=TaskStatus.OPEN).order_by("due_on", "id").first()
     if tried is not None and tried.assignee is not None:
         from .task_services import task_attempt_record
 

@@ -148,14 +148,26 @@ class ReassignForm(forms.Form):
 
 
 class BulkReassignForm(forms.Form):
-    assignee = StaffChoiceField(
-        label=_("Give to"), queryset=User.objects.none(), required=False, empty_label=_("Unassigned")
-    )
+    """Whom to give the ticked tasks to: a person, or ``none`` (back to unassigned). The
+    first option is a prompt, so a click on 重新指派 with nothing chosen changes nothing."""
+
+    assignee = forms.CharField(label=_("Give to"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = staff_for(user)
-        self.fields["assignee"].widget.attrs["class"] = "form-select form-select-sm"
+        self.staff = {str(u.pk): u for u in staff_for(user)}
+        self.choices = [
+            ("", _("Choose a person")),
+            *((pk, StaffChoiceField.label_from_instance(None, u)) for pk, u in self.staff.items()),
+        ]
+
+    def clean_assignee(self):
+        value = self.cleaned_data["assignee"]
+        if value == UNASSIGNED:
+            return None
+        if value not in self.staff:
+            raise forms.ValidationError(_("Choose a person."))
+        return self.staff[value]
 
     def task_ids(self) -> list[int]:
         """The ticked tasks' ids (``tasks``, many): ASCII digits only, at most 500."""

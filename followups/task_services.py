@@ -14,10 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clinic.errors import DomainError
 from clinic.notifications.errors import NotificationError
@@ -54,6 +56,11 @@ _COMM_CHANNEL = {
     TaskChannel.SMS: CommChannel.SMS,
     TaskChannel.WECHAT: CommChannel.WECHAT,
 }
+
+
+def _clinic_language(message, **params) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(message) % params
 
 
 def _lock(task: Task) -> Task:
@@ -117,6 +124,7 @@ def task_attempt_record(
 
     attempt = TaskAttempt.objects.create(
         task=task,
+        at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
         outcome=outcome,
         satisfaction=satisfaction,
@@ -140,9 +148,11 @@ def task_attempt_record(
     if task.status == TaskStatus.DONE:
         plan_next_occurrence(task, actor=actor)
     if log_contact:
-        summary = f"{task.title}：{AttemptOutcome(outcome).label}"
-        if satisfaction is not None:
-            summary += _("; satisfaction %(n)s/5") % {"n": satisfaction}
+        # The log is read by every colleague: in the clinic's language, whoever writes it.
+        with translation.override(settings.LANGUAGE_CODE):
+            summary = f"{task.title}：{AttemptOutcome(outcome).label}"
+            if satisfaction is not None:
+                summary += _("; satisfaction %(n)s/5") % {"n": satisfaction}
         if notes:
             summary += f"。{notes}"
         communication_log_add(
@@ -323,7 +333,7 @@ def task_sms_send(*, actor, task: Task, template_key: str):
             member=task.member,
             channel=CommChannel.SMS,
             direction=Direction.OUTBOUND,
-            summary=_("SMS sent: %(name)s") % {"name": template.name or template.key},
+            summary=_clinic_language(gettext_lazy("SMS sent: %(name)s"), name=template.name or template.key),
             branch=task.branch,
         )
         audit_record(

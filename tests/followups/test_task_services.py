@@ -198,3 +198,11 @@ def test_a_template_sms_is_queued_once_a_day_and_noted(task, cs):
     assert CommunicationLog.objects.filter(member=task.member, channel="sms").count() == 1
     with pytest.raises(TaskError):  # the care template needs a visit: not offered here
         task_sms_send(actor=cs, task=task, template_key="followups.care")
+
+
+def test_the_communication_log_is_written_in_the_clinics_language(task, cs):
+    from django.utils import translation
+
+    with translation.override("en"):
+        task_attempt_record(actor=cs, task=task, outcome=AttemptOutcome.NOT_REACHED, notes="关机")
+    assert CommunicationLog.objects.get(member=task.member).summary == "洁牙复诊提醒：未接通。关机"

@@ -181,6 +181,11 @@ def test_a_manager_bulk_reassigns_and_customer_service_may_not(tasks, cs, manage
     assert set(Task.objects.filter(assignee=other).values_list("pk", flat=True)) == set(ids)
     page = login(manager).get(reverse(URL), {"tab": "team"})
     assert b'data-testid="bulk-reassign"' in page.content
+    # Nothing chosen: nothing changes; "none" puts them back to unassigned.
+    login(manager).post(reverse("followups:bulk_reassign"), {"tasks": ids, "assignee": ""})
+    assert Task.objects.filter(assignee=other).count() == 2
+    login(manager).post(reverse("followups:bulk_reassign"), {"tasks": ids, "assignee": "none"})
+    assert Task.objects.filter(pk__in=ids, assignee__isnull=True).count() == 2
 
 
 def test_sms_and_close_from_the_task_page(tasks, cs):
