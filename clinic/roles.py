@@ -357,6 +357,44 @@ for _role, _perms in _PARTNER_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# followups: plans, tasks and the work list (issue 14). Customer service works tasks (and
+# books the person from a task); doctors see their own patients' tasks read-only; managers
+# see the branch and reassign; HQ configures the plans in admin.
+_FOLLOWUP_WORK = {"followups.view_task", "followups.work_task"}
+_FOLLOWUPS_GRANTS: dict[str, set[str]] = {
+    Role.CUSTOMER_SERVICE: _FOLLOWUP_WORK | {"appointments.add_appointment"},
+    Role.DOCTOR: {"followups.view_task"},
+    Role.BRANCH_MANAGER: _FOLLOWUP_WORK
+    | {
+        "followups.reassign_task",
+        "followups.view_followupplan",
+        "followups.view_followupstep",
+        "followups.view_servicerep",
+        "followups.add_servicerep",
+        "followups.change_servicerep",
+        "followups.delete_servicerep",
+    },
+    Role.HQ_ADMIN: _FOLLOWUP_WORK
+    | {
+        "followups.reassign_task",
+        "followups.view_followupplan",
+        "followups.add_followupplan",
+        "followups.change_followupplan",
+        "followups.delete_followupplan",
+        "followups.view_followupstep",
+        "followups.add_followupstep",
+        "followups.change_followupstep",
+        "followups.delete_followupstep",
+        "followups.view_servicerep",
+        "followups.add_servicerep",
+        "followups.change_servicerep",
+        "followups.delete_servicerep",
+    },
+}
+for _role, _perms in _FOLLOWUPS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
     applied; runs after every ``migrate`` and is idempotent.

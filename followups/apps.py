@@ -19,3 +19,38 @@ class FollowupsConfig(AppConfig):
         from .models import Task
 
         register_merge_field(Task, "member")
+
+        # Plans, tasks and the work list (plan_*.py, worklist.py).
+        from clinic.navigation import NavItem, register
+
+        register(
+            NavItem(
+                "followups:worklist",
+                _("Follow-ups"),
+                "bi-telephone-outbound",
+                ("followups.view_task",),
+                order=40,
+            )
+        )
+        from . import plan_admin, plan_receivers, plan_tasks  # noqa: F401  (admin, signals, Celery)
+        from .plan_models import ServiceRep
+
+        register_merge_field(ServiceRep, "member", before_move=plan_receivers.rep_before_merge)
+        from members.registry import ProfileTab, register_profile_tab, register_timeline_source
+
+        from . import worklist
+
+        register_profile_tab(
+            ProfileTab(
+                key="followups",
+                label=_("Follow-ups"),
+                template="followups/plan_member_tab.html",
+                context=worklist.member_tab,
+                permission="followups.view_task",
+                order=40,
+            )
+        )
+        register_timeline_source(
+            "followups.attempts", worklist.member_timeline, permission="followups.view_task"
+        )
+        plan_receivers.connect()

@@ -73,23 +73,80 @@ class Task(models.Model):
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    # Plans (followups.plans): the step a follow-up comes from and which of its repeats.
+    step = models.ForeignKey(
+        "followups.FollowupStep",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("plan step"),
+    )
+    occurrence = models.PositiveSmallIntegerField(_("occurrence"), default=1)
+    # Working a task (followups.task_services): the latest attempt's outcome, how many
+    # attempts so far, the task this one is the next step of, who it went up to.
+    attempts_count = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=14, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
+    previous = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("follows")
+    )
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("escalated to"),
+    )
+    close_reason = models.CharField(_("why closed"), max_length=200, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
 
     class Meta:
         ordering = ["due_on", "id"]
         verbose_name = _("follow-up task")
         verbose_name_plural = _("follow-up tasks")
+        permissions = [
+            ("work_task", _("Work follow-up tasks (call, record outcomes)")),
+            ("reassign_task", _("Reassign follow-up tasks")),
+        ]
         indexes = [
             models.Index(
-                fields=["branch", "due_on"], condition=Q(status="open"), name="followups_task_open_due"
+                fields=["branch", "due_on", "id"], condition=Q(status="open"), name="followups_task_open_due"
             ),
             models.Index(
-                fields=["assignee", "due_on"], condition=Q(status="open"), name="followups_task_open_mine"
+                fields=["assignee", "due_on", "id"],
+                condition=Q(status="open"),
+                name="followups_task_open_mine",
             ),
             models.Index(fields=["member", "status"], name="followups_task_member"),
+            # The work list's 已上报 tab (and its count): few rows, so a small partial index.
+            models.Index(
+                fields=["branch", "due_on", "id"],
+                condition=Q(status="open", escalated_at__isnull=False),
+                name="followups_task_escalated",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="followups_task_satisfaction_1_5",
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.title} · {self.member}"
+
+    @property
+    def outcome_label(self) -> str:
+        return str(AttemptOutcome(self.outcome).label) if self.outcome in AttemptOutcome.values else ""
 
 
 class AttemptOutcome(models.TextChoices):

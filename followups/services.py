@@ -26,6 +26,9 @@ def task_create(
     channel: str = TaskChannel.PHONE,
     script: str = "",
     visit=None,
+    step=None,
+    occurrence: int = 1,
+    previous: Task | None = None,
 ) -> tuple[Task, bool]:
     """The task ``source_key`` names, made once: ``(task, created)``. A second call with the
     same key returns the first task unchanged (a re-run job, a re-delivered signal)."""
@@ -47,6 +50,9 @@ def task_create(
                 channel=channel,
                 script=script,
                 visit=visit,
+                step=step,
+                occurrence=occurrence,
+                previous=previous,
             )
     except IntegrityError:  # made meanwhile by a concurrent run
         return Task.objects.get(source_key=source_key), False

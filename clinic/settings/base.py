@@ -290,7 +290,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketing.consultation_tasks.enrolments_sync",
         "schedule": crontab(minute=17),
     },
+    # Follow-up plans (docs/followups.md): the sweep for visits a lost signal missed, hourly;
+    # overdue tasks up to the branch manager, each morning before the shift starts.
+    "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
+    "followups-plans-escalate": {
+        "task": "followups.plan_tasks.escalate",
+        "schedule": crontab(hour=8, minute=5),
+    },
 }
+
+# --- Follow-up plans and the work list (docs/followups.md) -------------------------------
+# A task not reached is tried again the next day, this many tries in all.
+FOLLOWUPS_MAX_ATTEMPTS = env.int("FOLLOWUPS_MAX_ATTEMPTS", default=3)
+# Open tasks overdue by this many days or more go up to the branch manager.
+FOLLOWUPS_ESCALATE_AFTER_DAYS = env.int("FOLLOWUPS_ESCALATE_AFTER_DAYS", default=1)
 
 # --- Notifications (see docs/notifications.md) -------------------------------------------
 # Backend per channel: console, file (writes var/outbox/, the development default), locmem,

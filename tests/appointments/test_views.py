@@ -221,7 +221,8 @@ def test_read_only_role_may_look_but_not_post(client_for, customer_service, appt
     assert client.get(reverse("appointments:detail", args=[appt.pk])).status_code == 200
     assert client.post(reverse("appointments:transition", args=[appt.pk, "check-in"])).status_code == 403
     assert client.post(reverse("appointments:cancel", args=[appt.pk]), {"reason": "x"}).status_code == 403
-    assert client.get(reverse("appointments:book")).status_code == 403
+    # Customer service books from a follow-up task (docs/followups.md), nothing more.
+    assert client.get(reverse("appointments:book")).status_code == 200
     appt.refresh_from_db()
     assert appt.status == Status.BOOKED
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 import sys
 import traceback
@@ -56,6 +57,7 @@ SUCCESS_IS_200 = {"members:reveal"}
 # URLs that end the test's session or are not pages of the project.
 SKIP_NAMES = {"logout", "login", "set_language", "javascript-catalog", "healthz", "favicon", "view_on_site"}
 SKIP_PREFIXES = ("admin/jsi18n", "static/", "media/")
+ONLY = tuple(p for p in os.environ.get("BAD_INPUT_ONLY", "").split(",") if p)
 # Form fields the test client must keep as the page sent them.
 KEEP_FIELDS = {"csrfmiddlewaretoken"}
 
@@ -178,6 +180,10 @@ class World:
         if route.startswith("marketing/statements"):
             return self.statement
         return self.partner
+        from followups.models import Task
+
+        task = Task.objects.filter(status="open").order_by("pk").first()
+        self.task = task.pk if task else 1
 
     def kwargs(self, name: str, route: str) -> dict | None:
         """URL kwargs for a pattern, or None when the test cannot build it."""
@@ -194,6 +200,7 @@ class World:
                     else self.appointment,
                     "notifications": self.outbox,
                     "marketing": self.marketing_pk(name, route),
+                    "followups": self.task,
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1
@@ -336,6 +343,9 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
         if name.split(":")[-1] not in SKIP_NAMES
         and not route.startswith(SKIP_PREFIXES)
         and zlib.crc32(name.encode()) % SHARDS == shard
+        # BAD_INPUT_ONLY=followups,admin:followups_ narrows a run to some URL names (a quick
+        # check while working on them; the whole run is the one that counts).
+        and (not ONLY or name.startswith(ONLY))
     ]
     urls: dict[str, tuple[str, object]] = {}
     unbuilt = []
@@ -406,4 +416,4 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
         list(distinct.values())[:40]
     )
     assert not unbuilt, f"add URL arguments for: {unbuilt}"
-    assert probe.requests > 1000 // SHARDS, probe.requests
+    assert ONLY or probe.requests > 1000 // SHARDS, probe.requests

@@ -22,8 +22,8 @@ from clinic.models import AuditLog, JobHeartbeat
 from clinic.roles import permission_label
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("clinic", "members", "loyalty", "appointments", "marketing", "notifications")
-SOURCE_DIRS = ["clinic", "members", "loyalty", "appointments", "marketing"]
+APPS = ("clinic", "members", "loyalty", "appointments", "marketing", "followups", "notifications")
+SOURCE_DIRS = ["clinic", "members", "loyalty", "appointments", "marketing", "followups"]
 # Any Latin word of two letters or more is English (or a code) on a Chinese screen.
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 ACTION_CODE = re.compile(r"^(?:{})\.[a-z_]+\.[a-z_]+$".format("|".join(APPS)))
@@ -121,6 +121,7 @@ def test_every_seeded_message_template_has_a_label():
         ("loyalty.migrations.0006_referrals", "_templates"),
         ("loyalty.migrations.0009_stored_value", "_templates"),
         ("marketing.migrations.0002_consultations", "add_templates"),
+        ("followups.migrations.0002_plans", "add_templates"),
     ]:
         getattr(importlib.import_module(module), fn)(apps, None)
     seed_notifications(branches={})

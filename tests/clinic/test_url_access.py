@@ -246,6 +246,12 @@ def _build_world() -> dict:
     AccessAttempt.objects.create(**axes_row, get_data="", post_data="", failures_since_start=1)
     AccessLog.objects.create(**axes_row)
     AccessFailureLog.objects.create(**axes_row)
+    from followups.models import Task
+    from followups.plan_models import ServiceRep
+
+    ServiceRep.objects.get_or_create(member=member, defaults={"rep": users[Role.CUSTOMER_SERVICE]})
+    task = Task.objects.filter(branch=here, status="open").order_by("pk").first()
+    assert task is not None, "the demo has no open follow-up task in this branch"
     assert AuditLog.objects.filter(branch=here).exists()
 
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
@@ -260,6 +266,7 @@ def _build_world() -> dict:
         ("appointments/", appointment),
         ("marketing/consultations/", consultation),
         ("marketing/people/", member),
+        ("followups/", task),
     ]
     values = {
         "consent_id": consent.pk,

@@ -102,6 +102,7 @@ def world(request, db):
     )
     assert mapping_job.status == "mapping", mapping_job.message
     family = FamilyLink.objects.filter(member__branch=ja).first()
+    from followups.models import Task
     from marketing.models import Partner, Statement
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
@@ -111,6 +112,7 @@ def world(request, db):
         "contact": partner.contacts.first(),
         "term": partner.terms.first(),
         "statement": Statement.objects.filter(partner__branch=ja).order_by("status", "-month").first(),
+        "task": Task.objects.filter(branch=ja, status="open").order_by("due_on", "pk").first(),
         "member": member,
         "other": Member.objects.filter(branch=ja).exclude(pk=member.pk).first(),
         "appointment": Appointment.objects.filter(visit=visit).first(),
@@ -158,6 +160,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         return member
     if namespace == "marketing" and short.startswith("consult_"):
         return member if short == "consult_attribution" else {"pk": w["consultation"].pk}
+    if namespace == "followups":
+        return {"pk": w["task"].pk}
     if namespace == "appointments":
         return {"pk": w["visit" if short in {"visit", "checkout", "void", "receipt"} else "appointment"].pk}
     if namespace == "marketing" and short.startswith("statement_"):

@@ -272,6 +272,11 @@ class Command(BaseCommand):
 
         seed_partners(branches=branches)
 
+        # Follow-up plans, dedicated reps, past visits whose follow-ups are due today/overdue.
+        from followups.plan_demo import seed_followups
+
+        seed_followups(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,36 @@
+"""Labels of the followups app's codes (clinic.labels): what staff read in the audit log, the
+job monitor and the message templates."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from clinic.labels import audit_actions, job_names, message_templates
+
+audit_actions.register(
+    {
+        "followups.task.created": _("Follow-up task created"),
+        "followups.task.attempted": _("Follow-up attempt recorded"),
+        "followups.task.reassigned": _("Follow-up task reassigned"),
+        "followups.task.closed": _("Follow-up task closed"),
+        "followups.task.sms_sent": _("Follow-up message sent"),
+        "followups.task.superseded": _("Follow-up task replaced by a newer one"),
+        "followups.tasks.cancelled": _("Follow-up tasks cancelled"),
+        "followups.tasks.escalated": _("Overdue follow-up tasks escalated"),
+        "followups.tasks.reassigned": _("Follow-up tasks reassigned together"),
+    }
+)
+job_names.register(
+    {
+        "followups.plans.generate": _("Follow-up tasks from visits"),
+        "followups.plans.escalate": _("Overdue follow-up escalation"),
+    }
+)
+message_templates.register(
+    {
+        "followups.care": _("Care instructions"),
+        "followups.call_back": _("Missed follow-up call"),
+        "followups.book_invite": _("Invitation to book a check-up"),
+        "followups.escalated": _("Overdue follow-up tasks"),
+    }
+)
