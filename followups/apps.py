@@ -19,3 +19,7 @@ class FollowupsConfig(AppConfig):
         from .models import Task
 
         register_merge_field(Task, "member")
+        # Recall, dormancy, care and surveys (recall_receivers.py).
+        from . import recall_receivers
+
+        recall_receivers.connect()

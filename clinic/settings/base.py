@@ -284,7 +284,26 @@ CELERY_BEAT_SCHEDULE = {
     },
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-mark-no-shows": {"task": "appointments.tasks.mark_no_shows", "schedule": 300.0},
+    # Recall, dormancy, care, surveys (docs/recall.md): the nightly pass after midnight,
+    # messages in the day.
+    "followups-recall-nightly": {
+        "task": "followups.recall_tasks.recall_nightly",
+        "schedule": crontab(hour=1, minute=15),
+    },
+    "followups-recall-reminders": {
+        "task": "followups.recall_tasks.recall_reminders",
+        "schedule": crontab(hour=10, minute=15),
+    },
+    "followups-care-daily": {
+        "task": "followups.recall_tasks.care_daily",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "followups-surveys-send": {"task": "followups.recall_tasks.surveys_send", "schedule": 600.0},
 }
+# Task modules that are not an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["followups.recall_tasks"]
+# The public address of the site, for links in messages (the satisfaction survey).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 
 # --- Notifications (see docs/notifications.md) -------------------------------------------
 # Backend per channel: console, file (writes var/outbox/, the development default), locmem,

@@ -7,73 +7,200 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('appointments', '0003_visit_pricing_notes'),
-        ('clinic', '0005_role_default_grants_and_extra_roles'),
-        ('members', '0004_importjob_summary_and_digest'),
+        ("appointments", "0003_visit_pricing_notes"),
+        ("clinic", "0005_role_default_grants_and_extra_roles"),
+        ("members", "0004_importjob_summary_and_digest"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('followup', 'Post-treatment follow-up'), ('recall', 'Recall'), ('reactivation', 'Reactivation'), ('survey', 'Survey follow-up'), ('care', 'Care call')], max_length=14, verbose_name='kind')),
-                ('title', models.CharField(max_length=120, verbose_name='title')),
-                ('channel', models.CharField(choices=[('phone', 'Phone'), ('sms', 'SMS'), ('wechat', 'WeChat')], default='phone', max_length=8, verbose_name='channel')),
-                ('script', models.TextField(blank=True, verbose_name='script')),
-                ('due_on', models.DateField(verbose_name='due on')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('done', 'Done'), ('cancelled', 'Cancelled')], default='open', max_length=10, verbose_name='status')),
-                ('source_key', models.CharField(max_length=120, unique=True, verbose_name='source')),
-                ('escalated_at', models.DateTimeField(blank=True, null=True, verbose_name='escalated at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='followup_tasks', to=settings.AUTH_USER_MODEL, verbose_name='assignee')),
-                ('branch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinic.branch', verbose_name='branch')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='followup_tasks', to='members.member', verbose_name='person')),
-                ('visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='appointments.visit', verbose_name='visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("followup", "Post-treatment follow-up"),
+                            ("recall", "Recall"),
+                            ("reactivation", "Reactivation"),
+                            ("survey", "Survey follow-up"),
+                            ("care", "Care call"),
+                        ],
+                        max_length=14,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("title", models.CharField(max_length=120, verbose_name="title")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("phone", "Phone"), ("sms", "SMS"), ("wechat", "WeChat")],
+                        default="phone",
+                        max_length=8,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("script", models.TextField(blank=True, verbose_name="script")),
+                ("due_on", models.DateField(verbose_name="due on")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("done", "Done"), ("cancelled", "Cancelled")],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("source_key", models.CharField(max_length=120, unique=True, verbose_name="source")),
+                ("escalated_at", models.DateTimeField(blank=True, null=True, verbose_name="escalated at")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed at")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="followup_tasks",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="assignee",
+                    ),
+                ),
+                (
+                    "branch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinic.branch",
+                        verbose_name="branch",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="followup_tasks",
+                        to="members.member",
+                        verbose_name="person",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="appointments.visit",
+                        verbose_name="visit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'follow-up task',
-                'verbose_name_plural': 'follow-up tasks',
-                'ordering': ['due_on', 'id'],
+                "verbose_name": "follow-up task",
+                "verbose_name_plural": "follow-up tasks",
+                "ordering": ["due_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='TaskAttempt',
+            name="TaskAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
-                ('outcome', models.CharField(choices=[('reached', 'Reached'), ('not_reached', 'Not reached'), ('wrong_number', 'Wrong number')], max_length=14, verbose_name='outcome')),
-                ('satisfaction', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='satisfaction (1–5)')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='followups.task', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="at")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("reached", "Reached"),
+                            ("not_reached", "Not reached"),
+                            ("wrong_number", "Wrong number"),
+                        ],
+                        max_length=14,
+                        verbose_name="outcome",
+                    ),
+                ),
+                (
+                    "satisfaction",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="satisfaction (1–5)"
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="by",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="followups.task",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'task attempt',
-                'verbose_name_plural': 'task attempts',
-                'ordering': ['at', 'id'],
+                "verbose_name": "task attempt",
+                "verbose_name_plural": "task attempts",
+                "ordering": ["at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['branch', 'due_on'], name='followups_task_open_due'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["branch", "due_on"],
+                name="followups_task_open_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['assignee', 'due_on'], name='followups_task_open_mine'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["assignee", "due_on"],
+                name="followups_task_open_mine",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['member', 'status'], name='followups_task_member'),
+            model_name="task",
+            index=models.Index(fields=["member", "status"], name="followups_task_member"),
         ),
         migrations.AddConstraint(
-            model_name='taskattempt',
-            constraint=models.CheckConstraint(condition=models.Q(('satisfaction__isnull', True), models.Q(('satisfaction__gte', 1), ('satisfaction__lte', 5)), _connector='OR'), name='followups_attempt_satisfaction_1_5'),
+            model_name="taskattempt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("satisfaction__isnull", True),
+                    models.Q(("satisfaction__gte", 1), ("satisfaction__lte", 5)),
+                    _connector="OR",
+                ),
+                name="followups_attempt_satisfaction_1_5",
+            ),
         ),
     ]
