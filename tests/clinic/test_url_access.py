@@ -211,7 +211,15 @@ def _build_world() -> dict:
     AccessFailureLog.objects.create(**axes_row)
     assert AuditLog.objects.filter(branch=here).exists()
 
+    from followups.models import Recall
+    from followups.recall_demo import demo_invitation
+    from followups.surveys import survey_token
+
+    recall = Recall.objects.filter(branch=here).order_by("pk").first()
+    invitation = demo_invitation(here)
+    assert recall is not None and invitation is not None, "the demo has no recall or open survey here"
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
+        ("followups/recalls/", recall),
         ("members/import/", job),
         ("loyalty/coupons/batches/", batch),
         ("appointments/visits/", visit),
@@ -234,6 +242,7 @@ def _build_world() -> dict:
         "object_id": member.pk,
         "id": users[Role.FRONT_DESK].pk,
         "url": "no-such-page/",  # admin's catch-all
+        "token": survey_token(invitation),
     }
     return {
         "here": here,
