@@ -92,7 +92,7 @@ class RecallFilterForm(forms.Form):
         today = timezone.localdate()
         months = []
         year, month = today.year, today.month - 3
-        for _i in range(9):
+        for _i in range(12):
             while month < 1:
                 year, month = year - 1, month + 12
             while month > 12:
@@ -100,6 +100,7 @@ class RecallFilterForm(forms.Form):
             months.append((f"{year:04d}-{month:02d}", f"{year:04d}-{month:02d}"))
             month += 1
         self.fields["month"].choices = months
+        self.fields["month"].initial = f"{today.year:04d}-{today.month:02d}"
         for field in self.fields.values():
             field.widget.attrs["class"] = "form-select form-select-sm"
 

@@ -93,7 +93,13 @@ def world(request, db):
         upload=SimpleUploadedFile("old.csv", "姓名,手机号,性别\n陈静,13800007777,女\n".encode()),
     )
     family = FamilyLink.objects.filter(member__branch=ja).first()
+    from followups.models import Recall
+    from followups.recall_demo import demo_invitation
+    from followups.surveys import survey_token
+
     return {
+        "recall": Recall.objects.filter(branch=ja).first(),
+        "survey_token": survey_token(demo_invitation(ja)),
         "member": member,
         "other": Member.objects.filter(branch=ja).exclude(pk=member.pk).first(),
         "appointment": Appointment.objects.filter(visit=visit).first(),
@@ -130,6 +136,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         "appointments:line_remove": {"pk": w["visit"].pk, "line_id": w["line"].pk},
         "notifications:outbox_detail": {"pk": w["outbox"].pk},
         "notifications:outbox_resend": {"pk": w["outbox"].pk},
+        "followups:recall_due_set": {"pk": w["recall"].pk},
+        "followups:survey": {"token": w["survey_token"]},
     }
     if name in table:
         return table[name]
