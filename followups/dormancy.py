@@ -8,7 +8,8 @@
   year.
 - Each episode gets a phone task (``reactivation:<member>:<reason>:<episode>:<n>``), at most
   one open reactivation task per person, a new one only ``reactivation_retry_days`` after
-  the last and at most ``reactivation_max_tasks`` per episode (the cap on attempts).
+  the last and at most ``reactivation_max_tasks`` per episode (the cap on attempts); no more
+  than ``reactivation_daily_cap`` new ones per branch a day, the most recently lapsed first.
 - A checked-out visit closes the person's open reactivation task (``reactivation_close``).
 """
 
@@ -71,19 +72,33 @@ RETURNING id
 
 # Episodes that may get their next task: under the cap, spaced out, still current (a dormant
 # episode ends with a new visit), and the person has no open reactivation task.
+# The branch's daily cap keeps the list to what customer service can call (the most recently
+# lapsed first: they are the likeliest to come back); the rest wait for the next days.
 _DUE_SQL = """
-SELECT DISTINCT ON (r.member_id) r.id, r.member_id, r.branch_id, r.reason, r.episode, r.tasks_made
-  FROM followups_reactivation r
-  JOIN members_member m ON m.id = r.member_id
- WHERE r.tasks_made < %(cap)s
-   AND (r.last_task_on IS NULL OR r.last_task_on <= %(retry_before)s)
-   AND m.status = 'active'
-   AND (r.reason <> 'dormant' OR (m.last_visit_at < %(cutoff)s
-        AND to_char((m.last_visit_at AT TIME ZONE %(tz)s)::date, 'YYYY-MM-DD') = r.episode))
-   AND (r.reason <> 'spend_drop' OR r.episode = %(year)s)
-   AND NOT EXISTS (SELECT 1 FROM followups_task t
-                    WHERE t.member_id = r.member_id AND t.kind = 'reactivation' AND t.status = 'open')
- ORDER BY r.member_id, r.reason
+WITH due AS (
+    SELECT DISTINCT ON (r.member_id) r.id, r.member_id, r.branch_id, r.reason, r.episode, r.tasks_made,
+           m.last_visit_at
+      FROM followups_reactivation r
+      JOIN members_member m ON m.id = r.member_id
+     WHERE r.tasks_made < %(cap)s
+       AND (r.last_task_on IS NULL OR r.last_task_on <= %(retry_before)s)
+       AND m.status = 'active'
+       AND (r.reason <> 'dormant' OR (m.last_visit_at < %(cutoff)s
+            AND to_char((m.last_visit_at AT TIME ZONE %(tz)s)::date, 'YYYY-MM-DD') = r.episode))
+       AND (r.reason <> 'spend_drop' OR r.episode = %(year)s)
+       AND NOT EXISTS (SELECT 1 FROM followups_task t
+                        WHERE t.member_id = r.member_id AND t.kind = 'reactivation' AND t.status = 'open')
+     ORDER BY r.member_id, r.reason
+), made_today AS (
+    SELECT branch_id, count(*) AS n FROM followups_task
+     WHERE kind = 'reactivation' AND created_at >= %(day_start)s GROUP BY branch_id
+), ranked AS (
+    SELECT d.*, row_number() OVER (PARTITION BY d.branch_id ORDER BY d.last_visit_at DESC NULLS LAST, d.member_id)
+           + COALESCE(t.n, 0) AS rank
+      FROM due d LEFT JOIN made_today t ON t.branch_id = d.branch_id
+)
+SELECT id, member_id, branch_id, reason, episode, tasks_made FROM ranked
+ WHERE %(daily_cap)s = 0 OR rank <= %(daily_cap)s
 """
 
 
@@ -106,6 +121,8 @@ def reactivations_run(*, today: dt.date | None = None) -> dict[str, int]:
         "min_amount": rules.spend_drop_min_amount,
         "cap": rules.reactivation_max_tasks,
         "retry_before": today - dt.timedelta(days=rules.reactivation_retry_days),
+        "daily_cap": rules.reactivation_daily_cap,
+        "day_start": _start_of(today),
     }
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(_DORMANT_SQL, params)

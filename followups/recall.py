@@ -278,23 +278,23 @@ def recall_set_due(*, actor, recall: Recall, due_on: dt.date, reason: str) -> Re
 
 # --- the nightly pass -----------------------------------------------------------------------
 
-_SYNC_SQL = """
-WITH trig(type_id, item_id) AS (SELECT * FROM unnest(%(types)s::bigint[], %(items)s::bigint[])),
-latest AS (
-    SELECT DISTINCT ON (v.member_id, t.type_id)
-           v.member_id, t.type_id, v.id AS visit_id, v.branch_id,
-           (v.checked_out_at AT TIME ZONE %(tz)s)::date AS day
-      FROM appointments_visit v
-      JOIN appointments_chargeline l ON l.visit_id = v.id
-      JOIN trig t ON t.item_id = l.item_id
-      JOIN followups_recalltype rt ON rt.id = t.type_id
-      JOIN members_member m ON m.id = v.member_id
-     WHERE v.status = 'checked_out' AND v.checked_out_at >= %(since)s
-       AND (rt.max_age IS NULL OR m.birth_date IS NULL
-            OR (v.checked_out_at AT TIME ZONE %(tz)s)::date < m.birth_date + make_interval(years => rt.max_age + 1))
-     ORDER BY v.member_id, t.type_id, v.checked_out_at DESC, v.id DESC
-)
-{body}
+# The latest trigger visit of every (person, type), computed once per run into a temporary
+# table; new pairs are inserted from it set-based, stale ones are replayed one by one.
+_LATEST_SQL = """
+CREATE TEMP TABLE followups_latest ON COMMIT DROP AS
+WITH trig(type_id, item_id) AS (SELECT * FROM unnest(%(types)s::bigint[], %(items)s::bigint[]))
+SELECT DISTINCT ON (v.member_id, t.type_id)
+       v.member_id, t.type_id, v.id AS visit_id, v.branch_id,
+       (v.checked_out_at AT TIME ZONE %(tz)s)::date AS day
+  FROM appointments_visit v
+  JOIN appointments_chargeline l ON l.visit_id = v.id
+  JOIN trig t ON t.item_id = l.item_id
+  JOIN followups_recalltype rt ON rt.id = t.type_id
+  JOIN members_member m ON m.id = v.member_id
+ WHERE v.status = 'checked_out' AND v.checked_out_at >= %(since)s
+   AND (rt.max_age IS NULL OR m.birth_date IS NULL
+        OR (v.checked_out_at AT TIME ZONE %(tz)s)::date < m.birth_date + make_interval(years => rt.max_age + 1))
+ ORDER BY v.member_id, t.type_id, v.checked_out_at DESC, v.id DESC
 """
 
 _INSERT_NEW = """
@@ -302,17 +302,29 @@ INSERT INTO followups_recall (member_id, recall_type_id, branch_id, last_visit_i
                               manual, manual_reason, is_active, updated_at)
 SELECT l.member_id, l.type_id, l.branch_id, l.visit_id, l.day,
        (l.day + make_interval(months => rt.interval_months))::date, false, '', true, now()
-  FROM latest l JOIN followups_recalltype rt ON rt.id = l.type_id
- WHERE NOT EXISTS (SELECT 1 FROM followups_recall r WHERE r.member_id = l.member_id AND r.recall_type_id = l.type_id)
+  FROM followups_latest l JOIN followups_recalltype rt ON rt.id = l.type_id
 ON CONFLICT (member_id, recall_type_id) DO NOTHING
 RETURNING id
 """
 
 _STALE = """
 SELECT l.visit_id
-  FROM latest l JOIN followups_recall r ON r.member_id = l.member_id AND r.recall_type_id = l.type_id
+  FROM followups_latest l JOIN followups_recall r ON r.member_id = l.member_id AND r.recall_type_id = l.type_id
  WHERE (r.last_visit_on IS NULL OR l.day > r.last_visit_on) AND r.last_visit_id IS DISTINCT FROM l.visit_id
 """
+
+
+NIGHTLY_JOB = "followups.recall_nightly"
+
+
+def sync_since() -> dt.datetime | None:
+    """Where the nightly sync starts: two days before its last successful run (a margin for
+    visits checked out while it ran, and a night it missed), or from the beginning when it
+    never ran (the backfill at go-live)."""
+    from clinic.models import JobHeartbeat
+
+    last = JobHeartbeat.objects.filter(name=NIGHTLY_JOB).values_list("last_run_at", flat=True).first()
+    return last - dt.timedelta(days=2) if last else None
 
 
 def recalls_sync(*, since: dt.datetime | None = None) -> dict[str, int]:
@@ -335,13 +347,19 @@ def recalls_sync(*, since: dt.datetime | None = None) -> dict[str, int]:
         "since": since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
     }
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(_SYNC_SQL.format(body=_INSERT_NEW), params)
+        cur.execute(_LATEST_SQL, params)
+        cur.execute(_STALE)
+        stale = [r[0] for r in cur.fetchall()]
+        cur.execute(_INSERT_NEW)
         created_ids = [r[0] for r in cur.fetchall()]
         if created_ids:
-            _bulk_audit("followups.recall.created", Recall, created_ids, {"by": "recalls_sync"})
-    with connection.cursor() as cur:
-        cur.execute(_SYNC_SQL.format(body=_STALE), params)
-        stale = [r[0] for r in cur.fetchall()]
+            # One row for the run: a recall is the clinic's schedule derived from visits that
+            # are audited themselves, and a go-live backfill makes one per person.
+            audit_record(
+                actor=None,
+                action="followups.recall.synced",
+                changes={"created": len(created_ids), "since": params["since"], "first": min(created_ids)},
+            )
     for visit_id in stale:
         recall_on_visit(actor=None, visit=Visit(pk=visit_id))
     return {"created": len(created_ids), "replayed": len(stale)}

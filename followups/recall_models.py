@@ -219,6 +219,11 @@ class CarePolicy(models.Model):
     reactivation_retry_days = models.PositiveSmallIntegerField(
         _("reactivation: days between tasks"), default=30, validators=[MinValueValidator(1)]
     )
+    reactivation_daily_cap = models.PositiveIntegerField(
+        _("reactivation: new tasks per branch and day"),
+        default=200,
+        help_text=_("What customer service can call in a day; the most recently lapsed first. 0: no limit."),
+    )
     survey_delay_hours = models.PositiveSmallIntegerField(
         _("survey: hours after checkout"), default=2, validators=[MaxValueValidator(720)]
     )

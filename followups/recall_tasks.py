@@ -18,9 +18,13 @@ _RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 60, "retry_backoff_max": 
 def recall_nightly(self) -> dict:
     """Nightly: recalls of new trigger visits, recall phone tasks, dormancy and spend drops."""
     from .dormancy import reactivations_run
-    from .recall import recall_calls_make, recalls_sync
+    from .recall import recall_calls_make, recalls_sync, sync_since
 
-    out = {"sync": recalls_sync(), "calls": recall_calls_make(), "reactivation": reactivations_run()}
+    out = {
+        "sync": recalls_sync(since=sync_since()),
+        "calls": recall_calls_make(),
+        "reactivation": reactivations_run(),
+    }
     heartbeat_record(name="followups.recall_nightly")
     return out
 

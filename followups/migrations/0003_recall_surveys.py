@@ -230,6 +230,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "reactivation_daily_cap",
+                    models.PositiveIntegerField(
+                        default=200,
+                        help_text="What customer service can call in a day; the most recently lapsed first. 0: no limit.",
+                        verbose_name="reactivation: new tasks per branch and day",
+                    ),
+                ),
+                (
                     "survey_delay_hours",
                     models.PositiveSmallIntegerField(
                         default=2,
