@@ -347,11 +347,13 @@ def recalls_sync(*, since: dt.datetime | None = None) -> dict[str, int]:
         "since": since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
     }
     with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS followups_latest")  # an outer transaction's run
         cur.execute(_LATEST_SQL, params)
         cur.execute(_STALE)
         stale = [r[0] for r in cur.fetchall()]
         cur.execute(_INSERT_NEW)
         created_ids = [r[0] for r in cur.fetchall()]
+        cur.execute("DROP TABLE followups_latest")
         if created_ids:
             # One row for the run: a recall is the clinic's schedule derived from visits that
             # are audited themselves, and a go-live backfill makes one per person.

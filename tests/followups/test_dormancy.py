@@ -136,3 +136,18 @@ def test_a_visit_closes_the_open_reactivation_task(branch, clock, cleaning, visi
 def test_the_policy_row_is_made_when_missing():
     CarePolicy.objects.all().delete()
     assert care_policy().dormant_months == 6
+
+
+def test_new_tasks_per_branch_and_day_are_capped_most_recently_lapsed_first(branch, clock):
+    CarePolicy.objects.filter(pk=1).update(reactivation_daily_cap=2)
+    people = []
+    for i, day in enumerate((dt.date(2026, 1, 5), dt.date(2026, 4, 1), dt.date(2026, 5, 1), dt.date(2025, 3, 1))):
+        person = make_member(branch, name=f"沉睡{i}")
+        last_visit(person, day)
+        people.append(person)
+    clock.go(TODAY, 1)
+    assert reactivations_run() == {"episodes": 4, "tasks": 2}
+    assert set(Task.objects.values_list("member_id", flat=True)) == {people[1].pk, people[2].pk}
+    assert reactivations_run()["tasks"] == 0  # the day's cap is used up
+    clock.go(TODAY + dt.timedelta(days=1), 1)
+    assert reactivations_run()["tasks"] == 2  # the others the next day
