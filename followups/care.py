@@ -13,7 +13,6 @@ import logging
 
 from django.db import connection, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 from lunardate import LunarDate
 
 from clinic.notifications.models import MessageTemplate
@@ -198,4 +197,4 @@ def care_run(*, today: dt.date | None = None) -> dict[str, int]:
         }
 
 
-__all__ = ["_", "anniversaries_greet", "birthdays_greet", "care_run", "holiday_date", "holidays_greet"]
+__all__ = ["anniversaries_greet", "birthdays_greet", "care_run", "holiday_date", "holidays_greet"]

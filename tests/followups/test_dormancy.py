@@ -141,7 +141,9 @@ def test_the_policy_row_is_made_when_missing():
 def test_new_tasks_per_branch_and_day_are_capped_most_recently_lapsed_first(branch, clock):
     CarePolicy.objects.filter(pk=1).update(reactivation_daily_cap=2)
     people = []
-    for i, day in enumerate((dt.date(2026, 1, 5), dt.date(2026, 4, 1), dt.date(2026, 5, 1), dt.date(2025, 3, 1))):
+    for i, day in enumerate(
+        (dt.date(2026, 1, 5), dt.date(2026, 4, 1), dt.date(2026, 5, 1), dt.date(2025, 3, 1))
+    ):
         person = make_member(branch, name=f"沉睡{i}")
         last_visit(person, day)
         people.append(person)
