@@ -47,6 +47,7 @@ def connect() -> None:
     register_keep_credit("followups.recall", recall_keep_credits)
     _register_merge_fields()
     _register_navigation()
+    _register_profile()
     from . import recall_admin
 
     recall_admin.register()
@@ -114,3 +115,60 @@ def _recall_before_move(source, target) -> dict:
             Recall.objects.filter(pk=dup.pk).delete()
         dropped.append(older.pk)
     return {"recalls_dropped": dropped} if dropped else {}
+
+
+def _register_profile() -> None:
+    """The person's recalls and survey answers: a profile tab and timeline entries."""
+    from django.utils.translation import gettext_lazy as _
+
+    from members.registry import ProfileTab, register_profile_tab, register_timeline_source
+
+    register_profile_tab(
+        ProfileTab(
+            key="recalls",
+            label=_("Recalls and surveys"),
+            template="followups/recall_member_tab.html",
+            context=_tab_context,
+            permission="followups.view_recall",
+            order=40,
+        )
+    )
+    register_timeline_source("followups.recall", _timeline, permission="followups.view_recall")
+
+
+def _tab_context(member, user) -> dict:
+    from .models import RecallKeep, SurveyResponse
+    from .recall import recalls_for_member
+
+    return {
+        "recalls": list(recalls_for_member(member)),
+        "keeps": list(RecallKeep.objects.filter(member=member).select_related("recall__recall_type")[:10]),
+        "answers": list(SurveyResponse.objects.filter(member=member).select_related("doctor__staff")[:10])
+        if user.has_perm("followups.view_satisfaction")
+        else [],
+    }
+
+
+def _timeline(member, user, limit: int):
+    import datetime as dt
+
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from members.registry import TimelineEntry
+
+    from .models import RecallKeep
+
+    entries = []
+    for keep in RecallKeep.objects.filter(member=member, voided_at__isnull=True).select_related(
+        "recall__recall_type"
+    )[:limit]:
+        at = timezone.make_aware(dt.datetime.combine(keep.kept_on, dt.time(12)))
+        title = (_("Recall kept on time: %(type)s") if keep.on_time else _("Recall kept late: %(type)s")) % {
+            "type": keep.recall.recall_type.display_name
+        }
+        detail = _("+%(points)s points") % {"points": keep.points} if keep.points else ""
+        entries.append(
+            TimelineEntry(at=at, kind="recall", title=title, detail=detail, icon="bi-calendar2-check")
+        )
+    return entries

@@ -260,3 +260,23 @@ def test_a_recall_kept_on_time_counts_toward_keeping_the_tier_at_the_review(
     assert loyalty_services.tier_reviews_run() == {"kept": 1}
     membership.refresh_from_db()
     assert membership.tier.code == "gold"
+
+
+def test_the_profile_tab_and_timeline_show_the_person_s_recalls(
+    person, branch, cleaning, visit_on, customer_service
+):
+    from django.urls import reverse
+
+    from tests.conftest import login
+
+    enrol(person, branch)
+    visit_on(person, cleaning, D0)
+    visit_on(person, cleaning, dt.date(2026, 7, 6))
+    page = login(customer_service).get(reverse("members:detail", args=[person.pk]), {"tab": "recalls"})
+    html = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="recall-tab"' in html
+    assert "2027-01-06" in html and "洁牙复查" in html
+    from members.registry import timeline_for
+
+    entries = [e for e in timeline_for(person, customer_service) if e.kind == "recall"]
+    assert len(entries) == 1 and "+100" in entries[0].detail
