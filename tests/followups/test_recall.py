@@ -280,3 +280,45 @@ def test_the_profile_tab_and_timeline_show_the_person_s_recalls(
 
     entries = [e for e in timeline_for(person, customer_service) if e.kind == "recall"]
     assert len(entries) == 1 and "+100" in entries[0].detail
+
+
+def test_the_recall_list_and_setting_a_date_by_hand_through_the_page(
+    person,
+    branch,
+    other_branch,
+    cleaning,
+    visit_on,
+    clock,
+    customer_service,
+    front_desk,
+    doctor,
+    staff_factory,
+    django_assert_max_num_queries,
+):
+    from django.urls import reverse
+
+    from clinic.models import Role
+    from tests.conftest import login
+    from tests.members.factories import make_member
+
+    visit_on(person, cleaning, D0)
+    for i in range(5):
+        visit_on(make_member(branch, name=f"客户{i}"), cleaning, D0 + dt.timedelta(days=i + 1))
+    recall = recall_of(person)
+    clock.go(dt.date(2026, 7, 1), 10)
+    url = reverse("followups:recall_list")
+    cs = login(customer_service)
+    with django_assert_max_num_queries(14):  # constant: the rows come with their person, type and branch
+        page = cs.get(url)
+    assert page.status_code == 200 and len(page.context["page"].object_list) == 6
+    assert login(doctor).get(url).status_code == 403
+    set_url = reverse("followups:recall_due_set", args=[recall.pk])
+    assert login(front_desk).post(set_url, {"due_on": "2026-08-01", "reason": "x"}).status_code == 403
+    elsewhere = staff_factory(Role.CUSTOMER_SERVICE, [other_branch], username="pd_cs")
+    assert login(elsewhere).post(set_url, {"due_on": "2026-08-01", "reason": "x"}).status_code == 404
+    assert cs.post(set_url, {"due_on": "2026-08-01", "reason": ""}).status_code == 302
+    recall.refresh_from_db()
+    assert not recall.manual  # no reason: refused
+    assert cs.post(set_url, {"due_on": "2026-08-01", "reason": "八月回国"}).status_code == 302
+    recall.refresh_from_db()
+    assert (recall.due_on, recall.manual, recall.manual_reason) == (dt.date(2026, 8, 1), True, "八月回国")
