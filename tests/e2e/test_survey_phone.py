@@ -5,7 +5,6 @@ Also: the recall and satisfaction pages for a manager, with axe, at 1280 and 390
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import pytest
@@ -35,7 +34,9 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "locale":
 @pytest.fixture
 def answered_visit(request, branch, front_desk, cleaning):
     """A cleaning checked out at the 静安 branch on Monday 2026-12-07, 10:30."""
-    importlib.import_module("followups.migrations.0003_recall_surveys").seed(apps, None)
+    from followups.recall_seed import seed
+
+    seed(apps)
     clock = time_machine.travel(at(0, 9), tick=True)
     clock.start()
     request.addfinalizer(clock.stop)

@@ -19,7 +19,6 @@ from tests.clinic.factories import ServiceCategoryFactory, ServiceItemFactory
 from tests.members.factories import make_member
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
-_seed = importlib.import_module("followups.migrations.0003_recall_surveys")
 _programme = importlib.import_module("loyalty.migrations.0002_programme_and_roles")
 
 
@@ -44,7 +43,9 @@ def followup_seed(request):
         return
     request.getfixturevalue("db")
     _programme.seed(apps, None)
-    _seed.seed(apps, None)
+    from followups.recall_seed import seed
+
+    seed(apps)
     appt_templates = importlib.import_module("appointments.migrations.0002_roles_and_templates")
     appt_templates.add_templates(apps, None)
 
