@@ -300,6 +300,33 @@ _COUPONS_GRANTS[Role.HQ_ADMIN] = _COUPONS_GRANTS[Role.HQ_ADMIN] | {
 for _role, _perms in _COUPONS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+# --- follow-ups: recall, care, satisfaction (docs/recall.md) -------------------------------
+# Recalls due: customer service calls them, the front desk books them, managers oversee;
+# customer service and managers may set a due date by hand (audited). Satisfaction by
+# doctor and branch: managers and HQ. HQ configures recall types, holidays and the settings.
+_RECALL_GRANTS: dict[str, set[str]] = {role: set() for role in ROLE_PERMISSIONS}
+for _role in (Role.FRONT_DESK, Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _RECALL_GRANTS[_role] |= {"followups.view_recall"}
+for _role in (Role.CUSTOMER_SERVICE, Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _RECALL_GRANTS[_role] |= {"followups.set_recall_due"}
+for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _RECALL_GRANTS[_role] |= {
+        "followups.view_satisfaction",
+        "followups.view_surveyresponse",
+        "followups.view_recalltype",
+        "followups.view_careholiday",
+        "followups.view_carepolicy",
+    }
+_RECALL_GRANTS[Role.HQ_ADMIN] |= {
+    "followups.add_recalltype",
+    "followups.change_recalltype",
+    "followups.add_careholiday",
+    "followups.change_careholiday",
+    "followups.change_carepolicy",
+}
+for _role, _perms in _RECALL_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
 
 # marketing: consultations (咨询), attribution and the funnel (issue 13). Consultants log and
 # edit their own consultations; whoever receives or treats the person reads the thread;

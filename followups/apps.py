@@ -54,3 +54,8 @@ class FollowupsConfig(AppConfig):
             "followups.attempts", worklist.member_timeline, permission="followups.view_task"
         )
         plan_receivers.connect()
+
+        # Recall, dormancy, care and surveys (recall_receivers.py).
+        from . import recall_receivers
+
+        recall_receivers.connect()

@@ -18,12 +18,19 @@ audit_actions.register(
         "followups.tasks.cancelled": _("Follow-up tasks cancelled"),
         "followups.tasks.escalated": _("Overdue follow-up tasks escalated"),
         "followups.tasks.reassigned": _("Follow-up tasks reassigned together"),
+        "followups.task.closed_by_visit": _("Follow-up task closed by a visit"),
+        "followups.reactivation.opened": _("Dormant customer reactivation opened"),
+        "followups.survey.answered": _("Satisfaction survey answered"),
     }
 )
 job_names.register(
     {
         "followups.plans.generate": _("Follow-up tasks from visits"),
         "followups.plans.escalate": _("Overdue follow-up escalation"),
+        "followups.recall_nightly": _("Recalls and dormant customers, nightly"),
+        "followups.recall_reminders": _("Recall reminders"),
+        "followups.care_daily": _("Birthday, holiday and anniversary greetings"),
+        "followups.surveys_send": _("Satisfaction survey invitations"),
     }
 )
 message_templates.register(
@@ -32,5 +39,13 @@ message_templates.register(
         "followups.call_back": _("Missed follow-up call"),
         "followups.book_invite": _("Invitation to book a check-up"),
         "followups.escalated": _("Overdue follow-up tasks"),
+        "followups.recall_early": _("Check-up due soon"),
+        "followups.recall_due": _("Check-up due today"),
+        "followups.birthday": _("Birthday greeting"),
+        "followups.birthday_coupon": _("Birthday greeting with a coupon"),
+        "followups.holiday": _("Holiday greeting"),
+        "followups.anniversary_visit": _("Anniversary of the first visit"),
+        "followups.anniversary_enrol": _("Membership anniversary"),
+        "followups.survey": _("Satisfaction survey invitation"),
     }
 )

@@ -2,4 +2,13 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import recall_views, survey_views
+
+urlpatterns: list = [
+    path("recalls/", recall_views.recall_list, name="recall_list"),
+    path("recalls/<int:pk>/due/", recall_views.recall_due_set, name="recall_due_set"),
+    path("satisfaction/", recall_views.satisfaction, name="satisfaction"),
+    path("survey/<str:token>/", survey_views.survey, name="survey"),
+]

@@ -297,7 +297,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "followups.plan_tasks.escalate",
         "schedule": crontab(hour=8, minute=5),
     },
+    # Recall, dormancy, care, surveys (docs/recall.md): the nightly pass after midnight,
+    # messages in the day.
+    "followups-recall-nightly": {
+        "task": "followups.recall_tasks.recall_nightly",
+        "schedule": crontab(hour=1, minute=15),
+    },
+    "followups-recall-reminders": {
+        "task": "followups.recall_tasks.recall_reminders",
+        "schedule": crontab(hour=10, minute=15),
+    },
+    "followups-care-daily": {
+        "task": "followups.recall_tasks.care_daily",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "followups-surveys-send": {"task": "followups.recall_tasks.surveys_send", "schedule": 600.0},
 }
+# Task modules that are not an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["followups.recall_tasks"]
+# The public address of the site, for links in messages (the satisfaction survey).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 
 # --- Follow-up plans and the work list (docs/followups.md) -------------------------------
 # A task not reached is tried again the next day, this many tries in all.

@@ -136,7 +136,10 @@ def keep_requirement(
     row = Purchase.objects.filter(
         member_id=membership.member_id, reversed_at__isnull=True, occurred_at__gt=since, occurred_at__lte=now
     ).aggregate(amount=Sum("amount"), visits=Sum("visits", filter=Q(counts_as_visit=True)))
-    return needed_for(membership.tier, to_money(row["amount"] or 0), row["visits"] or 0)
+    from ..registry import keep_credits
+
+    credits = keep_credits(membership.member_id, since, now)
+    return needed_for(membership.tier, to_money(row["amount"] or 0), (row["visits"] or 0) + credits)
 
 
 def _change(
@@ -307,8 +310,11 @@ def tier_review(*, membership_id: int, today: dt.date | None = None) -> str:
         ):
             return "warned" if _warn(membership, today=today) else "none"
         return "none"
-    amount, visits = rolling_stats(membership.member, until=_end_of_day(membership.review_on))
+    review_end = _end_of_day(membership.review_on)
+    amount, visits = rolling_stats(membership.member, until=review_end)
     target = qualifying_tier(amount, visits)
+    if target.rank < membership.tier.rank and _kept_by_credits(membership, amount, visits, review_end):
+        target = membership.tier
     if target.rank >= membership.tier.rank:
         if target.rank > membership.tier.rank:
             _change(membership, to_tier=target, cause=TierCause.UPGRADE, actor=None, today=today)
@@ -339,6 +345,16 @@ def tier_review(*, membership_id: int, today: dt.date | None = None) -> str:
     )
     _notify_tier(membership, "loyalty.tier_downgraded", {"tier": lower.name}, suffix=review_day.isoformat())
     return "downgraded"
+
+
+def _kept_by_credits(membership: Membership, amount: Decimal, visits: int, review_end: dt.datetime) -> bool:
+    """Whether the keep credits that higher apps register (``loyalty.registry``: a recall
+    kept on time counts as a visit) let the member keep the tier they hold. Only keeping:
+    credits never lift a member above their tier."""
+    from ..registry import keep_credits
+
+    credits = keep_credits(membership.member_id, _months_back(review_end), review_end)
+    return credits > 0 and qualifies(membership.tier, amount, visits + credits)
 
 
 def _next_anniversary(day: dt.date, today: dt.date) -> dt.date:

@@ -61,7 +61,7 @@ ONLY = tuple(p for p in os.environ.get("BAD_INPUT_ONLY", "").split(",") if p)
 # Form fields the test client must keep as the page sent them.
 KEEP_FIELDS = {"csrfmiddlewaretoken"}
 
-PROJECT_APPS = {"clinic", "notifications", "members", "loyalty", "appointments", "auth"}
+PROJECT_APPS = {"clinic", "notifications", "members", "loyalty", "appointments", "auth", "followups"}
 GET_PARAM = re.compile(r"""request\.GET(?:\.get|\.getlist)?[\[(]\s*["'](\w+)["']""")
 POST_PARAM = re.compile(r"""request\.POST(?:\.get|\.getlist)?[\[(]\s*["'](\w+)["']""")
 
@@ -224,6 +224,12 @@ class World:
                 out[key] = "json"
             elif key == "action":
                 out[key] = "confirm"
+            elif key == "token":
+                from clinic.models import Branch
+                from followups.recall_demo import demo_invitation
+                from followups.surveys import survey_token
+
+                out[key] = survey_token(demo_invitation(Branch.objects.get(code="JA")))
             elif key in ("object_id", "id"):
                 model = _admin_model(name)
                 obj = model.objects.order_by("pk").first() if model else None

@@ -125,6 +125,9 @@ def test_every_seeded_message_template_has_a_label():
     ]:
         getattr(importlib.import_module(module), fn)(apps, None)
     seed_notifications(branches={})
+    from followups.recall_seed import seed as seed_followups
+
+    seed_followups(apps)
 
     keys = set(MessageTemplate.objects.values_list("key", flat=True))
     assert "appointments.reminder" in keys  # the migrations' programme is there

@@ -254,7 +254,15 @@ def _build_world() -> dict:
     assert task is not None, "the demo has no open follow-up task in this branch"
     assert AuditLog.objects.filter(branch=here).exists()
 
+    from followups.models import Recall
+    from followups.recall_demo import demo_invitation
+    from followups.surveys import survey_token
+
+    recall = Recall.objects.filter(branch=here).order_by("pk").first()
+    invitation = demo_invitation(here)
+    assert recall is not None and invitation is not None, "the demo has no recall or open survey here"
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
+        ("followups/recalls/", recall),
         ("members/import/", job),
         ("marketing/partners/", partner),
         ("marketing/statements/", statement),
@@ -284,6 +292,7 @@ def _build_world() -> dict:
         "object_id": member.pk,
         "id": users[Role.FRONT_DESK].pk,
         "url": "no-such-page/",  # admin's catch-all
+        "token": survey_token(invitation),
     }
     return {
         "here": here,

@@ -102,7 +102,9 @@ def world(request, db):
     )
     assert mapping_job.status == "mapping", mapping_job.message
     family = FamilyLink.objects.filter(member__branch=ja).first()
-    from followups.models import Task
+    from followups.models import Recall, Task
+    from followups.recall_demo import demo_invitation
+    from followups.surveys import survey_token
     from marketing.models import Partner, Statement
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
@@ -113,6 +115,8 @@ def world(request, db):
         "term": partner.terms.first(),
         "statement": Statement.objects.filter(partner__branch=ja).order_by("status", "-month").first(),
         "task": Task.objects.filter(branch=ja, status="open").order_by("due_on", "pk").first(),
+        "recall": Recall.objects.filter(branch=ja).first(),
+        "survey_token": survey_token(demo_invitation(ja)),
         "member": member,
         "other": Member.objects.filter(branch=ja).exclude(pk=member.pk).first(),
         "appointment": Appointment.objects.filter(visit=visit).first(),
@@ -152,6 +156,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         "appointments:line_remove": {"pk": w["visit"].pk, "line_id": w["line"].pk},
         "notifications:outbox_detail": {"pk": w["outbox"].pk},
         "notifications:outbox_resend": {"pk": w["outbox"].pk},
+        "followups:recall_due_set": {"pk": w["recall"].pk},
+        "followups:survey": {"token": w["survey_token"]},
     }
     if name in table:
         return table[name]

@@ -277,6 +277,11 @@ class Command(BaseCommand):
 
         seed_followups(branches=branches)
 
+        # Recalls due this month, survey answers (one unhappy), a birthday today.
+        from followups.recall_demo import seed_recalls
+
+        seed_recalls(branches=branches)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
