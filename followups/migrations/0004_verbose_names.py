@@ -5,20 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('followups', '0003_recall_surveys'),
+        ("followups", "0003_recall_surveys"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='reactivation',
-            name='last_task',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='followups.task', verbose_name='last task'),
+            model_name="reactivation",
+            name="last_task",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="followups.task",
+                verbose_name="last task",
+            ),
         ),
         migrations.AlterField(
-            model_name='surveyinvitation',
-            name='nonce',
-            field=models.CharField(max_length=32, verbose_name='link nonce'),
+            model_name="surveyinvitation",
+            name="nonce",
+            field=models.CharField(max_length=32, verbose_name="link nonce"),
         ),
     ]
