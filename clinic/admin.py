@@ -123,9 +123,10 @@ def keep_unchanged_fields(form, obj) -> None:
             setattr(obj, field.attname, getattr(stored, field.attname))
 
 
-class ClinicAdmin(admin.ModelAdmin):
-    """The base of every admin in the project: text fields refuse invisible control characters
-    (clinic.fields), and autocomplete widgets survive malformed ids in a posted form."""
+class ClinicFormfieldsMixin:
+    """The form fields of every admin and inline in the project: text fields refuse invisible
+    control characters (clinic.fields) and store a textarea's line breaks as "\n", and
+    autocomplete widgets survive malformed ids in a posted form."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -138,12 +139,6 @@ class ClinicAdmin(admin.ModelAdmin):
                 formfield.to_python = _single_newlines(formfield.to_python)
         return formfield
 
-    def save_form(self, request, form, change):
-        obj = super().save_form(request, form, change)
-        if change and obj.pk is not None:
-            keep_unchanged_fields(form, obj)
-        return obj
-
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
@@ -155,6 +150,17 @@ class ClinicAdmin(admin.ModelAdmin):
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ClinicAdmin(ClinicFormfieldsMixin, admin.ModelAdmin):
+    """The base of every admin in the project (ClinicFormfieldsMixin's fields); a change form
+    saved unchanged keeps every stored value."""
+
+    def save_form(self, request, form, change):
+        obj = super().save_form(request, form, change)
+        if change and obj.pk is not None:
+            keep_unchanged_fields(form, obj)
+        return obj
 
 
 # --- branch scoping ---------------------------------------------------------------------------
@@ -240,6 +246,15 @@ class ScopedChoicesMixin:
         return filters
 
 
+class ClinicTabularInline(ScopedChoicesMixin, ClinicFormfieldsMixin, admin.TabularInline):
+    """The base of every tabular inline: the admins' form fields and scoped choices (an inline
+    of ``admin.TabularInline`` itself posts "\r\n" into its notes and offers every branch)."""
+
+
+class ClinicStackedInline(ScopedChoicesMixin, ClinicFormfieldsMixin, admin.StackedInline):
+    """The base of every stacked inline (see ClinicTabularInline)."""
+
+
 class BranchScopedMixin(ScopedChoicesMixin):
     """Rows are visible only through ``branch_field``: the lookup path to the owning branch
     (``"branch"``, ``"member__branch"``), or a tuple of paths of which any may match. A row
@@ -322,7 +337,7 @@ class BranchScopedReadOnlyAdmin(BranchScopedMixin, ReadOnlyAdmin):
     """A read-only admin of branch-owned rows (the points ledger, coupons, the audit log)."""
 
 
-class OpeningHoursInline(admin.TabularInline):
+class OpeningHoursInline(ClinicTabularInline):
     model = OpeningHours
     extra = 0
     max_num = 7

@@ -21,15 +21,18 @@ class FollowupsConfig(AppConfig):
         register_merge_field(Task, "member")
 
         # Plans, tasks and the work list (plan_*.py, worklist.py).
-        from clinic.navigation import NavItem, register
+        from clinic.navigation import NavGroup, NavItem, register, register_group
 
+        # One "Follow-ups" dropdown: the work list, recalls, satisfaction (recall_receivers.py).
+        register_group(NavGroup("followups", _("Follow-ups"), "bi-telephone-outbound"))
         register(
             NavItem(
                 "followups:worklist",
-                _("Follow-ups"),
+                _("Work list"),
                 "bi-telephone-outbound",
                 ("followups.view_task",),
                 order=40,
+                group="followups",
             )
         )
         from . import plan_admin, plan_receivers, plan_tasks  # noqa: F401  (admin, signals, Celery)

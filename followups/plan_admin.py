@@ -7,12 +7,12 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 
-from clinic.admin import AuditedAdmin, BranchScopedAdmin
+from clinic.admin import AuditedAdmin, BranchScopedAdmin, ClinicTabularInline
 
 from .plan_models import FollowupPlan, FollowupStep, ServiceRep
 
 
-class FollowupStepInline(admin.TabularInline):
+class FollowupStepInline(ClinicTabularInline):
     model = FollowupStep
     extra = 0
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 36})}}

@@ -56,9 +56,9 @@ def connect() -> None:
 def _register_navigation() -> None:
     from django.utils.translation import gettext_lazy as _
 
-    from clinic.navigation import NavGroup, NavItem, register, register_group
+    from clinic.navigation import NavItem, register
 
-    register_group(NavGroup("followups", _("Follow-ups"), "bi-telephone-outbound"))
+    # The "followups" group is registered by FollowupsConfig.ready with the work list.
     register(
         NavItem(
             "followups:recall_list",

@@ -12,6 +12,7 @@ from clinic.admin import (
     BranchScopedMixin,
     BranchScopedReadOnlyAdmin,
     ClinicAdmin,
+    ClinicTabularInline,
     ImportExportMixin,
 )
 from clinic.models import Role
@@ -74,13 +75,13 @@ class TierForm(forms.ModelForm):
         return data
 
 
-class TierCategoryDiscountInline(admin.TabularInline):
+class TierCategoryDiscountInline(ClinicTabularInline):
     model = TierCategoryDiscount
     extra = 0
     autocomplete_fields = ["category"]
 
 
-class TierAllowanceInline(admin.TabularInline):
+class TierAllowanceInline(ClinicTabularInline):
     model = TierAllowance
     extra = 0
 
@@ -165,7 +166,7 @@ class PointsAccountAdmin(BranchScopedReadOnlyAdmin):
     list_select_related = ["member"]
 
 
-class ConsumptionInline(admin.TabularInline):
+class ConsumptionInline(ClinicTabularInline):
     model = LotConsumption
     fields = ["lot", "points"]
     readonly_fields = ["lot", "points"]

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clinic.admin import BranchScopedAdmin, BranchScopedReadOnlyAdmin
+from clinic.admin import BranchScopedAdmin, BranchScopedReadOnlyAdmin, ClinicTabularInline
 
 from .models import Attribution, Partner, PartnerContact, Rebate, RebateTerm, Statement
 
 
-class PartnerContactInline(admin.TabularInline):
+class PartnerContactInline(ClinicTabularInline):
     model = PartnerContact
     extra = 0
 

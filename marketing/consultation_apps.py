@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 def ready() -> None:
     from appointments.registry import register_arrival_notes
-    from clinic.navigation import NavItem, register
+    from clinic.navigation import NavGroup, NavItem, register, register_group
     from members.registry import (
         ProfileTab,
         register_merge_field,
@@ -27,8 +27,24 @@ def ready() -> None:
     register_merge_field(Consultation, "member")
     register_merge_field(Consultation, "referrer")
     register_merge_field(VisitTouch, "member")
-    register(NavItem("marketing:consult_mine", _("Consultations"), "bi-headset", (ADD_PERM,), order=12))
-    register(NavItem("marketing:consult_funnel", _("Funnel"), "bi-funnel", (FUNNEL_PERM,), order=70))
+    # One "Marketing" dropdown for whoever sees two of its screens (a manager: consultations,
+    # the funnel, partners); a consultant or the front desk sees a plain 咨询 link.
+    register_group(NavGroup("marketing", _("Marketing"), "bi-megaphone"))
+    register(
+        NavItem(
+            "marketing:consult_mine",
+            _("Consultations"),
+            "bi-headset",
+            (ADD_PERM,),
+            order=12,
+            group="marketing",
+        )
+    )
+    register(
+        NavItem(
+            "marketing:consult_funnel", _("Funnel"), "bi-funnel", (FUNNEL_PERM,), order=70, group="marketing"
+        )
+    )
     register_timeline_source("marketing.consultations", timeline, permission=VIEW_PERM)
     register_profile_tab(
         ProfileTab(

@@ -68,6 +68,14 @@ def _consultant(username: str, full_name: str, branch: Branch):
 @transaction.atomic
 def seed_consultations(*, branches: dict[str, Branch]) -> int:
     """Returns the number of consultations created."""
+    if not ConsultationChannel.objects.exists():  # a flushed database (tests) lost the migration's rows
+        import importlib
+
+        from django.apps import apps
+
+        seeded = importlib.import_module("marketing.migrations.0002_consultations")
+        seeded.add_channels(apps, None)
+        seeded.add_templates(apps, None)
     for username, full_name, code in CONSULTANTS:
         if code in branches:
             _consultant(username, full_name, branches[code])

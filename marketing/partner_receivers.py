@@ -37,7 +37,7 @@ def connect() -> None:
 
 def ready() -> None:
     """Called from ``MarketingConfig.ready``: the signal listeners and the navigation. The
-    partner screens sit in the "more" dropdown: an eighth top-level entry would push HQ's
+    partner screens sit in the "marketing" dropdown: an eighth top-level entry would push HQ's
     menu past one row at 1280 px (the navbar's rule, templates/base.html)."""
     from django.utils.translation import gettext_lazy as _
 
@@ -49,4 +49,4 @@ def ready() -> None:
         ("marketing:statement_list", _("Rebate statements"), "bi-receipt", "marketing.view_statement", 83),
         ("marketing:partner_analysis", _("Partner analysis"), "bi-bar-chart", "marketing.view_partner", 84),
     ):
-        register(NavItem(url_name, label, icon, (perm,), order=order, group="more"))
+        register(NavItem(url_name, label, icon, (perm,), order=order, group="marketing"))

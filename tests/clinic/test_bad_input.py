@@ -171,6 +171,10 @@ class World:
             partner.terms.first().pk,
         )
         self.statement = Statement.objects.filter(status="open").order_by("pk").first().pk
+        from followups.models import Task
+
+        task = Task.objects.filter(status="open").order_by("pk").first()
+        self.task = task.pk if task else 1
 
     def marketing_pk(self, name: str, route: str) -> int:
         if "attribution" in name:
@@ -180,10 +184,6 @@ class World:
         if route.startswith("marketing/statements"):
             return self.statement
         return self.partner
-        from followups.models import Task
-
-        task = Task.objects.filter(status="open").order_by("pk").first()
-        self.task = task.pk if task else 1
 
     def kwargs(self, name: str, route: str) -> dict | None:
         """URL kwargs for a pattern, or None when the test cannot build it."""

@@ -35,12 +35,18 @@ def test_plain_names_and_multiline_notes_pass(db):
 
 
 def test_every_registered_admin_uses_the_clinic_base():
-    """The class of the fix: admin text fields refuse hidden characters through ClinicAdmin."""
-    ours = {"clinic", "notifications", "members", "loyalty", "appointments"}
-    loose = [
-        type(a).__name__
-        for model, a in admin.site._registry.items()
-        if model._meta.app_label in ours and not isinstance(a, ClinicAdmin)
+    """The class of the fix: admin text fields refuse hidden characters and store a textarea's
+    "\r\n" as "\n" through ClinicAdmin, and through ClinicFormfieldsMixin in every inline."""
+    from clinic.admin import ClinicFormfieldsMixin
+
+    ours = {"clinic", "notifications", "members", "loyalty", "appointments", "marketing", "followups"}
+    registry = [(model, a) for model, a in admin.site._registry.items() if model._meta.app_label in ours]
+    loose = [type(a).__name__ for model, a in registry if not isinstance(a, ClinicAdmin)]
+    loose += [
+        inline.__name__
+        for _model, a in registry
+        for inline in a.inlines
+        if not issubclass(inline, ClinicFormfieldsMixin)
     ]
     assert not loose, loose
 

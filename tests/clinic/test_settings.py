@@ -174,8 +174,9 @@ def test_embedded_server_boot_path(tmp_path):
         embedded.stop(pgdata)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_seed_demo_is_idempotent():
+    """As from a shell: the command commits, so the listeners it triggers (on_commit) run."""
     from django.core.management import call_command
 
     from clinic.models import AuditLog, Branch, ServiceItem, StaffProfile

@@ -283,12 +283,61 @@ def test_every_app_edit_form_saved_unchanged_changes_nothing(live_server, page, 
     page.wait_for_load_state()
     if diff := _diff(before, snapshot(appt)):
         problems["appointments:move"] = diff
+
+    # marketing: a consultation with every field filled, a partner with every field filled.
+    from clinic.models import ServiceItem
+    from marketing import consultations as consult_services
+    from marketing import partners
+    from marketing.consultation_models import Consultation
+    from marketing.models import Partner
+
+    consultation = Consultation.objects.filter(branch=here, question="矩阵测试咨询").get()
+    consultation = consult_services.consultation_update(
+        actor=hq,
+        consultation=consultation,
+        question="想做种植，问价格和疗程",
+        services=list(ServiceItem.objects.filter(is_active=True).order_by("pk")[:2]),
+        quote=Decimal("6800.00"),
+        outcome="other",
+        outcome_reason="先回家商量",
+        next_step="三天后回电",
+        next_step_due=timezone.localdate() + dt.timedelta(days=3),
+        partner=Partner.objects.filter(branch=here).order_by("pk").first(),
+    )
+    before = snapshot(consultation)
+    page.goto(f"{live_server.url}/marketing/consultations/{consultation.pk}/edit/")
+    page.get_by_test_id("consult-submit").click()
+    page.wait_for_url(f"**/marketing/consultations/{consultation.pk}/")
+    if diff := _diff(before, snapshot(consultation)):
+        problems["marketing:consult_edit"] = diff
+
+    partner = Partner.objects.filter(branch=here).order_by("pk").first()
+    partner = partners.partner_update(
+        actor=hq,
+        partner=partner,
+        phone="021-62881101",
+        address="上海市静安区常德路 8 号",
+        notes="每学期初体检合作",
+        account_manager=world["users"]["marketing"],
+    )
+    before = snapshot(partner)
+    page.goto(f"{live_server.url}/marketing/partners/{partner.pk}/edit/")
+    page.get_by_test_id("partner-form").get_by_role("button", name="保存").click()
+    page.wait_for_url(f"**/marketing/partners/{partner.pk}/")
+    if diff := _diff(before, snapshot(partner)):
+        problems["marketing:partner_edit"] = diff
     assert problems == {}
 
 
 # The app's forms that edit an existing record, each saved unchanged above. A new URL whose
 # name says it edits (edit, move, reschedule, change, update) must be added to that test.
-APP_EDIT_FORMS = {"members:edit", "members:medical", "appointments:move"}
+APP_EDIT_FORMS = {
+    "members:edit",
+    "members:medical",
+    "appointments:move",
+    "marketing:consult_edit",
+    "marketing:partner_edit",
+}
 # Named like an edit, but no single record to open and save unchanged.
 NOT_EDIT_FORMS = {"appointments:bulk_move"}  # moves a doctor's day of bookings elsewhere
 EDITS = re.compile(r"(?:^|[:_])(?:edit|move|reschedule|change|update|medical)$")

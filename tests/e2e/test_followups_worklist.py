@@ -19,6 +19,7 @@ from followups.services import task_create
 from tests.appointments.factories import make_doctor
 from tests.clinic.factories import ServiceCategoryFactory, ServiceItemFactory
 from tests.conftest import PASSWORD, make_staff
+from tests.e2e.conftest import nav_click
 from tests.followups.helpers import make_plan
 from tests.members.factories import make_member
 
@@ -89,7 +90,7 @@ def test_a_checked_out_visit_puts_its_follow_up_on_the_list_and_customer_service
 
     page.context.clear_cookies()
     log_in(page, live_server.url, "kefu")
-    page.locator("#main-nav").get_by_role("link", name="回访").click()
+    nav_click(page, "回访工作台")
     expect(page.get_by_test_id("tab-today")).to_have_attribute("aria-current", "page")
     page.get_by_test_id("tab-mine").click()
     rows = page.get_by_test_id("task-row")

@@ -1,6 +1,7 @@
 """A consultant's day in a real browser: log a consultation for a new caller, book from it in
 one step; the front desk sees the consultation when the person arrives, checks them out; the
-consultant is told and the funnel shows the paid visit. (The partner statement joins later.)"""
+consultant is told, the funnel shows the paid visit, and the referral partner who sent the
+caller sees the rebate on its statement."""
 
 from __future__ import annotations
 
@@ -38,11 +39,23 @@ def both_widths(page, screenshot, name: str) -> None:
 
 
 @pytest.fixture
-def consult_data(branch, consultant, front_desk, cleaning):
+def consult_data(branch, consultant, front_desk, marketer, cleaning):
+    from decimal import Decimal
+
+    from marketing import partners
+
     mine = importlib.import_module("marketing.migrations.0002_consultations")
     mine.add_channels(apps, None)
     mine.add_templates(apps, None)
     doctor = make_doctor(branch, "doc_chen", "陈医生")
+    school = partners.partner_create(actor=marketer, branch=branch, name="阳光实验小学", kind="school")
+    partners.rebate_term_add(
+        actor=marketer,
+        partner=school,
+        kind="percent",
+        percent=Decimal("10"),
+        valid_from=timezone.localdate() - dt.timedelta(days=30),
+    )
     return cleaning, doctor
 
 
@@ -67,6 +80,7 @@ def test_consultation_to_booking_to_arrival_to_checkout_to_funnel(
     form.get_by_label("咨询内容").fill("牙龈出血，想洗牙，周末能约吗")
     form.get_by_label("意向项目").select_option(label="PV01 超声洁牙")
     form.get_by_label("报价（元）").fill("280")
+    form.get_by_label("转诊单位").select_option(label="阳光实验小学")
     both_widths(page, screenshot, "marketing-1-log")
     page.get_by_test_id("consult-submit").click()
     expect(page.get_by_test_id("consult-detail")).to_contain_text("林小满")
@@ -123,6 +137,17 @@ def test_consultation_to_booking_to_arrival_to_checkout_to_funnel(
     expect(page.get_by_test_id("funnel-people")).to_contain_text("林小满")
     expect(page.get_by_test_id("funnel-people")).to_contain_text("139****4321")
     both_widths(page, screenshot, "marketing-7-people")
+
+    # The school that sent the caller earns its 10% on the statement of the month of the visit.
+    log_out(page)
+    log_in(page, live_server.url, "marketing")
+    page.goto(f"{live_server.url}/marketing/statements/")
+    page.get_by_test_id("statement-table").get_by_role("link", name=f"{timezone.localdate():%Y-%m}").click()
+    lines = page.get_by_test_id("statement-lines")
+    expect(lines).to_contain_text("林小满")
+    expect(lines).to_contain_text("¥280.00")
+    expect(page.get_by_test_id("statement-total")).to_contain_text("¥28.00")
+    both_widths(page, screenshot, "marketing-8-statement")
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 

@@ -184,9 +184,10 @@ def test_receive_is_limited_per_user_per_hour(branch, outsider, client_for, sett
 
 def test_profile_for_front_desk(person, front_desk, client_for, django_assert_max_num_queries):
     client = client_for(front_desk)
-    # 16: the session and user (4), branches (2), the person and what the timeline shares (3),
-    # one query per timeline source of the apps above (stored value, appointments, consultations).
-    with django_assert_max_num_queries(16):
+    # 17: the session and user (4), branches (2), the person and what the timeline shares (3),
+    # one query per timeline source of the apps above (stored value, appointments,
+    # consultations, kept recalls).
+    with django_assert_max_num_queries(17):
         html = client.get(url("detail", person.pk)).content.decode()
     assert "张三" in html and "138****5678" in html and "13812345678" not in html
     assert person.id_number not in html and 'data-testid="reveal-phone"' in html

@@ -282,6 +282,13 @@ class Command(BaseCommand):
 
         seed_recalls(branches=branches)
 
+        # Overdue tasks of both (plans and recalls) go up to the branch manager, as each morning:
+        # after the commit, when the visits' listeners (on_commit, registered earlier, so run
+        # first) have made their tasks.
+        from followups.plans import tasks_escalate_overdue
+
+        transaction.on_commit(tasks_escalate_overdue)
+
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):")
