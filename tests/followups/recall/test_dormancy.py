@@ -153,3 +153,17 @@ def test_new_tasks_per_branch_and_day_are_capped_most_recently_lapsed_first(bran
     assert reactivations_run()["tasks"] == 0  # the day's cap is used up
     clock.go(TODAY + dt.timedelta(days=1), 1)
     assert reactivations_run()["tasks"] == 2  # the others the next day
+
+
+def test_reactivation_tasks_go_to_the_customer_service_pool_in_turn(branch, clock):
+    from clinic.models import Role
+    from tests.conftest import make_staff
+
+    first = make_staff(Role.CUSTOMER_SERVICE, [branch], username="cs_one")
+    second = make_staff(Role.CUSTOMER_SERVICE, [branch], username="cs_two")
+    for n in range(4):
+        last_visit(make_member(branch, name=f"沉睡{n}", phone=f"1390000{n:04d}"), dt.date(2026, 5, 1 + n))
+    clock.go(TODAY, 1)
+    assert reactivations_run()["tasks"] == 4
+    given = sorted(Task.objects.filter(kind=TaskKind.REACTIVATION).values_list("assignee__username", flat=True))
+    assert given == [first.username, first.username, second.username, second.username]
