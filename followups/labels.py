@@ -21,6 +21,11 @@ audit_actions.register(
         "followups.task.closed_by_visit": _("Follow-up task closed by a visit"),
         "followups.reactivation.opened": _("Dormant customer reactivation opened"),
         "followups.survey.answered": _("Satisfaction survey answered"),
+        "followups.recall.due_set": _("Recall due date set by hand"),
+        "followups.recall.kept": _("Recall kept on time"),
+        "followups.recall.synced": _("Recalls brought up to date"),
+        "followups.recall.visit_voided": _("Recall visit voided"),
+        "followups.recall.visited": _("Recall visit recorded"),
     }
 )
 job_names.register(

@@ -27,7 +27,7 @@ class RecallTypeAdmin(AuditedAdmin):
 
 
 class CareHolidayAdmin(AuditedAdmin):
-    list_display = ["code", "name", "calendar", "month", "day", "template_key", "is_active"]
+    list_display = ["name", "calendar", "month", "day", "is_active"]
     list_filter = ["calendar", "is_active"]
 
 

@@ -111,9 +111,10 @@ def seed(apps) -> None:
             code=code,
             defaults={"name": name, "name_en": name_en, "calendar": calendar, "month": month, "day": day},
         )
-    for key, zh_name, en_name, zh, en in TEMPLATES:
+    for key, zh_name, _en_name, zh, en in TEMPLATES:
         for channel in ("sms", "wechat"):
-            for language, name, body in (("zh-hans", zh_name, zh), ("en", en_name, en)):
+            # Staff read a template by its Chinese name in both languages' rows (as elsewhere).
+            for language, name, body in (("zh-hans", zh_name, zh), ("en", zh_name, en)):
                 MessageTemplate.objects.get_or_create(
                     key=key, channel=channel, language=language, defaults={"name": name, "body": body}
                 )

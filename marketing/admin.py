@@ -61,7 +61,6 @@ class RebateAdmin(BranchScopedReadOnlyAdmin):
         "base",
         "amount",
         "statement",
-        "idempotency_key",
     ]
     list_filter = ["kind"]
     list_select_related = ["partner", "statement__partner", "visit__member"]

@@ -12,7 +12,8 @@ from .consultation_models import Consultation, ConsultationChannel, VisitTouch
 
 @admin.register(ConsultationChannel)
 class ConsultationChannelAdmin(AuditedAdmin):
-    list_display = ["name", "name_en", "code", "acquisition_channel", "sort_order", "is_active"]
+    # Staff read the names (Chinese and English columns); the code stays on the change form.
+    list_display = ["name", "name_en", "acquisition_channel", "sort_order", "is_active"]
     list_editable = ["sort_order", "is_active"]
     search_fields = ["name", "code"]
 

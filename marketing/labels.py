@@ -15,6 +15,7 @@ audit_actions.register(
         "marketing.consultation.sms_queued": _("Message queued from a consultation"),
         "marketing.consultation.step_done": _("Consultation next step done"),
         "marketing.consultation.closed": _("Consultation closed"),
+        "marketing.attribution.fixed": _("First source fixed"),
         "marketing.visit_touch.recorded": _("Visit source recorded"),
         "marketing.visit_touch.voided": _("Visit source withdrawn"),
         "marketing.partner.contact_added": _("Partner contact added"),

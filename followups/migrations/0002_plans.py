@@ -81,12 +81,15 @@ def forwards(apps, schema_editor):
 
 def add_templates(apps, schema_editor):
     MessageTemplate = apps.get_model("notifications", "MessageTemplate")
+    # Staff read a template by its Chinese name in every language's row; the subject is the
+    # recipient's language.
+    zh_names = {key: name for key, _channel, language, name, _body in TEMPLATES if language == "zh-hans"}
     for key, channel, language, name, body in TEMPLATES:
         MessageTemplate.objects.get_or_create(
             key=key,
             channel=channel,
             language=language,
-            defaults={"name": name, "body": body, "subject": name if channel == "email" else ""},
+            defaults={"name": zh_names[key], "body": body, "subject": name if channel == "email" else ""},
         )
 
 

@@ -77,9 +77,11 @@ def add_channels(apps, schema_editor):
 
 def add_templates(apps, schema_editor):
     MessageTemplate = apps.get_model("notifications", "MessageTemplate")
-    for key, language, name, body in TEMPLATES:
+    # Staff read a template by its Chinese name in every language's row.
+    zh_names = {key: name for key, language, name, _body in TEMPLATES if language == "zh-hans"}
+    for key, language, _name, body in TEMPLATES:
         MessageTemplate.objects.get_or_create(
-            key=key, channel="sms", language=language, defaults={"name": name, "body": body}
+            key=key, channel="sms", language=language, defaults={"name": zh_names[key], "body": body}
         )
 
 

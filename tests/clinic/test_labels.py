@@ -59,6 +59,14 @@ def _source_action_codes() -> tuple[set[str], list[str]]:
             if literal and ACTION_CODE.match(node.value) and not _is_module_path(node.value):
                 codes.add(node.value)
             if isinstance(node, ast.Call) and _call_name(node) == "audit_record":
+                # An action named like a module (followups.recall.kept) is still an action.
+                codes.update(
+                    v
+                    for kw in node.keywords
+                    if kw.arg == "action"
+                    for v in _values(kw.value)
+                    if isinstance(v, str)
+                )
                 for kw in node.keywords:
                     if kw.arg == "action" and any(isinstance(n, ast.JoinedStr) for n in ast.walk(kw.value)):
                         dynamic.append(f"{path.relative_to(ROOT)}:{node.lineno}")

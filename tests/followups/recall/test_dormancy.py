@@ -165,5 +165,7 @@ def test_reactivation_tasks_go_to_the_customer_service_pool_in_turn(branch, cloc
         last_visit(make_member(branch, name=f"沉睡{n}", phone=f"1390000{n:04d}"), dt.date(2026, 5, 1 + n))
     clock.go(TODAY, 1)
     assert reactivations_run()["tasks"] == 4
-    given = sorted(Task.objects.filter(kind=TaskKind.REACTIVATION).values_list("assignee__username", flat=True))
+    given = sorted(
+        Task.objects.filter(kind=TaskKind.REACTIVATION).values_list("assignee__username", flat=True)
+    )
     assert given == [first.username, first.username, second.username, second.username]
