@@ -46,13 +46,14 @@ def offending(text: str, data: frozenset = frozenset()) -> list[str]:
 
 
 def entered_data() -> frozenset:
+    from django.apps import apps
     from django.contrib.auth import get_user_model
 
-    from clinic.models import ServiceCategory, ServiceItem
-
     values = set(get_user_model().objects.values_list("username", flat=True))
-    for model in (ServiceCategory, ServiceItem):
-        values |= {v for v in model.objects.values_list("name_en", flat=True) if v}
+    # The English names HQ enters beside the Chinese ones (catalogue, channels, holidays…).
+    for model in apps.get_models():
+        if any(f.name == "name_en" for f in model._meta.concrete_fields):
+            values |= {v for v in model.objects.values_list("name_en", flat=True) if v}
     return frozenset(values)
 
 
