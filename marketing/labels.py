@@ -25,6 +25,12 @@ audit_actions.register(
         "marketing.rebate_term.ended": _("Rebate term ended"),
         "marketing.statement.exported": _("Rebate statement exported"),
         "marketing.statement.settled": _("Rebate statement settled"),
+        "marketing.campaign.created": _("Campaign created"),
+        "marketing.campaign.signed_up": _("Signed up for a campaign"),
+        "marketing.campaign.cancelled": _("Campaign sign-up cancelled"),
+        "marketing.campaign.promoted": _("Moved up from the campaign waiting list"),
+        "marketing.campaign.checked_in": _("Checked in at a campaign"),
+        "marketing.campaign.rewarded": _("Campaign attendance rewarded"),
     }
 )
 job_names.register(
