@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.models import Branch
 from members.models import Member, Tag
 
-__all__ = ["Campaign", "CampaignKind", "CampaignSignup", "SignupStatus"]
+__all__ = ["Campaign", "CampaignDraw", "CampaignKind", "CampaignSignup", "SignupStatus"]
 
 
 class CampaignKind(models.TextChoices):
@@ -126,3 +126,33 @@ class CampaignSignup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} · {self.member}"
+
+
+class CampaignDraw(models.Model):
+    """A lucky draw among the people checked in. The seed and the candidate list are kept
+    so anyone can re-run it (``marketing.campaigns.draw_winners``) and get the same winners."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="draws", verbose_name=_("campaign")
+    )
+    prize = models.CharField(_("prize"), max_length=100)
+    seed = models.CharField(_("seed"), max_length=64, editable=False)
+    candidates = models.JSONField(_("candidates"), default=list, editable=False)
+    winners = models.JSONField(_("winners"), default=list, editable=False)
+    drawn_at = models.DateTimeField(_("drawn at"), default=timezone.now, editable=False)
+    drawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("drawn by"),
+    )
+
+    class Meta:
+        ordering = ["campaign", "drawn_at", "id"]
+        verbose_name = _("lucky draw")
+        verbose_name_plural = _("lucky draws")
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · {self.prize}"

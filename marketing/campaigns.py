@@ -1,10 +1,12 @@
 """Writes of campaigns and events (活动, issue 16): create, sign up, cancel (promoting the
-waiting list in order), check in by card/QR or by person, reward attendance once, and
-no-show follow-up tasks. Each service has its own transaction and audit row."""
+waiting list in order), check in by card/QR or by person, reward attendance once,
+no-show follow-up tasks and a verifiable lucky draw. Each service has its own transaction and audit row."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,7 +18,7 @@ from clinic.services import audit_record
 from members.models import Member
 
 from .errors import MarketingError
-from .models import Campaign, CampaignKind, CampaignSignup, SignupStatus
+from .models import Campaign, CampaignDraw, CampaignKind, CampaignSignup, SignupStatus
 
 CAMPAIGN_FIELDS = (
     "name",
@@ -285,3 +287,56 @@ def no_show_followups(*, actor, campaign: Campaign) -> int:
         )
         made += created
     return made
+
+
+def draw_winners(seed: str, candidates: list[int], count: int) -> list[int]:
+    """The winners a draw's seed picks among ``candidates`` (member ids): each candidate is
+    ranked by SHA-256 of ``"<seed>:<id>"`` and the first ``count`` win. Pure: the same seed
+    and list always give the same winners, so a recorded draw can be checked by anyone."""
+    ranked = sorted(set(candidates), key=lambda pk: (hashlib.sha256(f"{seed}:{pk}".encode()).hexdigest(), pk))
+    return ranked[:count]
+
+
+@transaction.atomic
+def draw_create(
+    *, actor, campaign: Campaign, prize: str, count: int, seed: str | None = None
+) -> CampaignDraw:
+    """Draw ``count`` winners of ``prize`` among the people checked in who have not won at
+    this campaign yet. The seed (random unless given), the candidates and the winners are
+    recorded and audited."""
+    campaign = _lock_campaign(campaign)
+    _check_branch(actor, campaign.branch_id)
+    prize = (prize or "").strip()
+    if not prize:
+        raise MarketingError(_("Name the prize."), field="prize")
+    if count < 1:
+        raise MarketingError(_("Draw at least one winner."), field="count")
+    won = {pk for draw in campaign.draws.all() for pk in draw.winners}
+    candidates = sorted(
+        pk
+        for pk in campaign.signups.filter(status=SignupStatus.ATTENDED).values_list("member_id", flat=True)
+        if pk not in won
+    )
+    if not candidates:
+        raise MarketingError(_("Nobody checked in is left to draw."), field="count")
+    seed = seed or secrets.token_hex(16)
+    draw = CampaignDraw.objects.create(
+        campaign=campaign,
+        prize=prize[:100],
+        seed=seed,
+        candidates=candidates,
+        winners=draw_winners(seed, candidates, count),
+        drawn_by=actor if getattr(actor, "pk", None) else None,
+    )
+    audit_record(
+        actor=actor,
+        action="marketing.campaign.drawn",
+        target=campaign,
+        changes={"prize": draw.prize, "seed": seed, "candidates": candidates, "winners": draw.winners},
+    )
+    return draw
+
+
+def draw_verify(draw: CampaignDraw) -> bool:
+    """Whether the recorded winners are the ones the recorded seed and list give."""
+    return draw_winners(draw.seed, draw.candidates, len(draw.winners)) == draw.winners

@@ -31,6 +31,7 @@ audit_actions.register(
         "marketing.campaign.promoted": _("Moved up from the campaign waiting list"),
         "marketing.campaign.checked_in": _("Checked in at a campaign"),
         "marketing.campaign.rewarded": _("Campaign attendance rewarded"),
+        "marketing.campaign.drawn": _("Campaign lucky draw"),
     }
 )
 job_names.register(

@@ -179,3 +179,26 @@ def test_a_non_member_gets_the_coupon_but_no_points(marketer, branch):
     campaigns.attendance_reward(actor=marketer, signup=s)
     assert Coupon.objects.filter(member=a).count() == 1
     assert not PointsEntry.objects.filter(account__member=a).exists()
+
+
+def test_lucky_draw_is_recorded_and_reproducible(marketer, branch):
+    from marketing.campaigns import draw_create, draw_verify, draw_winners
+
+    c = _campaign(marketer, branch, kind=CampaignKind.LOTTERY)
+    people = [make_member(branch, name=f"人{i}") for i in range(5)]
+    for p in people[:4]:
+        campaigns.checkin(actor=marketer, campaign=c, member=p)
+    campaigns.signup_create(actor=marketer, campaign=c, member=people[4])  # not checked in
+    with pytest.raises(MarketingError):
+        draw_create(actor=marketer, campaign=c, prize="电动牙刷", count=0)
+    first = draw_create(actor=marketer, campaign=c, prize="电动牙刷", count=2, seed="abc")
+    assert first.candidates == sorted(p.pk for p in people[:4])
+    assert len(first.winners) == 2 and set(first.winners) <= set(first.candidates)
+    assert draw_winners("abc", list(reversed(first.candidates)), 2) == first.winners
+    assert draw_verify(first)
+    second = draw_create(actor=marketer, campaign=c, prize="牙线", count=5)
+    assert set(second.candidates) == set(first.candidates) - set(first.winners)
+    assert set(second.winners) == set(second.candidates)
+    with pytest.raises(MarketingError):
+        draw_create(actor=marketer, campaign=c, prize="牙膏", count=1)
+    assert AuditLog.objects.filter(action="marketing.campaign.drawn").count() == 2
