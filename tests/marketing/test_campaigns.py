@@ -202,3 +202,25 @@ def test_lucky_draw_is_recorded_and_reproducible(marketer, branch):
     with pytest.raises(MarketingError):
         draw_create(actor=marketer, campaign=c, prize="牙膏", count=1)
     assert AuditLog.objects.filter(action="marketing.campaign.drawn").count() == 2
+
+
+def test_results_count_attendance_new_people_and_revenue(marketer, branch):
+    from loyalty.models import Membership
+    from loyalty.services.enrolment import membership_enrol
+    from marketing.campaign_selectors import campaign_results
+
+    old = make_member(branch, name="老客")
+    c = _campaign(marketer, branch, budget="600")
+    new1, new2 = make_member(branch, name="新甲"), make_member(branch, name="新乙")
+    absent = make_member(branch, name="未到")
+    for p in (old, new1, new2, absent):
+        campaigns.signup_create(actor=marketer, campaign=c, member=p)
+    for p in (old, new1, new2):
+        campaigns.checkin(actor=marketer, campaign=c, member=p)
+    membership_enrol(actor=marketer, member=new1, branch=branch)
+    Membership.objects.filter(member=new1).update(enrolled_at=c.starts_at + dt.timedelta(days=3))
+    r = campaign_results(c)
+    assert (r.signups, r.attended, r.new_people, r.new_members) == (4, 3, 2, 1)
+    assert r.attendance_rate == Decimal("0.7500")
+    assert r.cost_per_new_person == Decimal("300.00")
+    assert (r.bookings, r.revenue) == (0, Decimal("0.00"))
