@@ -340,3 +340,53 @@ def draw_create(
 def draw_verify(draw: CampaignDraw) -> bool:
     """Whether the recorded winners are the ones the recorded seed and list give."""
     return draw_winners(draw.seed, draw.candidates, len(draw.winners)) == draw.winners
+
+
+# --- reminders ------------------------------------------------------------------------------
+
+# (template key, how long before the start, dedupe suffix)
+REMINDERS = (
+    ("marketing.campaign_reminder_day", dt.timedelta(days=1), "day"),
+    ("marketing.campaign_reminder_soon", dt.timedelta(hours=2), "2h"),
+)
+
+
+def campaign_reminders_send(*, now: dt.datetime | None = None) -> int:
+    """Queue the reminders that are due: a day before and 2 hours before the start, to each
+    confirmed person (not the waiting list, not the cancelled). Run by the beat every few
+    minutes; each reminder is queued once (outbox dedupe key), so a re-run or an overlap is
+    harmless, and someone promoted late still gets the reminders not yet past. Returns how
+    many messages were newly queued."""
+    from clinic.notifications.models import Purpose
+    from members.errors import MemberError
+    from members.notify import member_notify
+
+    now = now or timezone.now()
+    queued = 0
+    for template_key, before, suffix in REMINDERS:
+        campaigns = Campaign.objects.filter(starts_at__gt=now, starts_at__lte=now + before).select_related(
+            "branch"
+        )
+        for campaign in campaigns:
+            signups = campaign.signups.filter(status=SignupStatus.CONFIRMED).select_related("member")
+            for signup in signups:
+                params = {
+                    "name": signup.member.name,
+                    "campaign": campaign.name,
+                    "start": timezone.localtime(campaign.starts_at).strftime("%Y-%m-%d %H:%M"),
+                    "branch": campaign.branch.name,
+                    "address": campaign.branch.address,
+                }
+                try:
+                    with transaction.atomic():
+                        row = member_notify(
+                            member=signup.member,
+                            template_key=template_key,
+                            params=params,
+                            purpose=Purpose.SERVICE,
+                            dedupe_key=f"campaign:{campaign.pk}:{signup.member_id}:{suffix}",
+                        )
+                except MemberError:  # closed record, no phone, opted out: nothing to send
+                    continue
+                queued += bool(getattr(row, "was_created", True))
+    return queued

@@ -38,11 +38,14 @@ job_names.register(
     {
         "marketing.enrolments_sync": _("Funnel enrolment stage update"),
         "marketing.funnel_refresh": _("Funnel monthly rollup"),
+        "marketing.campaign_reminders": _("Campaign reminders"),
     }
 )
 message_templates.register(
     {
         "marketing.consultation_booked": _("Booking confirmed after a consultation"),
         "marketing.consultation_address": _("Address after a consultation"),
+        "marketing.campaign_reminder_day": _("Campaign reminder the day before"),
+        "marketing.campaign_reminder_soon": _("Campaign reminder 2 hours before"),
     }
 )

@@ -20,12 +20,59 @@ def grant_roles(apps, schema_editor):
     sync_roles(apps)
 
 
+TEMPLATES = [
+    (
+        "marketing.campaign_reminder_day",
+        "zh-hans",
+        "活动前一天提醒",
+        "{name}您好，您报名的活动“{campaign}”将于{start}在{branch}（{address}）举行，届时请出示会员卡二维码签到。",
+    ),
+    (
+        "marketing.campaign_reminder_day",
+        "en",
+        "Campaign reminder the day before",
+        "Dear {name}, the event “{campaign}” you signed up for is at {start}, {branch} ({address}). Please show your member card QR code at the door.",
+    ),
+    (
+        "marketing.campaign_reminder_soon",
+        "zh-hans",
+        "活动开始前 2 小时提醒",
+        "{name}您好，活动“{campaign}”将于{start}开始，地点：{branch}（{address}），期待您的到来。",
+    ),
+    (
+        "marketing.campaign_reminder_soon",
+        "en",
+        "Campaign reminder 2 hours before",
+        "Dear {name}, the event “{campaign}” starts at {start} at {branch} ({address}). We look forward to seeing you.",
+    ),
+]
+
+
+def add_templates(apps, schema_editor):
+    MessageTemplate = apps.get_model("notifications", "MessageTemplate")
+    for key, language, name, body in TEMPLATES:
+        MessageTemplate.objects.get_or_create(
+            key=key, channel="sms", language=language, defaults={"name": name, "body": body}
+        )
+
+
+def forwards(apps, schema_editor):
+    grant_roles(apps, schema_editor)
+    add_templates(apps, schema_editor)
+
+
+def backwards(apps, schema_editor):
+    MessageTemplate = apps.get_model("notifications", "MessageTemplate")
+    MessageTemplate.objects.filter(key__startswith="marketing.campaign_").delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("clinic", "0005_role_default_grants_and_extra_roles"),
         ("loyalty", "0014_purchase_member_verbose_name"),
         ("marketing", "0004_verbose_names"),
         ("members", "0007_import_profile_created_by_name"),
+        ("notifications", "0002_roles"),
         ("pghistory", "0007_auto_20250421_0444"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -404,5 +451,5 @@ class Migration(migrations.Migration):
             model_name="campaignsignup",
             constraint=models.UniqueConstraint(fields=("campaign", "member"), name="marketing_signup_unique"),
         ),
-        migrations.RunPython(grant_roles, migrations.RunPython.noop),
+        migrations.RunPython(forwards, backwards),
     ]

@@ -224,3 +224,24 @@ def test_results_count_attendance_new_people_and_revenue(marketer, branch):
     assert r.attendance_rate == Decimal("0.7500")
     assert r.cost_per_new_person == Decimal("300.00")
     assert (r.bookings, r.revenue) == (0, Decimal("0.00"))
+
+
+def test_reminders_a_day_and_two_hours_before_to_the_confirmed_only(marketer, branch):
+    from clinic.notifications.models import Outbox
+    from marketing.campaigns import campaign_reminders_send
+
+    start = timezone.now() + dt.timedelta(days=3)
+    c = _campaign(marketer, branch, capacity=1, starts_at=start)
+    a, b = make_member(branch, name="甲"), make_member(branch, name="乙")
+    campaigns.signup_create(actor=marketer, campaign=c, member=a)
+    campaigns.signup_create(actor=marketer, campaign=c, member=b)  # waiting: no reminder
+    assert campaign_reminders_send(now=start - dt.timedelta(days=2)) == 0
+    assert campaign_reminders_send(now=start - dt.timedelta(hours=20)) == 1
+    assert campaign_reminders_send(now=start - dt.timedelta(hours=19)) == 0
+    assert campaign_reminders_send(now=start - dt.timedelta(hours=1)) == 1
+    rows = Outbox.objects.filter(dedupe_key__startswith=f"campaign:{c.pk}:")
+    assert sorted(rows.values_list("template_key", flat=True)) == [
+        "marketing.campaign_reminder_day",
+        "marketing.campaign_reminder_soon",
+    ]
+    assert {r.recipient for r in rows} == {a.phone}
