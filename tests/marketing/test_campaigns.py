@@ -245,3 +245,22 @@ def test_reminders_a_day_and_two_hours_before_to_the_confirmed_only(marketer, br
         "marketing.campaign_reminder_soon",
     ]
     assert {r.recipient for r in rows} == {a.phone}
+
+
+def test_seed_demo_has_a_past_campaign_with_results_and_an_upcoming_one(db):
+    from django.core.management import call_command
+
+    from marketing.campaign_demo import PAST, UPCOMING
+    from marketing.campaign_selectors import campaign_results
+    from marketing.models import Campaign, CampaignDraw
+
+    call_command("seed_demo", "--quiet")
+    call_command("seed_demo", "--quiet")  # idempotent
+    past, upcoming = Campaign.objects.get(name=PAST), Campaign.objects.get(name=UPCOMING)
+    assert past.ends_at < timezone.now() < upcoming.starts_at
+    r = campaign_results(past)
+    assert (r.signups, r.attended) == (8, 6)
+    assert CampaignDraw.objects.filter(campaign=past).count() == 1
+    assert Task.objects.filter(source_key__startswith=f"campaign-noshow:{past.pk}:").count() == 2
+    statuses = sorted(upcoming.signups.values_list("status", flat=True))
+    assert statuses == ["confirmed"] * 3 + ["waiting"] * 2
