@@ -386,7 +386,7 @@ for _role, _perms in _PARTNER_GRANTS.items():
 # marketing: campaigns and events (活动, issue 16). Marketing creates campaigns and signs
 # people up; the front desk signs people up and checks them in at the door; managers see
 # the campaigns and their results.
-_CAMPAIGN_READ = {"marketing.view_campaign", "marketing.view_campaignsignup"}
+_CAMPAIGN_READ = {"marketing.view_campaign", "marketing.view_campaignsignup", "marketing.view_campaigndraw"}
 _CAMPAIGN_WRITE = {
     "marketing.add_campaign",
     "marketing.change_campaign",
