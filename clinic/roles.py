@@ -383,6 +383,25 @@ _PARTNER_GRANTS: dict[str, set[str]] = {
 for _role, _perms in _PARTNER_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+# marketing: campaigns and events (活动, issue 16). Marketing creates campaigns and signs
+# people up; the front desk signs people up and checks them in at the door; managers see
+# the campaigns and their results.
+_CAMPAIGN_READ = {"marketing.view_campaign", "marketing.view_campaignsignup", "marketing.view_campaigndraw"}
+_CAMPAIGN_WRITE = {
+    "marketing.add_campaign",
+    "marketing.change_campaign",
+    "marketing.add_campaignsignup",
+    "marketing.change_campaignsignup",
+}
+_CAMPAIGN_GRANTS: dict[str, set[str]] = {
+    Role.MARKETING: _CAMPAIGN_READ | _CAMPAIGN_WRITE,
+    Role.FRONT_DESK: _CAMPAIGN_READ | {"marketing.add_campaignsignup", "marketing.checkin_campaign"},
+    Role.BRANCH_MANAGER: _CAMPAIGN_READ,
+    Role.HQ_ADMIN: _CAMPAIGN_READ | _CAMPAIGN_WRITE | {"marketing.checkin_campaign"},
+}
+for _role, _perms in _CAMPAIGN_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
 
 # followups: plans, tasks and the work list (issue 14). Customer service works tasks (and
 # books the person from a task); doctors see their own patients' tasks read-only; managers

@@ -133,6 +133,7 @@ def _source_kinds() -> dict[str, str]:
         "top_up": gettext("Stored value top-up"),
         "adjust": gettext("Manual adjustment"),
         "demo": gettext("Demo data"),
+        "campaign": gettext("Campaign attendance"),
     }
 
 

@@ -87,4 +87,4 @@ class StatementAdmin(BranchScopedReadOnlyAdmin):
     search_fields = ["partner__name", "reference"]
 
 
-from . import consultation_admin  # noqa: E402, F401  (consultations' admin)
+from . import campaign_admin, consultation_admin  # noqa: E402, F401  (their admin classes)

@@ -27,3 +27,7 @@ class MarketingConfig(AppConfig):
         from .consultation_apps import ready as consultations_ready
 
         consultations_ready()
+
+        from .campaign_apps import ready as campaigns_ready
+
+        campaigns_ready()

@@ -26,17 +26,27 @@ audit_actions.register(
         "marketing.rebate_term.ended": _("Rebate term ended"),
         "marketing.statement.exported": _("Rebate statement exported"),
         "marketing.statement.settled": _("Rebate statement settled"),
+        "marketing.campaign.created": _("Campaign created"),
+        "marketing.campaign.signed_up": _("Signed up for a campaign"),
+        "marketing.campaign.cancelled": _("Campaign sign-up cancelled"),
+        "marketing.campaign.promoted": _("Moved up from the campaign waiting list"),
+        "marketing.campaign.checked_in": _("Checked in at a campaign"),
+        "marketing.campaign.rewarded": _("Campaign attendance rewarded"),
+        "marketing.campaign.drawn": _("Campaign lucky draw"),
     }
 )
 job_names.register(
     {
         "marketing.enrolments_sync": _("Funnel enrolment stage update"),
         "marketing.funnel_refresh": _("Funnel monthly rollup"),
+        "marketing.campaign_reminders": _("Campaign reminders"),
     }
 )
 message_templates.register(
     {
         "marketing.consultation_booked": _("Booking confirmed after a consultation"),
         "marketing.consultation_address": _("Address after a consultation"),
+        "marketing.campaign_reminder_day": _("Campaign reminder the day before"),
+        "marketing.campaign_reminder_soon": _("Campaign reminder 2 hours before"),
     }
 )

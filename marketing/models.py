@@ -150,5 +150,6 @@ class Attribution(models.Model):
         return str(self.member)
 
 
+from .campaign_models import *  # noqa: E402, F403
 from .consultation_models import *  # noqa: E402, F403
 from .partner_models import *  # noqa: E402, F403

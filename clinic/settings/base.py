@@ -290,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketing.consultation_tasks.enrolments_sync",
         "schedule": crontab(minute=17),
     },
+    # Campaigns (docs/marketing.md): reminders a day and 2 hours before the start.
+    "marketing-campaign-reminders": {"task": "marketing.campaign_tasks.reminders_send", "schedule": 300.0},
     # Follow-up plans (docs/followups.md): the sweep for visits a lost signal missed, hourly;
     # overdue tasks up to the branch manager, each morning before the shift starts.
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},

@@ -129,6 +129,7 @@ def test_every_seeded_message_template_has_a_label():
         ("loyalty.migrations.0006_referrals", "_templates"),
         ("loyalty.migrations.0009_stored_value", "_templates"),
         ("marketing.migrations.0002_consultations", "add_templates"),
+        ("marketing.migrations.0005_campaigns", "add_templates"),
         ("followups.migrations.0002_plans", "add_templates"),
     ]:
         getattr(importlib.import_module(module), fn)(apps, None)

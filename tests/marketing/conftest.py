@@ -35,6 +35,7 @@ def reference_rows(db):
     mine = importlib.import_module("marketing.migrations.0002_consultations")
     mine.add_channels(apps, None)
     mine.add_templates(apps, None)
+    importlib.import_module("marketing.migrations.0005_campaigns").add_templates(apps, None)
 
 
 @pytest.fixture

@@ -272,6 +272,11 @@ class Command(BaseCommand):
 
         seed_partners(branches=branches)
 
+        # Campaigns: a member day held ten days ago with its results, a talk ahead with sign-ups.
+        from marketing.campaign_demo import seed_campaigns
+
+        seed_campaigns(branches=branches)
+
         # Follow-up plans, dedicated reps, past visits whose follow-ups are due today/overdue.
         from followups.plan_demo import seed_followups
 

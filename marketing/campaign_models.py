@@ -1,0 +1,158 @@
+"""Campaigns and events (活动, issue 16): the event, who signed up (with the waiting list),
+who came, and what they were given. Writes go through ``marketing.campaigns``.
+
+The "target segment" of a campaign is kept as an optional members Tag (``target_tag``) for
+now; a Segment model (marketing/segment_*) may be linked by a nullable foreign key later."""
+
+from __future__ import annotations
+
+import pghistory
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinic.models import Branch
+from members.models import Member, Tag
+
+__all__ = ["Campaign", "CampaignDraw", "CampaignKind", "CampaignSignup", "SignupStatus"]
+
+
+class CampaignKind(models.TextChoices):
+    MEMBER_DAY = "member_day", _("Member day")
+    TALK = "talk", _("Health talk")
+    FREE_CLINIC = "free_clinic", _("Free clinic")
+    HOLIDAY = "holiday", _("Holiday offer")
+    LOTTERY = "lottery", _("Lucky draw")
+    FAMILY = "family", _("Parent-child dental event")
+
+
+@pghistory.track()
+class Campaign(models.Model):
+    """An event of one branch. ``capacity`` 0 means no limit; past it, sign-ups wait in
+    line. ``reward_points`` / ``reward_coupon`` are given once to each person checked in."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=CampaignKind.choices)
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("branch")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("places"), default=0, help_text=_("0 means no limit."))
+    channels = models.CharField(_("channels"), max_length=200, blank=True)
+    budget = models.DecimalField(_("budget"), max_digits=12, decimal_places=2, default=0)
+    reward_points = models.PositiveIntegerField(_("points for attending"), default=0)
+    reward_coupon = models.ForeignKey(
+        "loyalty.CouponTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("coupon for attending"),
+    )
+    target_tag = models.ForeignKey(
+        Tag,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("target tag"),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-starts_at", "id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        permissions = [("checkin_campaign", _("Check people in at campaigns"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="marketing_campaign_dates"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SignupStatus(models.TextChoices):
+    CONFIRMED = "confirmed", _("Confirmed")
+    WAITING = "waiting", _("On the waiting list")
+    CANCELLED = "cancelled", _("Cancelled")
+    ATTENDED = "attended", _("Attended")
+
+
+class CampaignSignup(models.Model):
+    """One person's place at a campaign. The waiting list is ordered by ``signed_up_at``
+    then id; a cancellation promotes the first waiting person."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="signups", verbose_name=_("campaign")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="campaign_signups", verbose_name=_("person")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=SignupStatus.choices)
+    signed_up_at = models.DateTimeField(_("signed up at"), default=timezone.now)
+    signed_up_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("signed up by"),
+    )
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "signed_up_at", "id"]
+        verbose_name = _("campaign sign-up")
+        verbose_name_plural = _("campaign sign-ups")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "member"], name="marketing_signup_unique"),
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "signed_up_at"], name="marketing_signup_line")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · {self.member}"
+
+
+class CampaignDraw(models.Model):
+    """A lucky draw among the people checked in. The seed and the candidate list are kept
+    so anyone can re-run it (``marketing.campaigns.draw_winners``) and get the same winners."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="draws", verbose_name=_("campaign")
+    )
+    prize = models.CharField(_("prize"), max_length=100)
+    seed = models.CharField(_("seed"), max_length=64, editable=False)
+    candidates = models.JSONField(_("candidates"), default=list, editable=False)
+    winners = models.JSONField(_("winners"), default=list, editable=False)
+    drawn_at = models.DateTimeField(_("drawn at"), default=timezone.now, editable=False)
+    drawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("drawn by"),
+    )
+
+    class Meta:
+        ordering = ["campaign", "drawn_at", "id"]
+        verbose_name = _("lucky draw")
+        verbose_name_plural = _("lucky draws")
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · {self.prize}"
