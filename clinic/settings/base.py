@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "marketing.apps.MarketingConfig",
     "followups.apps.FollowupsConfig",
+    "reports.apps.ReportsConfig",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Follow-up plans (docs/followups.md): the sweep for visits a lost signal missed, hourly;
     # overdue tasks up to the branch manager, each morning before the shift starts.
+    # Reports (docs/reports.md): the daily rollups, days changed since the last run.
+    "reports-rollup-refresh": {"task": "reports.rollup_tasks.rollup_refresh", "schedule": 600.0},
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",
