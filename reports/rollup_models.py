@@ -25,6 +25,9 @@ class DailyRollup(models.Model):
         verbose_name = _("daily rollup")
         verbose_name_plural = _("daily rollups")
         default_permissions = ()
+        permissions = [
+            ("view_branch_dashboard", _("See the branch dashboard: KPIs, charts and the lists behind them")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["branch", "day", "metric", "dimension", "key"], name="reports_rollup_once"

@@ -203,3 +203,13 @@ def points_liability(*, branch_ids=None) -> dict:
         pts = row["points"] or 0
         out[row["member__branch_id"]] = (pts, None if value is None else Decimal(str(value)) * pts)
     return out
+
+
+def waiting_now(*, branch_ids=None):
+    """Appointments arrived and not yet in treatment, longest wait first (live)."""
+    from appointments.models import Appointment
+
+    qs = Appointment.objects.filter(status="arrived", arrived_at__isnull=False)
+    if branch_ids is not None:
+        qs = qs.filter(branch_id__in=list(branch_ids))
+    return list(qs.select_related("member").order_by("arrived_at"))

@@ -218,6 +218,7 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
     ("vendor/bootstrap-icons", NODE_MODULES / "bootstrap-icons" / "font"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
     # The OFL CJK font every PDF embeds (clinic.pdf), so no PDF depends on the system's fonts.
     ("vendor/noto-sans-sc", NODE_MODULES / "@fontsource" / "noto-sans-sc" / "files"),
 ]

@@ -158,6 +158,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "notifications:outbox_resend": {"pk": w["outbox"].pk},
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
+        "reports:drill": {"code": "visits"},
     }
     if name in table:
         return table[name]
