@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import kpis, rollups
 
@@ -19,9 +20,9 @@ TODAY_LABELS = {
     "bookings": _("Bookings today"),
     "showed": _("Arrived"),
     "no_shows": _("No-shows"),
-    "revenue": _("Revenue"),
-    "new_people": _("New people"),
-    "enrolments": _("New members"),
+    "revenue": pgettext_lazy("KPI", "Revenue"),
+    "new_people": pgettext_lazy("KPI", "New people"),
+    "enrolments": pgettext_lazy("KPI", "New members"),
 }
 MONTH_KPIS = (
     "revenue",

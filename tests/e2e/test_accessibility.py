@@ -274,7 +274,13 @@ def report(found: dict) -> str:
 MUST_AUDIT = {
     "front_desk": ("appointments:visit", "members:detail"),
     "marketing": ("loyalty:coupon_batches",),
-    "branch_manager": ("appointments:visit", "members:detail", "loyalty:coupon_batches"),
+    "branch_manager": (
+        "appointments:visit",
+        "members:detail",
+        "loyalty:coupon_batches",
+        "reports:dashboard",
+        "reports:drill",
+    ),
 }
 
 

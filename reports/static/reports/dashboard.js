@@ -12,8 +12,8 @@
     chart.setOption({
       aria: { enabled: true },
       tooltip: { trigger: "axis" },
-      legend: { data: names },
-      grid: { left: 50, right: 50, bottom: 30, top: 40 },
+      legend: { data: names, top: 0 },
+      grid: { left: 50, right: 50, bottom: 30, top: 64 },
       xAxis: { type: "category", data: d.days },
       yAxis: [{ type: "value", name: names[0] }, { type: "value", name: names[1] }],
       series: [
