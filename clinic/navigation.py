@@ -36,6 +36,24 @@ class NavGroup:
 
 
 NAV_ITEMS: list[NavItem] = []
+# Landing pages by permission (apps register theirs in ``ready``): after signing in, a user
+# goes to the first one, by order, whose permission they hold; else to the home page.
+LANDINGS: list[tuple[int, str, str]] = []
+
+
+def register_landing(url_name: str, permission: str, order: int = 100) -> None:
+    if all(existing[1] != url_name for existing in LANDINGS):
+        LANDINGS.append((order, url_name, permission))
+        LANDINGS.sort()
+
+
+def landing_for(user) -> str:
+    for _order, url_name, permission in LANDINGS:
+        if user.has_perm(permission):
+            return url_name
+    return "home"
+
+
 NAV_GROUPS: dict[str, NavGroup] = {}
 
 

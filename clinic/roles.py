@@ -441,6 +441,16 @@ for _role, _perms in _FOLLOWUPS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# reports: the branch dashboard (issue 17). Managers see their branch, HQ any branch (through
+# the branch switcher); the lists behind a tile mask phones without clinic.reveal_contact.
+_REPORTS_GRANTS: dict[str, set[str]] = {
+    Role.BRANCH_MANAGER: {"reports.view_branch_dashboard"},
+    Role.HQ_ADMIN: {"reports.view_branch_dashboard"},
+}
+for _role, _perms in _REPORTS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
     applied; runs after every ``migrate`` and is idempotent.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,6 +13,19 @@ from django.views.decorators.http import require_GET, require_POST
 from .forms import BranchSwitchForm, CatalogSearchForm
 from .middleware import ActiveBranchMiddleware
 from .selectors import catalog_items, get_branch_for_user, job_heartbeats
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in that lands each role on its own start page (clinic.navigation.landing_for)."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        from django.urls import reverse
+
+        from .navigation import landing_for
+
+        return reverse(landing_for(self.request.user))
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "marketing.apps.MarketingConfig",
     "followups.apps.FollowupsConfig",
+    "reports.apps.ReportsConfig",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,7 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
     ("vendor/bootstrap-icons", NODE_MODULES / "bootstrap-icons" / "font"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
     # The OFL CJK font every PDF embeds (clinic.pdf), so no PDF depends on the system's fonts.
     ("vendor/noto-sans-sc", NODE_MODULES / "@fontsource" / "noto-sans-sc" / "files"),
 ]
@@ -294,6 +296,8 @@ CELERY_BEAT_SCHEDULE = {
     "marketing-campaign-reminders": {"task": "marketing.campaign_tasks.reminders_send", "schedule": 300.0},
     # Follow-up plans (docs/followups.md): the sweep for visits a lost signal missed, hourly;
     # overdue tasks up to the branch manager, each morning before the shift starts.
+    # Reports (docs/reports.md): the daily rollups, days changed since the last run.
+    "reports-rollup-refresh": {"task": "reports.rollup_tasks.rollup_refresh", "schedule": 600.0},
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",

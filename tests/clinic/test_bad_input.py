@@ -224,6 +224,8 @@ class World:
                 out[key] = "json"
             elif key == "action":
                 out[key] = "confirm"
+            elif key == "code":
+                out[key] = "visits"  # reports:drill, a dashboard tile
             elif key == "token":
                 from clinic.models import Branch
                 from followups.recall_demo import demo_invitation

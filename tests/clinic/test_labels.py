@@ -22,8 +22,8 @@ from clinic.models import AuditLog, JobHeartbeat
 from clinic.roles import permission_label
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("clinic", "members", "loyalty", "appointments", "marketing", "followups", "notifications")
-SOURCE_DIRS = ["clinic", "members", "loyalty", "appointments", "marketing", "followups"]
+APPS = ("clinic", "members", "loyalty", "appointments", "marketing", "followups", "notifications", "reports")
+SOURCE_DIRS = ["clinic", "members", "loyalty", "appointments", "marketing", "followups", "reports"]
 # Any Latin word of two letters or more is English (or a code) on a Chinese screen.
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 ACTION_CODE = re.compile(r"^(?:{})\.[a-z_]+\.[a-z_]+$".format("|".join(APPS)))

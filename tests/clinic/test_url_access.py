@@ -293,6 +293,7 @@ def _build_world() -> dict:
         "id": users[Role.FRONT_DESK].pk,
         "url": "no-such-page/",  # admin's catch-all
         "token": survey_token(invitation),
+        "code": "visits",  # reports:drill, a dashboard tile
     }
     return {
         "here": here,

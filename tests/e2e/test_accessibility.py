@@ -158,6 +158,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "notifications:outbox_resend": {"pk": w["outbox"].pk},
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
+        "reports:drill": {"code": "visits"},
     }
     if name in table:
         return table[name]
@@ -273,7 +274,13 @@ def report(found: dict) -> str:
 MUST_AUDIT = {
     "front_desk": ("appointments:visit", "members:detail"),
     "marketing": ("loyalty:coupon_batches",),
-    "branch_manager": ("appointments:visit", "members:detail", "loyalty:coupon_batches"),
+    "branch_manager": (
+        "appointments:visit",
+        "members:detail",
+        "loyalty:coupon_batches",
+        "reports:dashboard",
+        "reports:drill",
+    ),
 }
 
 

@@ -1,0 +1,187 @@
+"""The reports' daily rollups and the branch dashboard at scale, next to the raw-SQL floor of
+reading the rollups, measured in the same run:
+
+1. People (COPY, split over two branches) and their checked-out visits over the last two
+   years (COPY).
+2. ``rollup_refresh(full=True)``: every day's rollups rebuilt from the base tables (timed:
+   ``rollup_full_s``); then a day's new checkouts and the incremental refresh the beat runs
+   (``rollup_refresh_s``).
+3. The branch dashboard (``reports.dashboard.branch_dashboard``) for each branch: p95 over
+   the runs, and the floor: the bare SQL reading the same rollup rows (three periods and the
+   30-day series) — ``dashboard_floor_ratio_max`` is dashboard p95 ÷ floor p95.
+4. An ad-hoc year on the base tables: visits and revenue of the last 365 days by branch and
+   day, straight from the visits (``adhoc_year_s``).
+
+    python -m benchmarks.reports                 # 1,000,000 people, 5,000,000 visits
+    python -m benchmarks.reports --small         # 20,000 people, 100,000 visits
+    python -m benchmarks.reports --members 200000   # another scale (five visits each)
+
+Not generated yet (the issue's full scale also names them): ledger entries and
+consultations: the dashboard reads neither (points liability sums account balances).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+
+from benchmarks._common import bench_line, copy_rows, p95, parser, setup_django, synthetic_people, time_calls
+
+MARK = "reports-bench"
+VISIT_COLUMNS = (
+    "status", "opened_at", "list_total", "discount_total", "amount_due", "amount_paid", "points_earned",
+    "manual_discount", "manual_discount_reason", "checkout_key", "checked_out_at", "voided_at", "void_reason",
+    "appointment_id", "branch_id", "checked_out_by_id", "doctor_id", "member_id", "voided_by_id", "pricing_notes",
+)  # fmt: skip
+
+
+def _clinic():
+    from django.contrib.auth import get_user_model
+
+    from clinic import services
+    from clinic.models import Branch, Role
+
+    branches = [
+        Branch.objects.get_or_create(code=code, defaults={"name": name})[0]
+        for code, name in (("RPB1", "报表基准一店"), ("RPB2", "报表基准二店"))
+    ]
+    user = get_user_model().objects.filter(username="bench_rp_doc").first()
+    if user is None:
+        user = services.staff_create(
+            actor=None, username="bench_rp_doc", password=None, full_name="基准医生",
+            role=Role.DOCTOR, branches=branches,
+        ).user  # fmt: skip
+    return branches, user
+
+
+def _visits(
+    people_by_branch: dict[int, list[int]], per_person: int, doctor_id: int, *, days: int = 730, at=None
+) -> int:
+    from django.db import connection, transaction
+
+    ids = list(people_by_branch)
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM appointments_visit WHERE branch_id = ANY(%s)", [ids])
+        have = cur.fetchone()[0]
+    want = sum(len(p) for p in people_by_branch.values()) * per_person
+    if at is None and have >= want:
+        return have
+    count = want - have if at is None else per_person
+    rng = random.Random(17 + have)
+    now = dt.datetime.now(dt.UTC)
+
+    def rows():
+        for _i in range(count):
+            branch_id = ids[rng.randrange(len(ids))]
+            people = people_by_branch[branch_id]
+            when = at or now - dt.timedelta(seconds=rng.randrange(1, days * 86400))
+            amount = rng.choice(("280.00", "400.00", "1200.00", "80.00"))
+            s = when.isoformat()
+            yield (
+                "checked_out", s, amount, "0", amount, amount, 0, "0", "", None, s, None, "", None,
+                branch_id, None, doctor_id, people[rng.randrange(len(people))], None, "[]",
+            )  # fmt: skip
+
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        copy_rows("appointments_visit", VISIT_COLUMNS, rows())
+        cur.execute("ANALYZE appointments_visit")
+    print(f"generated {count} visits in {time.perf_counter() - start:.1f}s", flush=True)
+    return have + count
+
+
+def _floor_calls(branch_id: int, today: dt.date):
+    """The bare SQL reading the rollup rows the dashboard reads (three periods, 30 days)."""
+    from django.db import connection
+
+    from reports.dashboard import periods
+
+    ranges = list(periods(today).values())
+    lo30 = today - dt.timedelta(days=29)
+
+    def run():
+        with connection.cursor() as cur:
+            for lo, hi in ranges:
+                cur.execute(
+                    "SELECT metric, sum(value) FROM reports_dailyrollup WHERE branch_id = %s AND day >= %s "
+                    "AND day < %s AND dimension = '' GROUP BY metric",
+                    [branch_id, lo, min(hi, today)],
+                )
+                cur.fetchall()
+            cur.execute(
+                "SELECT day, metric, value FROM reports_dailyrollup WHERE branch_id = %s AND day >= %s "
+                "AND day < %s AND dimension = '' AND metric IN ('revenue', 'visits', 'bookings')",
+                [branch_id, lo30, today],
+            )
+            cur.fetchall()
+
+    return run
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--members", type=int, default=0, help="another scale (five visits each)")
+    p.add_argument("--repeat", type=int, default=30, help="dashboard runs per branch")
+    args = p.parse_args()
+    setup_django()
+    from django.db import connection
+    from django.utils import timezone
+
+    from reports import dashboard, rollups
+
+    members = args.members or (20_000 if args.small else 1_000_000)
+    branches, doctor = _clinic()
+    half = members // 2
+    people = {
+        branches[0].pk: synthetic_people(half, branches[0].pk, mark=MARK + "1", name="报表", stage="patient", phones=False),
+        branches[1].pk: synthetic_people(members - half, branches[1].pk, mark=MARK + "2", name="报表", stage="patient", phones=False),
+    }  # fmt: skip
+    visits = _visits(people, 5, doctor.pk)
+
+    start = time.perf_counter()
+    rows = rollups.rollup_refresh(full=True)
+    full_s = time.perf_counter() - start
+    print(f"full rollup rebuild: {full_s:.2f}s, {rows} rows", flush=True)
+    _visits(people, max(members // 1000, 100), doctor.pk, at=timezone.now() - dt.timedelta(days=1))
+    start = time.perf_counter()
+    rows = rollups.rollup_refresh()
+    refresh_s = time.perf_counter() - start
+    print(f"incremental refresh (a day's checkouts later): {refresh_s:.2f}s, {rows} rows", flush=True)
+
+    today = timezone.localdate()
+    p95s, ratios = [], []
+    for branch in branches:
+        samples = time_calls(lambda b=branch: dashboard.branch_dashboard(b), args.repeat, warmup=2)
+        floor = time_calls(_floor_calls(branch.pk, today), args.repeat, warmup=2)
+        ratio = p95(samples) / max(p95(floor), 0.001)
+        print(
+            f"dashboard {branch.code}: p95 {p95(samples):.1f}ms, floor p95 {p95(floor):.2f}ms, ratio {ratio:.1f}x"
+        )
+        p95s.append(p95(samples))
+        ratios.append(ratio)
+
+    start = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT branch_id, (checked_out_at AT TIME ZONE 'Asia/Shanghai')::date, count(*), sum(amount_paid) "
+            "FROM appointments_visit WHERE status = 'checked_out' AND checked_out_at >= now() - interval '365 days' "
+            "GROUP BY 1, 2"
+        )
+        cur.fetchall()
+    adhoc_s = time.perf_counter() - start
+    print(f"ad-hoc year on the base tables: {adhoc_s:.2f}s", flush=True)
+    bench_line(
+        "reports",
+        members=members,
+        visits=visits,
+        dashboard_p95_ms_max=max(p95s),
+        dashboard_floor_ratio_max=max(ratios),
+        rollup_refresh_s=refresh_s,
+        adhoc_year_s=adhoc_s,
+    )
+
+
+if __name__ == "__main__":
+    main()

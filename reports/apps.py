@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ReportsConfig(AppConfig):
+    """Layer 9 (DESIGN.md §2): KPIs, daily rollups, dashboards. Read-only over every app
+    below it; nothing imports it."""
+
+    name = "reports"
+    verbose_name = _("Reports")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clinic.navigation import NavItem, register, register_landing
+
+        from . import labels, rollup_tasks  # noqa: F401  (labels, Celery)
+        from .dashboard import VIEW_PERM
+
+        register(NavItem("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5))
+        # The branch manager's (and HQ's) start page after signing in.
+        register_landing("reports:dashboard", VIEW_PERM, order=10)

@@ -1,0 +1,74 @@
+"""The branch manager's dashboard and its drill-downs (thin views over dashboard.py and
+drill.py). Scoped to the active branch (clinic.middleware.ActiveBranchMiddleware), which is
+always one of the viewer's branches; HQ switches branch with the branch switcher."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from . import dashboard, drill
+
+PERIODS = ("today", "mtd", "last_month", "last_year")
+
+
+def _branch(request: HttpRequest):
+    if request.branch is None:
+        raise PermissionDenied
+    return request.branch
+
+
+@require_GET
+@permission_required(dashboard.VIEW_PERM, raise_exception=True)
+def branch_dashboard(request: HttpRequest) -> HttpResponse:
+    branch = _branch(request)
+    data = dashboard.branch_dashboard(branch)
+    chart = {
+        "days": [f"{r['day']:%m-%d}" for r in data["chart"]],
+        "revenue": [float(r["revenue"]) for r in data["chart"]],
+        "visits": [r["visits"] for r in data["chart"]],
+        "bookings": [r["bookings"] for r in data["chart"]],
+    }
+    return render(
+        request,
+        "reports/dashboard.html",
+        {**data, "branch": branch, "chart_data": chart, "chart_rows": data["chart"]},
+    )
+
+
+@require_GET
+@permission_required(dashboard.VIEW_PERM, raise_exception=True)
+def drilldown(request: HttpRequest, code: str) -> HttpResponse:
+    if code not in drill.SOURCES:
+        raise Http404
+    branch = _branch(request)
+    period = request.GET.get("period", "today")
+    if period not in PERIODS:
+        period = "today"
+    today = timezone.localdate()
+    if period == "today":
+        lo, hi = today, today + dt.timedelta(days=1)
+    else:
+        lo, hi = dashboard.periods(today)[period]
+    reveal = request.user.has_perm("clinic.reveal_contact")
+    total, rows = drill.rows(code, branch, lo, hi, reveal=reveal)
+    return render(
+        request,
+        "reports/drilldown.html",
+        {
+            "title": drill.title(code),
+            "branch": branch,
+            "period": period,
+            "lo": lo,
+            "last_day": hi - dt.timedelta(days=1),
+            "total": total,
+            "rows": rows,
+            "shown": len(rows),
+        },
+    )

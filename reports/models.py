@@ -1,0 +1,1 @@
+from .rollup_models import *  # noqa: F403

@@ -1,0 +1,215 @@
+"""The daily rollups (docs/reports.md): refresh and read.
+
+``rollup_refresh`` rebuilds every local day before today that a change touched since the
+last run (found from the rows' own timestamps), plus the last ``REPORTS_ROLLUP_TRAILING_DAYS``
+days (changes that carry no timestamp, such as a rescheduled appointment). ``figures`` reads
+the rollups for the days before today and computes today live, so a dashboard shows today as
+it is and history at the cost of reading small rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import kpis
+from .rollup_models import DailyRollup, RollupState
+
+STATE = "daily"
+
+
+def _params(lo: dt.date, hi: dt.date) -> dict:
+    start, end = kpis.period_bounds(lo, hi)
+    return {"lo": start, "hi": end, "tz": settings.TIME_ZONE}
+
+
+def live(code: str, lo: dt.date, hi: dt.date, *, dimension: str = "", branch_ids=None) -> dict:
+    """{(branch_id, day, key): value} of one metric over [lo, hi), from the base tables."""
+    sql = kpis.metric_sql(code, dimension)
+    params = _params(lo, hi)
+    if branch_ids is not None:
+        sql = f"SELECT * FROM ({sql}) AS q WHERE q.branch_id = ANY(%(branches)s)"
+        params["branches"] = list(branch_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(b, d, k): Decimal(v) for b, d, k, v in cursor.fetchall()}
+
+
+def _dirty_days(since: dt.datetime) -> set[dt.date]:
+    """Local days whose figures a change stamped after ``since`` may have moved."""
+    t = kpis._tables()
+    day = "({} AT TIME ZONE %(tz)s)::date"
+    parts = [
+        f"SELECT {day.format('checked_out_at')} FROM {t['visit']} "
+        "WHERE checked_out_at IS NOT NULL AND (checked_out_at > %(s)s OR voided_at > %(s)s)",
+        f"SELECT {day.format('a.start')} FROM {t['appt']} a WHERE GREATEST(a.created_at, a.confirmed_at, "
+        "a.arrived_at, a.treatment_started_at, a.completed_at, a.cancelled_at, a.no_show_at) > %(s)s",
+        f"SELECT {day.format('created_at')} FROM {t['member']} WHERE updated_at > %(s)s OR created_at > %(s)s",
+        f"SELECT {day.format('enrolled_at')} FROM {t['membership']} WHERE enrolled_at > %(s)s",
+        f"SELECT visit_on FROM {t['survey']} WHERE answered_at > %(s)s",
+        f"SELECT due_on FROM {t['task']} WHERE kind = 'followup' AND (created_at > %(s)s OR closed_at > %(s)s)",
+        f"SELECT kept_on FROM {t['keep']} WHERE created_at > %(s)s OR voided_at > %(s)s",
+        f"SELECT {day.format('issued_at')} FROM {t['coupon']} WHERE issued_at > %(s)s OR voided_at > %(s)s",
+        f"SELECT {day.format('used_at')} FROM {t['coupon']} WHERE used_at > %(s)s OR voided_at > %(s)s",
+    ]
+    sql = " UNION ".join(f"({p})" for p in parts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"s": since, "tz": settings.TIME_ZONE})
+        return {row[0] for row in cursor.fetchall() if row[0] is not None}
+
+
+def _ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    out: list[tuple[dt.date, dt.date]] = []
+    for d in sorted(set(days)):
+        if out and out[-1][1] == d:
+            out[-1] = (out[-1][0], d + dt.timedelta(days=1))
+        else:
+            out.append((d, d + dt.timedelta(days=1)))
+    return out
+
+
+def rebuild(lo: dt.date, hi: dt.date) -> int:
+    """Replace the rollups of the local days [lo, hi) with figures from the base tables."""
+    rows = []
+    for code, metric in kpis.METRICS.items():
+        for dimension in ("", *metric.dimensions):
+            for (branch_id, day, key), value in live(code, lo, hi, dimension=dimension).items():
+                rows.append(
+                    DailyRollup(
+                        branch_id=branch_id,
+                        day=day,
+                        metric=code,
+                        dimension=dimension,
+                        key=key or "",
+                        value=value,
+                    )
+                )
+    with transaction.atomic():
+        DailyRollup.objects.filter(day__gte=lo, day__lt=hi).delete()
+        DailyRollup.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
+
+
+def rollup_refresh(*, full: bool = False, today: dt.date | None = None) -> int:
+    """The incremental refresh (every ten minutes on the beat). ``full`` rebuilds all history.
+    Returns how many rollup rows were written."""
+    today = today or timezone.localdate()
+    started = timezone.now()
+    with transaction.atomic():
+        state, created = RollupState.objects.select_for_update().get_or_create(
+            name=STATE, defaults={"watermark": started}
+        )
+        if full or created:
+            first = _first_day()
+            days = {first + dt.timedelta(days=i) for i in range((today - first).days)} if first else set()
+        else:
+            days = _dirty_days(state.watermark - dt.timedelta(minutes=5))  # slack for slow commits
+            trailing = getattr(settings, "REPORTS_ROLLUP_TRAILING_DAYS", 7)
+            days |= {today - dt.timedelta(days=i) for i in range(1, trailing + 1)}
+        written = sum(rebuild(lo, hi) for lo, hi in _ranges(d for d in days if d < today))
+        state.watermark = started
+        state.save(update_fields=["watermark"])
+    return written
+
+
+def _first_day() -> dt.date | None:
+    t = kpis._tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT LEAST((SELECT min(created_at) FROM {t['member']}), (SELECT min(start) FROM {t['appt']}), "
+            f"(SELECT min(checked_out_at) FROM {t['visit']}))"
+        )
+        first = cursor.fetchone()[0]
+    if first is None:
+        return None
+    return min(timezone.localtime(first).date(), timezone.localdate())
+
+
+def figures(lo: dt.date, hi: dt.date, *, branch_ids=None, today: dt.date | None = None) -> dict:
+    """{branch_id: {metric: value}} over the local days [lo, hi): rollups for the days before
+    today, live figures for today."""
+    today = today or timezone.localdate()
+    out: dict = defaultdict(lambda: defaultdict(Decimal))
+    past_hi = min(hi, today)
+    if lo < past_hi:
+        qs = DailyRollup.objects.filter(day__gte=lo, day__lt=past_hi, dimension="")
+        if branch_ids is not None:
+            qs = qs.filter(branch_id__in=list(branch_ids))
+        from django.db.models import Sum
+
+        for row in qs.values("branch_id", "metric").annotate(total=Sum("value")):
+            out[row["branch_id"]][row["metric"]] += row["total"]
+    if lo <= today < hi:
+        for code in kpis.METRICS:
+            for (branch_id, _day, _key), value in live(
+                code, today, today + dt.timedelta(days=1), branch_ids=branch_ids
+            ).items():
+                out[branch_id][code] += value
+    return out
+
+
+def kpi_value(kpi: kpis.KPI, sums: dict) -> Decimal | None:
+    """A KPI from summed metrics; None means "no data" (shown as such, never as 0)."""
+    if kpi.numerator is None:
+        return None
+    num = sums.get(kpi.numerator, Decimal(0))
+    if kpi.kind != "ratio":
+        return num
+    den = sums.get(kpi.denominator, Decimal(0))
+    return None if not den else (num / den).quantize(Decimal("0.0001"))
+
+
+def return_rate(lo: dt.date, hi: dt.date, *, branch_ids=None, months: int | None = None) -> dict:
+    """复诊率 from the visits: {branch_id: (returned, people)} for people with a checked-out
+    visit in [lo, hi) who have another within ``months`` after (a visit's branch counts)."""
+    months = months or getattr(settings, "REPORTS_RETURN_MONTHS", 6)
+    t = kpis._tables()
+    params = _params(lo, hi) | {"months": f"{int(months)} months"}
+    where = ""
+    if branch_ids is not None:
+        where = "AND v.branch_id = ANY(%(branches)s)"
+        params["branches"] = list(branch_ids)
+    sql = f"""
+        SELECT v.branch_id, count(DISTINCT v.member_id) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM {t["visit"]} w WHERE w.member_id = v.member_id AND w.status = 'checked_out'
+                   AND w.checked_out_at > v.checked_out_at
+                   AND w.checked_out_at <= v.checked_out_at + %(months)s::interval)),
+               count(DISTINCT v.member_id)
+        FROM {t["visit"]} v
+        WHERE v.status = 'checked_out' AND v.checked_out_at >= %(lo)s AND v.checked_out_at < %(hi)s {where}
+        GROUP BY 1"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {b: (r, n) for b, r, n in cursor.fetchall()}
+
+
+def points_liability(*, branch_ids=None) -> dict:
+    """{branch_id: (points, yuan or None)} held now in open accounts, by the person's branch."""
+    from loyalty.models import PointsAccount
+
+    value = getattr(settings, "REPORTS_POINT_VALUE_YUAN", None)
+    from django.db.models import Sum
+
+    qs = PointsAccount.objects.filter(is_open=True)
+    if branch_ids is not None:
+        qs = qs.filter(member__branch_id__in=list(branch_ids))
+    out = {}
+    for row in qs.values("member__branch_id").annotate(points=Sum("balance")):
+        pts = row["points"] or 0
+        out[row["member__branch_id"]] = (pts, None if value is None else Decimal(str(value)) * pts)
+    return out
+
+
+def waiting_now(*, branch_ids=None):
+    """Appointments arrived and not yet in treatment, longest wait first (live)."""
+    from appointments.models import Appointment
+
+    qs = Appointment.objects.filter(status="arrived", arrived_at__isnull=False)
+    if branch_ids is not None:
+        qs = qs.filter(branch_id__in=list(branch_ids))
+    return list(qs.select_related("member").order_by("arrived_at"))

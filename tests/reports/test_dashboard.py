@@ -1,0 +1,108 @@
+"""The branch manager's dashboard: scoped to the branch, every tile's drill-down lists as many
+rows as the tile says, phones masked without reveal_contact, landing page after sign-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments.models import Appointment, Visit
+from reports import dashboard, drill, rollups
+from tests.appointments.factories import make_doctor
+from tests.clinic.factories import ServiceItemFactory
+from tests.conftest import PASSWORD
+from tests.members.factories import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def day_world(branch, other_branch):
+    item = ServiceItemFactory(code="RD01", name="洁牙", price="300.00")
+    now = timezone.localtime()
+    for b_index, br in enumerate((branch, other_branch)):
+        doctor = make_doctor(br, f"rd_doc{b_index}")
+        for i in range(3 + b_index):
+            m = make_member(br, name=f"看板{b_index}{i}", phone=f"+86139000{b_index}{i:04d}")
+            start = now.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(hours=8 + i)
+            appt = Appointment.objects.create(
+                branch=br,
+                member=m,
+                service=item,
+                doctor=doctor,
+                start=start,
+                end=start + dt.timedelta(minutes=30),
+                channel="phone",
+                status=["completed", "arrived", "no_show", "booked"][i % 4],
+                arrived_at=start if i % 4 in (0, 1) else None,
+            )
+            if i % 4 == 0:
+                Visit.objects.create(
+                    branch=br,
+                    member=m,
+                    doctor=doctor,
+                    appointment=appt,
+                    opened_at=start,
+                    status="checked_out",
+                    amount_due=Decimal(300),
+                    amount_paid=Decimal(300),
+                    checked_out_at=start,
+                )
+    return branch
+
+
+def _tile(html: str, code: str) -> str:
+    m = re.search(rf'data-testid="tile-{code}".*?fs-4 fw-semibold text-body">([^<]+)<', html, re.S)
+    return m.group(1).strip()
+
+
+def test_manager_sees_their_branch_today_and_each_tile_drills_to_as_many_rows(day_world, manager, client_for):
+    client = client_for(manager)
+    html = client.get(reverse("reports:dashboard")).content.decode()
+    assert (
+        'id="daily-chart"' in html and 'id="daily-chart-data"' in html and 'data-testid="chart-table"' in html
+    )
+    assert "暂无数据" in html  # the complaint SLA: no data, not 0
+    for code in ("bookings", "showed", "no_shows", "waiting", "new_people"):
+        shown = _tile(html, code).replace(",", "")
+        page = client.get(reverse("reports:drill", args=[code]) + "?period=today").content.decode()
+        rows = page.count("<tr><td>")
+        assert int(shown) == rows, code
+    assert _tile(html, "bookings") == "3"  # not the other branch's 4
+
+
+def test_drill_masks_phones_without_reveal(day_world):
+    lo = timezone.localdate()
+    total, rows = drill.rows("new_people", day_world, lo, lo + dt.timedelta(days=1), reveal=False)
+    assert total == 3 and all("****" in r.phone for r in rows)
+
+
+def test_front_desk_and_anonymous_are_refused(front_desk, client_for):
+    assert client_for(front_desk).get(reverse("reports:dashboard")).status_code == 403
+    assert Client().get(reverse("reports:dashboard")).status_code == 302
+
+
+def test_unknown_tile_and_period_are_not_errors(day_world, manager, client_for):
+    client = client_for(manager)
+    assert client.get(reverse("reports:drill", args=["nope"])).status_code == 404
+    assert client.get(reverse("reports:drill", args=["visits"]) + "?period=bogus").status_code == 200
+
+
+def test_manager_lands_on_the_dashboard_after_signing_in(manager):
+    response = Client().post(reverse("login"), {"username": manager.username, "password": PASSWORD})
+    assert response["Location"] == reverse("reports:dashboard")
+
+
+def test_month_figures_read_rollups_plus_today(day_world):
+    rollups.rollup_refresh(full=True)
+    data = dashboard.branch_dashboard(day_world)
+    by = {f.code: f for f in data["month"]}
+    assert by["complaint_sla"].value is None and not by["complaint_sla"].drill
+    assert by["visits"].value >= 1
+    assert [t["code"] for t in data["targets"]] == ["new_people", "return_rate", "satisfaction"]
