@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from .close_urls import urlpatterns as close_patterns
 from .dashboard_urls import urlpatterns as dashboard_patterns
 
 app_name = "reports"
 
-urlpatterns = dashboard_patterns
+urlpatterns = dashboard_patterns + close_patterns

@@ -298,6 +298,8 @@ CELERY_BEAT_SCHEDULE = {
     # overdue tasks up to the branch manager, each morning before the shift starts.
     # Reports (docs/reports.md): the daily rollups, days changed since the last run.
     "reports-rollup-refresh": {"task": "reports.rollup_tasks.rollup_refresh", "schedule": 600.0},
+    # Month close: last month frozen early on each day (a no-op once it is closed).
+    "reports-month-close": {"task": "reports.close_tasks.month_close_due", "schedule": crontab(hour=3, minute=10)},
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",
