@@ -13,11 +13,28 @@ class ReportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from clinic.navigation import NavItem, register, register_landing
+        from clinic.navigation import NavGroup, NavItem, register, register_group, register_landing
 
-        from . import labels, rollup_tasks  # noqa: F401  (labels, Celery)
+        from . import close_tasks, labels, rollup_tasks  # noqa: F401  (labels, Celery)
         from .dashboard import VIEW_PERM
+        from .month_close import VIEW_PERM as MONTHS_PERM
 
-        register(NavItem("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5))
+        # 报表: every report page shares one dropdown (one plain link while a role has one).
+        register_group(NavGroup("reports", _("Reports"), "bi-bar-chart-line"))
+        register(
+            NavItem(
+                "reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5, group="reports"
+            )
+        )
+        register(
+            NavItem(
+                "reports:months",
+                _("Closed months"),
+                "bi-calendar-check",
+                (MONTHS_PERM,),
+                order=6,
+                group="reports",
+            )
+        )
         # The branch manager's (and HQ's) start page after signing in.
         register_landing("reports:dashboard", VIEW_PERM, order=10)

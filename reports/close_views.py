@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import month_close
 from .close_models import MonthClose
+from .db import reads_replica
 from .errors import ReportsError
 
 
@@ -33,6 +34,7 @@ def _month(year: int, month: int) -> dt.date:
 
 @require_GET
 @permission_required(month_close.VIEW_PERM, raise_exception=True)
+@reads_replica
 def months(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
     return render(
@@ -62,6 +64,7 @@ def close(request: HttpRequest, year: int, month: int) -> HttpResponse:
 
 @require_GET
 @permission_required(month_close.VIEW_PERM, raise_exception=True)
+@reads_replica
 def month(request: HttpRequest, year: int, month: int) -> HttpResponse:
     branch = _branch(request)
     first = _month(year, month)

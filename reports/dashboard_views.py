@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import dashboard, drill
-from . import exports
+from . import dashboard, drill, exports
+from .db import reads_replica
 from .exports import EXPORT_PERM
 
 PERIODS = ("today", "mtd", "last_month", "last_year")
@@ -28,6 +28,7 @@ def _branch(request: HttpRequest):
 
 @require_GET
 @permission_required(dashboard.VIEW_PERM, raise_exception=True)
+@reads_replica
 def branch_dashboard(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
     data = dashboard.branch_dashboard(branch)
@@ -66,6 +67,7 @@ def period_of(request: HttpRequest) -> tuple[str, dt.date, dt.date]:
 
 @require_GET
 @permission_required(dashboard.VIEW_PERM, raise_exception=True)
+@reads_replica
 def drilldown(request: HttpRequest, code: str) -> HttpResponse:
     if code not in drill.SOURCES:
         raise Http404
@@ -93,6 +95,7 @@ def drilldown(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_GET
 @permission_required(EXPORT_PERM, raise_exception=True)
+@reads_replica
 def drill_export(request: HttpRequest, code: str, ext: str) -> HttpResponse:
     if code not in drill.SOURCES or ext not in exports.FORMATS:
         raise Http404
@@ -100,13 +103,18 @@ def drill_export(request: HttpRequest, code: str, ext: str) -> HttpResponse:
         raise PermissionDenied
     branch = _branch(request)
     period, lo, hi = period_of(request)
-    return exports.drill_response(actor=request.user, branch=branch, code=code, period=period, lo=lo, hi=hi, fmt=ext)
+    return exports.drill_response(
+        actor=request.user, branch=branch, code=code, period=period, lo=lo, hi=hi, fmt=ext
+    )
 
 
 @require_GET
 @permission_required(EXPORT_PERM, raise_exception=True)
+@reads_replica
 def dashboard_export(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(dashboard.VIEW_PERM):
         raise PermissionDenied
     branch = _branch(request)
-    return exports.dashboard_response(actor=request.user, branch=branch, data=dashboard.branch_dashboard(branch))
+    return exports.dashboard_response(
+        actor=request.user, branch=branch, data=dashboard.branch_dashboard(branch)
+    )

@@ -91,7 +91,9 @@ def _filename(stem: str, fmt: str) -> str:
     return f"{stem}-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
 
 
-def table_response(*, actor, branch, report: str, title: str, header: list, rows, fmt: str, stem: str, **extra):
+def table_response(
+    *, actor, branch, report: str, title: str, header: list, rows, fmt: str, stem: str, **extra
+):
     """One list as an xlsx (split into sheets) or a streamed CSV; audited with its row count
     (CSV: counted as the rows stream, so the audit is written before streaming and says so)."""
     if fmt == "csv":
@@ -112,7 +114,9 @@ def drill_header() -> list:
 
 def drill_response(*, actor, branch, code: str, period: str, lo: dt.date, hi: dt.date, fmt: str):
     reveal = actor.has_perm("clinic.reveal_contact")
-    rows = ((r.when, r.person, r.phone, r.detail) for r in drill.iter_rows(code, branch, lo, hi, reveal=reveal))
+    rows = (
+        (r.when, r.person, r.phone, r.detail) for r in drill.iter_rows(code, branch, lo, hi, reveal=reveal)
+    )
     return table_response(
         actor=actor,
         branch=branch,

@@ -9,14 +9,14 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.models import Branch
 from clinic.services import audit_record
 
-from . import dashboard, kpis, rollups
+from . import dashboard, db, kpis, rollups
 from .close_models import MonthClose
 from .errors import ReportsError
 
@@ -135,11 +135,9 @@ def comparison(close: MonthClose) -> list[Line]:
     out = []
     for code in dashboard.MONTH_KPIS:
         kpi = kpis.KPIS[code]
-        if code == "points_liability":
-            # A balance now, not a figure of the month: the snapshot is the balance at close.
-            now_value = frozen.get(code)
-        else:
-            now_value = now.get(code)
+        # Points liability is a balance at a moment, not a figure of the month: its "today"
+        # is the balance at the close.
+        now_value = frozen.get(code) if code == "points_liability" else now.get(code)
         out.append(Line(code, kpi.name, dashboard.kind_of(kpi), frozen.get(code), now_value))
     return out
 
@@ -239,7 +237,7 @@ def changes_since(close: MonthClose) -> list[Change]:
     lo, hi = month_bounds(close.month)
     params = {"b": close.branch_id, "lo": lo, "hi": hi, "s": close.closed_at, "tz": settings.TIME_ZONE}
     found: list[tuple] = []
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         for label, sql in _change_queries():
             cursor.execute(sql + f" LIMIT {CHANGES_SHOWN}", params)
             found.extend((when, label, member_id, detail) for when, member_id, detail in cursor.fetchall())

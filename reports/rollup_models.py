@@ -27,7 +27,7 @@ class DailyRollup(models.Model):
         default_permissions = ()
         permissions = [
             ("view_branch_dashboard", _("See the branch dashboard: KPIs, charts and the lists behind them")),
-            ("export_reports", _("Export reports and the lists behind them (xlsx, CSV)")),
+            ("export_reports", _("Export reports and the lists behind them")),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import kpis
+from . import db, kpis
 from .rollup_models import DailyRollup, RollupState
 
 STATE = "daily"
@@ -35,7 +35,7 @@ def live(code: str, lo: dt.date, hi: dt.date, *, dimension: str = "", branch_ids
     if branch_ids is not None:
         sql = f"SELECT * FROM ({sql}) AS q WHERE q.branch_id = ANY(%(branches)s)"
         params["branches"] = list(branch_ids)
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(sql, params)
         return {(b, d, k): Decimal(v) for b, d, k, v in cursor.fetchall()}
 
@@ -58,7 +58,7 @@ def _dirty_days(since: dt.datetime) -> set[dt.date]:
         f"SELECT {day.format('used_at')} FROM {t['coupon']} WHERE used_at > %(s)s OR voided_at > %(s)s",
     ]
     sql = " UNION ".join(f"({p})" for p in parts)
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(sql, {"s": since, "tz": settings.TIME_ZONE})
         return {row[0] for row in cursor.fetchall() if row[0] is not None}
 
@@ -119,7 +119,7 @@ def rollup_refresh(*, full: bool = False, today: dt.date | None = None) -> int:
 
 def _first_day() -> dt.date | None:
     t = kpis._tables()
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(
             f"SELECT LEAST((SELECT min(created_at) FROM {t['member']}), (SELECT min(start) FROM {t['appt']}), "
             f"(SELECT min(checked_out_at) FROM {t['visit']}))"
@@ -183,7 +183,7 @@ def return_rate(lo: dt.date, hi: dt.date, *, branch_ids=None, months: int | None
         FROM {t["visit"]} v
         WHERE v.status = 'checked_out' AND v.checked_out_at >= %(lo)s AND v.checked_out_at < %(hi)s {where}
         GROUP BY 1"""
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(sql, params)
         return {b: (r, n) for b, r, n in cursor.fetchall()}
 

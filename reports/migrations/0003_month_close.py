@@ -18,37 +18,75 @@ def grant_roles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0005_role_default_grants_and_extra_roles'),
-        ('reports', '0002_dashboard_permission'),
+        ("clinic", "0005_role_default_grants_and_extra_roles"),
+        ("reports", "0002_dashboard_permission"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='dailyrollup',
-            options={'default_permissions': (), 'permissions': [('view_branch_dashboard', 'See the branch dashboard: KPIs, charts and the lists behind them'), ('export_reports', 'Export reports and the lists behind them (xlsx, CSV)')], 'verbose_name': 'daily rollup', 'verbose_name_plural': 'daily rollups'},
+            name="dailyrollup",
+            options={
+                "default_permissions": (),
+                "permissions": [
+                    (
+                        "view_branch_dashboard",
+                        "See the branch dashboard: KPIs, charts and the lists behind them",
+                    ),
+                    ("export_reports", "Export reports and the lists behind them"),
+                ],
+                "verbose_name": "daily rollup",
+                "verbose_name_plural": "daily rollups",
+            },
         ),
         migrations.CreateModel(
-            name='MonthClose',
+            name="MonthClose",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(help_text='The first day of the month.', verbose_name='month')),
-                ('closed_at', models.DateTimeField(verbose_name='closed at')),
-                ('closed_by_name', models.CharField(blank=True, default='', max_length=150, verbose_name='closed by (name)')),
-                ('metrics', models.JSONField(default=dict, verbose_name='daily metrics')),
-                ('figures', models.JSONField(default=dict, verbose_name='figures')),
-                ('branch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinic.branch', verbose_name='branch')),
-                ('closed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='closed by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField(help_text="The first day of the month.", verbose_name="month")),
+                ("closed_at", models.DateTimeField(verbose_name="closed at")),
+                (
+                    "closed_by_name",
+                    models.CharField(blank=True, default="", max_length=150, verbose_name="closed by (name)"),
+                ),
+                ("metrics", models.JSONField(default=dict, verbose_name="daily metrics")),
+                ("figures", models.JSONField(default=dict, verbose_name="figures")),
+                (
+                    "branch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinic.branch",
+                        verbose_name="branch",
+                    ),
+                ),
+                (
+                    "closed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="closed by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'closed month',
-                'verbose_name_plural': 'closed months',
-                'ordering': ['-month', 'branch_id'],
-                'permissions': [('close_month', 'Close a month: freeze its report figures')],
-                'default_permissions': ('view',),
-                'constraints': [models.UniqueConstraint(fields=('branch', 'month'), name='reports_month_closed_once')],
+                "verbose_name": "closed month",
+                "verbose_name_plural": "closed months",
+                "ordering": ["-month", "branch_id"],
+                "permissions": [("close_month", "Close a month: freeze its report figures")],
+                "default_permissions": ("view",),
+                "constraints": [
+                    models.UniqueConstraint(fields=("branch", "month"), name="reports_month_closed_once")
+                ],
             },
         ),
         migrations.RunPython(grant_roles, migrations.RunPython.noop),
