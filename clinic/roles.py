@@ -450,7 +450,12 @@ _REPORTS_GRANTS: dict[str, set[str]] = {
 # Month close: managers close their branch's months (the job closes them on the 1st anyway)
 # and read a closed month against today; exports of report lists need reports.export_reports.
 for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
-    _REPORTS_GRANTS[_role] |= {"reports.view_monthclose", "reports.close_month", "reports.export_reports"}
+    _REPORTS_GRANTS[_role] |= {
+        "reports.view_monthclose",
+        "reports.close_month",
+        "reports.export_reports",
+        "reports.view_staff_performance",
+    }
 for _role, _perms in _REPORTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

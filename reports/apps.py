@@ -36,5 +36,7 @@ class ReportsConfig(AppConfig):
                 group="reports",
             )
         )
+        # Everyone sees their own performance, managers everyone's (staff_views).
+        register(NavItem("reports:staff", _("Performance"), "bi-person-badge", (), order=7, group="reports"))
         # The branch manager's (and HQ's) start page after signing in.
         register_landing("reports:dashboard", VIEW_PERM, order=10)

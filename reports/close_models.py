@@ -28,6 +28,8 @@ class MonthClose(models.Model):
     metrics = models.JSONField(_("daily metrics"), default=dict)
     # {kpi code: "decimal" or null}: every month KPI as the dashboard computes it.
     figures = models.JSONField(_("figures"), default=dict)
+    # staff.dump(): each person's performance figures of the month, by section.
+    staff = models.JSONField(_("staff performance"), default=dict)
 
     class Meta:
         verbose_name = _("closed month")

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import month_close
+from . import month_close, staff
 from .close_models import MonthClose
 from .db import reads_replica
 from .errors import ReportsError
@@ -81,6 +81,7 @@ def month(request: HttpRequest, year: int, month: int) -> HttpResponse:
             "lines": lines,
             "changed": any(line.changed for line in lines),
             "changes": month_close.changes_since(close),
+            "staff_sections": staff.load(close.staff),
             "shown_limit": month_close.CHANGES_SHOWN,
         },
     )

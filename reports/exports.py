@@ -166,3 +166,40 @@ def dashboard_response(*, actor, branch, data: dict) -> HttpResponse:
     response = HttpResponse(content, content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{_filename("dashboard", "xlsx")}"'
     return response
+
+
+def staff_response(*, actor, branch, sections, fmt: str, lo: dt.date, hi: dt.date):
+    """Staff performance: a workbook with a sheet per section (xlsx), or every section's rows
+    in one CSV with the section as the first column."""
+    from .templatetags.reports_tags import figure as fig
+
+    def body(section):
+        for r in section.rows:
+            yield [r["name"], *(fig(r.get(c.code), c.kind) for c in section.columns)]
+
+    stem = f"staff-{lo:%Y%m%d}-{(hi - dt.timedelta(days=1)):%Y%m%d}"
+    if fmt == "csv":
+        header = [_("Section"), _("Name"), _("Figure"), _("Value")]
+        rows = (
+            (s.title, r["name"], c.label, fig(r.get(c.code), c.kind))
+            for s in sections
+            for r in s.rows
+            for c in s.columns
+        )
+        return table_response(
+            actor=actor,
+            branch=branch,
+            report="staff",
+            title=_("Staff performance"),
+            header=header,
+            rows=rows,
+            fmt=fmt,
+            stem=stem,
+        )
+    content = workbook_bytes(
+        [(s.title, [_("Name"), *(c.label for c in s.columns)], body(s)) for s in sections]
+    )
+    _audit(actor, branch, "staff", "xlsx", sum(len(s.rows) for s in sections), period=f"{lo}…{hi}")
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{_filename(stem, "xlsx")}"'
+    return response

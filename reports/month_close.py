@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.models import Branch
 from clinic.services import audit_record
 
-from . import dashboard, db, kpis, rollups
+from . import dashboard, db, kpis, rollups, staff
 from .close_models import MonthClose
 from .errors import ReportsError
 
@@ -66,6 +66,7 @@ def month_close(*, actor, branch: Branch, month: dt.date, today: dt.date | None 
     if MonthClose.objects.filter(branch=branch, month=lo).exists():
         raise ReportsError(_("This month is already closed."), code="already_closed")
     metrics, figures = compute(branch, lo)
+    staff_figures = staff.dump(staff.performance(branch, lo, hi))
     try:
         with transaction.atomic():
             close = MonthClose.objects.create(
@@ -78,6 +79,7 @@ def month_close(*, actor, branch: Branch, month: dt.date, today: dt.date | None 
                 else "",
                 metrics=_dump(metrics),
                 figures=_dump(figures),
+                staff=staff_figures,
             )
             audit_record(
                 actor=actor,

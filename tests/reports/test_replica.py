@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from django.conf import settings
 from django.test import override_settings
 
@@ -19,6 +21,7 @@ def _with_replica():
     return override_settings(DATABASES=databases)
 
 
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_reads_in_a_report_page_go_to_the_replica_and_writes_never_do():
     router = db.ReportsReplicaRouter()
     with _with_replica():
