@@ -1,0 +1,11 @@
+"""Analysis pages (namespace ``reports``)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import operations_views
+
+urlpatterns: list = [
+    path("operations/", operations_views.operations_page, name="operations"),
+]
