@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import operations_views
+from . import operations_views, people_views
 
 urlpatterns: list = [
     path("operations/", operations_views.operations_page, name="operations"),
+    path("marketing/", people_views.marketing_page, name="marketing"),
 ]
