@@ -85,3 +85,28 @@ def month(request: HttpRequest, year: int, month: int) -> HttpResponse:
             "shown_limit": month_close.CHANGES_SHOWN,
         },
     )
+
+
+@require_GET
+@permission_required(month_close.VIEW_PERM, raise_exception=True)
+@reads_replica
+def month_pdf(request: HttpRequest, year: int, month: int) -> HttpResponse:
+    """The monthly management report of a closed month (PDF; the HTML page without WeasyPrint)."""
+    from django.template.loader import render_to_string
+
+    from clinic import pdf
+
+    from . import month_pdf as report
+
+    branch = _branch(request)
+    first = _month(year, month)
+    close = MonthClose.objects.filter(branch=branch, month=first).select_related("branch").first()
+    if close is None:
+        raise Http404
+    context = report.context(close)
+    data = pdf.render("reports/month_report.html", "reports/month_report.css", context, request)
+    if data is None:
+        return HttpResponse(render_to_string("reports/month_report.html", context, request=request))
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="report-{branch.code}-{first:%Y-%m}.pdf"'
+    return response

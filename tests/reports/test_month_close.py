@@ -115,3 +115,21 @@ def test_staff_without_the_permission_are_refused(front_desk, client_for):
     assert client.get(reverse("reports:months")).status_code == 403
     first = _last_month()
     assert client.post(reverse("reports:month_close", args=[first.year, first.month])).status_code == 403
+
+
+def test_the_monthly_report_pdf_shows_chinese_and_its_charts(branch, manager, client_for, last_month_visits):
+    from reports import rollups
+    from tests.pdf_checks import pdf_pages
+
+    rollups.rollup_refresh(full=True)
+    first = _last_month()
+    month_close.month_close(actor=manager, branch=branch, month=first)
+    response = client_for(manager).get(reverse("reports:month_pdf", args=[first.year, first.month]))
+    assert response["Content-Type"] == "application/pdf"
+    text = "\n".join(pdf_pages(response.content))
+    assert "月度经营报告" in text and "营收" in text and "¥800.00" in text
+    assert "每日营收（元）" in text  # the SVG chart's title, drawn in the PDF
+    from reports import month_pdf
+
+    svg = month_pdf.context(MonthClose.objects.get(branch=branch, month=first))["revenue_svg"]
+    assert svg.count("<rect") == (month_close.month_bounds(first)[1] - first).days
