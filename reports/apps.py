@@ -56,6 +56,16 @@ class ReportsConfig(AppConfig):
                 group="reports",
             )
         )
+        register(
+            NavItem(
+                "reports:customers",
+                _("Customer analysis"),
+                "bi-people",
+                (VIEW_PERM,),
+                order=9,
+                group="reports",
+            )
+        )
         # Everyone sees their own performance, managers everyone's (staff_views).
         register(NavItem("reports:staff", _("Performance"), "bi-person-badge", (), order=7, group="reports"))
         # The branch manager's (and HQ's) start page after signing in.
