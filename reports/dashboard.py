@@ -96,6 +96,11 @@ def kind_of(kpi: kpis.KPI) -> str:
 
 
 def branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
+    with rollups.memoized():
+        return _branch_dashboard(branch, today=today)
+
+
+def _branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
     today = today or timezone.localdate()
     tomorrow = today + dt.timedelta(days=1)
     day_sums = rollups.figures(today, tomorrow, branch_ids=[branch.pk], today=today).get(branch.pk, {})

@@ -55,7 +55,9 @@ def month_of_work(branch, other_branch, front_desk, customer_service):
         checked_out_at=when + dt.timedelta(days=5),
     )
     due = lo + dt.timedelta(days=4)
-    for i, (status, closed) in enumerate((("done", due), ("done", due + dt.timedelta(days=3)), ("open", None))):
+    for i, (status, closed) in enumerate(
+        (("done", due), ("done", due + dt.timedelta(days=3)), ("open", None))
+    ):
         t = Task.objects.create(
             kind="followup",
             member=people[i],
@@ -100,7 +102,9 @@ def test_a_manager_sees_everyone_and_staff_only_themselves(
 ):
     page = client_for(manager).get(reverse("reports:staff") + "?period=last_month").content.decode()
     assert "员工业绩" in page
-    assert f"staff-row-service-{customer_service.pk}" in page and f"staff-row-front_desk-{front_desk.pk}" in page
+    assert (
+        f"staff-row-service-{customer_service.pk}" in page and f"staff-row-front_desk-{front_desk.pk}" in page
+    )
     own = client_for(front_desk).get(reverse("reports:staff") + "?period=last_month").content.decode()
     assert "我的业绩" in own and f"staff-row-front_desk-{front_desk.pk}" in own
     assert f"staff-row-service-{customer_service.pk}" not in own
