@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from django.conf import settings
 from django.test import override_settings
 
