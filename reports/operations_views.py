@@ -87,5 +87,10 @@ def operations_page(request: HttpRequest) -> HttpResponse:
 
 def _period_label(code: str):
     from django.utils.translation import gettext_lazy as _
+    from django.utils.translation import pgettext_lazy
 
-    return {"last_30": _("Last 30 days"), "mtd": _("This month"), "last_month": _("Last month")}[code]
+    return {
+        "last_30": _("Last 30 days"),
+        "mtd": _("This month"),
+        "last_month": pgettext_lazy("period", "Last month"),
+    }[code]

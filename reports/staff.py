@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import db, kpis
 
@@ -49,7 +50,7 @@ SECTIONS: dict[str, tuple[object, tuple[Column, ...]]] = {
         (
             Column("patients", _("Patients")),
             Column("visits", _("Visits")),
-            Column("revenue", _("Revenue"), "money"),
+            Column("revenue", pgettext_lazy("KPI", "Revenue"), "money"),
             Column("return_rate", _("Return-visit rate"), "ratio"),
             Column("satisfaction", _("Satisfaction"), "ratio"),
             Column("doctor_score", _("Doctor score (1–5)"), "score"),
