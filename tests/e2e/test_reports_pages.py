@@ -64,7 +64,9 @@ def two_months(branch):
     return last
 
 
-def test_export_matches_the_tile_and_a_closed_month_prints(live_server, page, manager, two_months, screenshot):
+def test_export_matches_the_tile_and_a_closed_month_prints(
+    live_server, page, manager, two_months, screenshot
+):
     page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, live_server.url, manager.username)
     visits = page.get_by_test_id("kpi-visits").locator("td").first.inner_text()
@@ -72,10 +74,13 @@ def test_export_matches_the_tile_and_a_closed_month_prints(live_server, page, ma
     expect(page.get_by_test_id("drill-table")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_test_id("drill-export").get_by_role("link", name="导出 xlsx").click()
-    sheet = load_workbook(io.BytesIO(open(download.value.path(), "rb").read())).active
-    assert sheet.max_row - 1 == int(visits.replace(",", "")) == page.get_by_test_id("drill-table").locator(
-        "tbody tr"
-    ).count()
+    with open(download.value.path(), "rb") as f:
+        sheet = load_workbook(io.BytesIO(f.read())).active
+    assert (
+        sheet.max_row - 1
+        == int(visits.replace(",", ""))
+        == page.get_by_test_id("drill-table").locator("tbody tr").count()
+    )
 
     nav_click(page, "月结")
     month = f"{two_months:%Y-%m}"
