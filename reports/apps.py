@@ -13,11 +13,25 @@ class ReportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from clinic.navigation import NavItem, register, register_landing
+        from clinic.navigation import NavGroup, NavItem, register, register_group, register_landing
 
         from . import labels, rollup_tasks  # noqa: F401  (labels, Celery)
+        from .cashup import VIEW_PERM as CASHUP_PERM
         from .dashboard import VIEW_PERM
 
         register(NavItem("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5))
         # The branch manager's (and HQ's) start page after signing in.
         register_landing("reports:dashboard", VIEW_PERM, order=10)
+        # The cash-up, the front desk's page and HQ's view share one "Reports" dropdown, so
+        # the navbar keeps its width.
+        register_group(NavGroup("reports", _("Reports"), "bi-clipboard-data"))
+        register(
+            NavItem(
+                "reports:cashup",
+                _("End-of-day cash-up"),
+                "bi-cash-coin",
+                (CASHUP_PERM,),
+                order=6,
+                group="reports",
+            )
+        )

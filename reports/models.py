@@ -1,1 +1,2 @@
+from .cashup_models import *  # noqa: F403
 from .rollup_models import *  # noqa: F403

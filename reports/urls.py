@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from .cashup_urls import urlpatterns as cashup_patterns
 from .dashboard_urls import urlpatterns as dashboard_patterns
 
 app_name = "reports"
 
-urlpatterns = dashboard_patterns
+urlpatterns = dashboard_patterns + cashup_patterns
