@@ -18,6 +18,7 @@ class ReportsConfig(AppConfig):
         from . import labels, rollup_tasks  # noqa: F401  (labels, Celery)
         from .cashup import VIEW_PERM as CASHUP_PERM
         from .dashboard import VIEW_PERM
+        from .frontdesk import VIEW_PERM as FRONT_PERM
 
         register(NavItem("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5))
         # The branch manager's (and HQ's) start page after signing in.
@@ -35,3 +36,16 @@ class ReportsConfig(AppConfig):
                 group="reports",
             )
         )
+        register(
+            NavItem(
+                "reports:frontdesk",
+                _("Front desk"),
+                "bi-clipboard-check",
+                (FRONT_PERM,),
+                order=7,
+                group="reports",
+            )
+        )
+        # The front desk's start page; a manager holds the dashboard's permission too, whose
+        # lower order wins.
+        register_landing("reports:frontdesk", FRONT_PERM, order=20)
