@@ -19,6 +19,7 @@ class ReportsConfig(AppConfig):
         from .cashup import VIEW_PERM as CASHUP_PERM
         from .dashboard import VIEW_PERM
         from .frontdesk import VIEW_PERM as FRONT_PERM
+        from .hq import VIEW_PERM as HQ_PERM
 
         register(NavItem("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5))
         # The branch manager's (and HQ's) start page after signing in.
@@ -49,3 +50,8 @@ class ReportsConfig(AppConfig):
         # The front desk's start page; a manager holds the dashboard's permission too, whose
         # lower order wins.
         register_landing("reports:frontdesk", FRONT_PERM, order=20)
+        register(
+            NavItem("reports:hq", _("HQ: all branches"), "bi-buildings", (HQ_PERM,), order=8, group="reports")
+        )
+        # HQ starts on the every-branch view (before the dashboard of one branch).
+        register_landing("reports:hq", HQ_PERM, order=5)
