@@ -80,7 +80,7 @@ def _context(request, branch, day: dt.date, **extra) -> dict:
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1) if day < timezone.localdate() else None,
         "count_form": extra.pop("count_form", None) or CountForm(initial={"shift": shift_now}),
-        "sign_form": extra.pop("sign_form", None) or SignOffForm(),
+        "sign_form": extra.pop("sign_form", None) or SignOffForm(prefix="sign"),
         "can_count": request.user.has_perm(cashup.COUNT_PERM) and summary.sign_off is None,
         "can_sign": request.user.has_perm(cashup.SIGN_PERM) and summary.sign_off is None,
         "split": cashup.shift_split(),
@@ -149,7 +149,7 @@ def cashup_sign_off(request: HttpRequest) -> HttpResponse:
     if problem:
         messages.error(request, _("Choose a day that has happened to sign it off."))
         return redirect(_url(day))
-    form = SignOffForm(request.POST)
+    form = SignOffForm(request.POST, prefix="sign")
     if form.is_valid():
         try:
             cashup.day_sign_off(actor=request.user, branch=branch, day=day, note=form.cleaned_data["note"])

@@ -287,6 +287,11 @@ class Command(BaseCommand):
 
         seed_recalls(branches=branches)
 
+        # The last three days' cash-up: top-ups, counts (one day short), 静安 signed off.
+        from reports.cashup_demo import seed_cashup
+
+        seed_cashup(branches=branches)
+
         # Overdue tasks of both (plans and recalls) go up to the branch manager, as each morning:
         # after the commit, when the visits' listeners (on_commit, registered earlier, so run
         # first) have made their tasks.
