@@ -21,12 +21,16 @@ class ReportsConfig(AppConfig):
         from .frontdesk import VIEW_PERM as FRONT_PERM
         from .hq import VIEW_PERM as HQ_PERM
 
-        register(NavItem("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5))
+        # One "Reports" dropdown holds the dashboard, the cash-up, the front desk's page and HQ's
+        # view, so the navbar keeps its width (a role seeing one of them gets a plain link).
+        register_group(NavGroup("reports", _("Reports"), "bi-clipboard-data"))
+        register(
+            NavItem(
+                "reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5, group="reports"
+            )
+        )
         # The branch manager's (and HQ's) start page after signing in.
         register_landing("reports:dashboard", VIEW_PERM, order=10)
-        # The cash-up, the front desk's page and HQ's view share one "Reports" dropdown, so
-        # the navbar keeps its width.
-        register_group(NavGroup("reports", _("Reports"), "bi-clipboard-data"))
         register(
             NavItem(
                 "reports:cashup",
