@@ -456,6 +456,25 @@ for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
         "reports.export_reports",
         "reports.view_staff_performance",
     }
+# reports: the end-of-day cash-up (front desk count their own cash, the manager signs the day
+# off), the front desk's start page, and HQ's every-branch view.
+_REPORTS_GRANTS[Role.FRONT_DESK] = {
+    "reports.view_cashup",
+    "reports.count_cash",
+    "reports.view_front_desk_board",
+}
+_REPORTS_GRANTS[Role.BRANCH_MANAGER] |= {
+    "reports.view_cashup",
+    "reports.count_cash",
+    "reports.sign_off_day",
+    "reports.view_front_desk_board",
+}
+_REPORTS_GRANTS[Role.HQ_ADMIN] |= {
+    "reports.view_cashup",
+    "reports.count_cash",
+    "reports.view_hq_dashboard",
+    "reports.view_front_desk_board",
+}
 for _role, _perms in _REPORTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

@@ -279,7 +279,7 @@ def report(found: dict) -> str:
 # Screens the issue names, and a role that must see each of them as a page (not classified
 # away as refused or a redirect).
 MUST_AUDIT = {
-    "front_desk": ("appointments:visit", "members:detail"),
+    "front_desk": ("appointments:visit", "members:detail", "reports:cashup", "reports:frontdesk"),
     "marketing": ("loyalty:coupon_batches",),
     "branch_manager": (
         "appointments:visit",
@@ -287,7 +287,9 @@ MUST_AUDIT = {
         "loyalty:coupon_batches",
         "reports:dashboard",
         "reports:drill",
+        "reports:cashup",
     ),
+    "hq_admin": ("reports:hq",),
 }
 
 

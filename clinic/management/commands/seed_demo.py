@@ -287,6 +287,11 @@ class Command(BaseCommand):
 
         seed_recalls(branches=branches)
 
+        # The last three days' cash-up: top-ups, counts (one day short), 静安 signed off.
+        from reports.cashup_demo import seed_cashup
+
+        seed_cashup(branches=branches)
+
         # Reports: the daily rollups over all of it, and last month closed at every branch.
         from reports.demo import seed_reports
 
