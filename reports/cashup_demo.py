@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import cashup
-from .cashup_models import DaySignOff
+from .cashup_models import CashCount, DaySignOff
 
 DAYS = (3, 2, 1)
 TOP_UPS = {"JA": ("frontdesk", "500.00"), "PD": ("frontdesk_pd", "300.00")}
@@ -62,6 +62,8 @@ def seed_cashup(*, branches: dict) -> dict[str, int]:
                 user = User.objects.filter(pk=row.cashier_id).first() if row.cashier_id else None
                 if user is None or row.expected_cash == 0 or not user.has_perm(cashup.COUNT_PERM):
                     continue
+                if CashCount.objects.filter(branch=branch, day=day, shift=row.shift, cashier=user).exists():
+                    continue  # counted by an earlier run (a day waiting for its sign-off)
                 short, note = SHORT.get((code, days_ago), (Decimal(0), ""))
                 cashup.cash_count_record(
                     actor=user,

@@ -292,10 +292,10 @@ class Command(BaseCommand):
 
         seed_cashup(branches=branches)
 
-        # Reports: the daily rollups over all of it, and last month closed at every branch.
+        # Reports: a year of history, the daily rollups over all of it, last month closed.
         from reports.demo import seed_reports
 
-        seed_reports(branches=list(branches.values()))
+        seed_reports(branches=branches)
 
         # Overdue tasks of both (plans and recalls) go up to the branch manager, as each morning:
         # after the commit, when the visits' listeners (on_commit, registered earlier, so run
