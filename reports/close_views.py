@@ -32,6 +32,18 @@ def _month(year: int, month: int) -> dt.date:
         raise Http404 from None
 
 
+def _closed(request: HttpRequest, year: int, month: int) -> MonthClose:
+    """The active branch's close of that month (404: no such month, or not closed)."""
+    close = (
+        MonthClose.objects.filter(branch=_branch(request), month=_month(year, month))
+        .select_related("branch")
+        .first()
+    )
+    if close is None:
+        raise Http404
+    return close
+
+
 @require_GET
 @permission_required(month_close.VIEW_PERM, raise_exception=True)
 @reads_replica
@@ -66,11 +78,8 @@ def close(request: HttpRequest, year: int, month: int) -> HttpResponse:
 @permission_required(month_close.VIEW_PERM, raise_exception=True)
 @reads_replica
 def month(request: HttpRequest, year: int, month: int) -> HttpResponse:
-    branch = _branch(request)
-    first = _month(year, month)
-    close = MonthClose.objects.filter(branch=branch, month=first).select_related("branch").first()
-    if close is None:
-        raise Http404
+    close = _closed(request, year, month)
+    branch = close.branch
     lines = month_close.comparison(close)
     return render(
         request,
@@ -98,11 +107,8 @@ def month_pdf(request: HttpRequest, year: int, month: int) -> HttpResponse:
 
     from . import month_pdf as report
 
-    branch = _branch(request)
-    first = _month(year, month)
-    close = MonthClose.objects.filter(branch=branch, month=first).select_related("branch").first()
-    if close is None:
-        raise Http404
+    close = _closed(request, year, month)
+    branch, first = close.branch, close.month
     context = report.context(close)
     data = pdf.render("reports/month_report.html", "reports/month_report.css", context, request)
     if data is None:

@@ -226,6 +226,15 @@ class World:
                 out[key] = "confirm"
             elif key == "code":
                 out[key] = "visits"  # reports:drill, a dashboard tile
+            elif key == "ext":
+                out[key] = "xlsx"  # reports' exports
+            elif key in ("year", "month"):
+                from django.utils import timezone
+
+                from reports.dashboard import _shift_month
+
+                last = _shift_month(timezone.localdate().replace(day=1), -1)  # closed by the demo
+                out[key] = last.year if key == "year" else last.month
             elif key == "token":
                 from clinic.models import Branch
                 from followups.recall_demo import demo_invitation
