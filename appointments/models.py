@@ -397,7 +397,13 @@ class Visit(models.Model):
             ("checkout_visit", _("Check out a visit and take payment")),
             ("void_visit", _("Void or refund a checked-out visit")),
         ]
-        indexes = [models.Index(fields=["branch", "-opened_at"], name="visit_branch_opened")]
+        indexes = [
+            models.Index(fields=["branch", "-opened_at"], name="visit_branch_opened"),
+            # Reports (revenue, visits, 复诊率) read paid visits by checkout time.
+            models.Index(
+                fields=["checked_out_at", "member"], name="visit_paid_at", condition=Q(status="checked_out")
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_due__gte=0), name="visit_amount_due_not_negative"),
             models.CheckConstraint(

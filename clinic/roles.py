@@ -447,6 +447,15 @@ _REPORTS_GRANTS: dict[str, set[str]] = {
     Role.BRANCH_MANAGER: {"reports.view_branch_dashboard"},
     Role.HQ_ADMIN: {"reports.view_branch_dashboard"},
 }
+# Month close: managers close their branch's months (the job closes them on the 1st anyway)
+# and read a closed month against today; exports of report lists need reports.export_reports.
+for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
+    _REPORTS_GRANTS[_role] |= {
+        "reports.view_monthclose",
+        "reports.close_month",
+        "reports.export_reports",
+        "reports.view_staff_performance",
+    }
 # reports: the end-of-day cash-up (front desk count their own cash, the manager signs the day
 # off), the front desk's start page, and HQ's every-branch view.
 _REPORTS_GRANTS[Role.FRONT_DESK] = {

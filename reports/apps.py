@@ -15,47 +15,33 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from clinic.navigation import NavGroup, NavItem, register, register_group, register_landing
 
-        from . import labels, rollup_tasks  # noqa: F401  (labels, Celery)
+        from . import close_tasks, labels, rollup_tasks  # noqa: F401  (labels, Celery)
         from .cashup import VIEW_PERM as CASHUP_PERM
         from .dashboard import VIEW_PERM
         from .frontdesk import VIEW_PERM as FRONT_PERM
         from .hq import VIEW_PERM as HQ_PERM
+        from .month_close import VIEW_PERM as MONTHS_PERM
 
-        # One "Reports" dropdown holds the dashboard, the cash-up, the front desk's page and HQ's
-        # view, so the navbar keeps its width (a role seeing one of them gets a plain link).
+        # One "Reports" dropdown holds every report page, so the navbar keeps its width (a role
+        # seeing one of them gets a plain link).
         register_group(NavGroup("reports", _("Reports"), "bi-clipboard-data"))
-        register(
-            NavItem(
-                "reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), order=5, group="reports"
-            )
-        )
-        # The branch manager's (and HQ's) start page after signing in.
-        register_landing("reports:dashboard", VIEW_PERM, order=10)
-        register(
-            NavItem(
-                "reports:cashup",
-                _("End-of-day cash-up"),
-                "bi-cash-coin",
-                (CASHUP_PERM,),
-                order=6,
-                group="reports",
-            )
-        )
-        register(
-            NavItem(
-                "reports:frontdesk",
-                _("Front desk"),
-                "bi-clipboard-check",
-                (FRONT_PERM,),
-                order=7,
-                group="reports",
-            )
-        )
-        # The front desk's start page; a manager holds the dashboard's permission too, whose
-        # lower order wins.
-        register_landing("reports:frontdesk", FRONT_PERM, order=20)
-        register(
-            NavItem("reports:hq", _("HQ: all branches"), "bi-buildings", (HQ_PERM,), order=8, group="reports")
-        )
-        # HQ starts on the every-branch view (before the dashboard of one branch).
+
+        def item(url_name, label, icon, perms, order):
+            register(NavItem(url_name, label, icon, perms, order=order, group="reports"))
+
+        item("reports:dashboard", _("Dashboard"), "bi-speedometer2", (VIEW_PERM,), 5)
+        item("reports:hq", _("HQ: all branches"), "bi-buildings", (HQ_PERM,), 6)
+        item("reports:frontdesk", _("Front desk"), "bi-clipboard-check", (FRONT_PERM,), 7)
+        item("reports:cashup", _("End-of-day cash-up"), "bi-cash-coin", (CASHUP_PERM,), 8)
+        item("reports:operations", _("Operations"), "bi-clock-history", (VIEW_PERM,), 9)
+        item("reports:customers", _("Customer analysis"), "bi-people", (VIEW_PERM,), 10)
+        item("reports:marketing", _("Marketing analysis"), "bi-funnel", (VIEW_PERM,), 11)
+        # Everyone sees their own performance, managers everyone's (staff_views).
+        item("reports:staff", _("Performance"), "bi-person-badge", (), 12)
+        item("reports:months", _("Closed months"), "bi-calendar-check", (MONTHS_PERM,), 13)
+
+        # Start pages after signing in: HQ the every-branch view, a manager the branch dashboard,
+        # the front desk its day (a manager holds that permission too; the lower order wins).
         register_landing("reports:hq", HQ_PERM, order=5)
+        register_landing("reports:dashboard", VIEW_PERM, order=10)
+        register_landing("reports:frontdesk", FRONT_PERM, order=20)

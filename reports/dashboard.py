@@ -88,7 +88,19 @@ def _kpi(code: str, sums: dict, lo, hi, branch_id) -> Decimal | None:
     return rollups.kpi_value(kpi, sums)
 
 
+def kind_of(kpi: kpis.KPI) -> str:
+    """How a KPI's figure is written: ratio, money or count."""
+    if kpi.kind == "ratio" or kpi.code == "return_rate":
+        return "ratio"
+    return "money" if kpi.kind == "money" else "count"
+
+
 def branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
+    with rollups.memoized():
+        return _branch_dashboard(branch, today=today)
+
+
+def _branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
     today = today or timezone.localdate()
     tomorrow = today + dt.timedelta(days=1)
     day_sums = rollups.figures(today, tomorrow, branch_ids=[branch.pk], today=today).get(branch.pk, {})
@@ -117,9 +129,7 @@ def branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
             Figure(
                 code,
                 kpi.name,
-                "ratio"
-                if kpi.kind == "ratio" or code == "return_rate"
-                else ("money" if kpi.kind == "money" else "count"),
+                kind_of(kpi),
                 values["mtd"],
                 None if live_only else values["last_month"],
                 None if live_only else values["last_year"],

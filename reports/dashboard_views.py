@@ -13,7 +13,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import dashboard, drill
+from . import dashboard, drill, exports
+from .db import reads_replica
+from .exports import EXPORT_PERM
 
 PERIODS = ("today", "mtd", "last_month", "last_year")
 
@@ -26,6 +28,7 @@ def _branch(request: HttpRequest):
 
 @require_GET
 @permission_required(dashboard.VIEW_PERM, raise_exception=True)
+@reads_replica
 def branch_dashboard(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
     data = dashboard.branch_dashboard(branch)
@@ -38,24 +41,38 @@ def branch_dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/dashboard.html",
-        {**data, "branch": branch, "chart_data": chart, "chart_rows": data["chart"]},
+        {
+            **data,
+            "branch": branch,
+            "chart_data": chart,
+            "chart_rows": data["chart"],
+            "may_export": request.user.has_perm(EXPORT_PERM),
+            "may_see_months": request.user.has_perm("reports.view_monthclose"),
+        },
     )
 
 
-@require_GET
-@permission_required(dashboard.VIEW_PERM, raise_exception=True)
-def drilldown(request: HttpRequest, code: str) -> HttpResponse:
-    if code not in drill.SOURCES:
-        raise Http404
-    branch = _branch(request)
+def period_of(request: HttpRequest) -> tuple[str, dt.date, dt.date]:
+    """The ``period`` query parameter (today, this month, last month's or last year's same
+    days) as local days [lo, hi); anything else reads as today."""
     period = request.GET.get("period", "today")
     if period not in PERIODS:
         period = "today"
     today = timezone.localdate()
     if period == "today":
-        lo, hi = today, today + dt.timedelta(days=1)
-    else:
-        lo, hi = dashboard.periods(today)[period]
+        return period, today, today + dt.timedelta(days=1)
+    lo, hi = dashboard.periods(today)[period]
+    return period, lo, hi
+
+
+@require_GET
+@permission_required(dashboard.VIEW_PERM, raise_exception=True)
+@reads_replica
+def drilldown(request: HttpRequest, code: str) -> HttpResponse:
+    if code not in drill.SOURCES:
+        raise Http404
+    branch = _branch(request)
+    period, lo, hi = period_of(request)
     reveal = request.user.has_perm("clinic.reveal_contact")
     total, rows = drill.rows(code, branch, lo, hi, reveal=reveal)
     return render(
@@ -70,5 +87,34 @@ def drilldown(request: HttpRequest, code: str) -> HttpResponse:
             "total": total,
             "rows": rows,
             "shown": len(rows),
+            "code": code,
+            "may_export": request.user.has_perm(EXPORT_PERM),
         },
+    )
+
+
+@require_GET
+@permission_required(EXPORT_PERM, raise_exception=True)
+@reads_replica
+def drill_export(request: HttpRequest, code: str, ext: str) -> HttpResponse:
+    if code not in drill.SOURCES or ext not in exports.FORMATS:
+        raise Http404
+    if not request.user.has_perm(dashboard.VIEW_PERM):
+        raise PermissionDenied
+    branch = _branch(request)
+    period, lo, hi = period_of(request)
+    return exports.drill_response(
+        actor=request.user, branch=branch, code=code, period=period, lo=lo, hi=hi, fmt=ext
+    )
+
+
+@require_GET
+@permission_required(EXPORT_PERM, raise_exception=True)
+@reads_replica
+def dashboard_export(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(dashboard.VIEW_PERM):
+        raise PermissionDenied
+    branch = _branch(request)
+    return exports.dashboard_response(
+        actor=request.user, branch=branch, data=dashboard.branch_dashboard(branch)
     )

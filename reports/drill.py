@@ -158,25 +158,32 @@ def title(code: str):
     return TITLES.get(code, code)
 
 
+def _row(shape, obj, reveal: bool) -> Row:
+    when, member, detail = shape(obj)
+    if isinstance(when, dt.datetime):
+        when = timezone.localtime(when)
+    phone = getattr(member, "phone", "") or ""
+    return Row(
+        when=when,
+        person=str(member.name) if member else "—",
+        phone=(phone if reveal else mask_phone(phone)) if phone else "",
+        detail=str(detail),
+        member_id=member.pk if member else None,
+    )
+
+
 def rows(code: str, branch, lo: dt.date, hi: dt.date, *, reveal: bool) -> tuple[int, list[Row]]:
+    """The total and the first ``PAGE`` rows (the page)."""
     qs, shape = SOURCES[code](branch, lo, hi)
     total = qs.count()
-    out = []
-    for obj in qs[:PAGE]:
-        when, member, detail = shape(obj)
-        if isinstance(when, dt.datetime):
-            when = timezone.localtime(when)
-        phone = getattr(member, "phone", "") or ""
-        out.append(
-            Row(
-                when=when,
-                person=str(member.name) if member else "—",
-                phone=(phone if reveal else mask_phone(phone)) if phone else "",
-                detail=detail,
-                member_id=member.pk if member else None,
-            )
-        )
-    return total, out
+    return total, [_row(shape, obj, reveal) for obj in qs[:PAGE]]
 
 
-__all__ = ["SOURCES", "F", "rows", "title"]
+def iter_rows(code: str, branch, lo: dt.date, hi: dt.date, *, reveal: bool):
+    """Every row, streamed from the database in chunks (the exports)."""
+    qs, shape = SOURCES[code](branch, lo, hi)
+    for obj in qs.iterator(chunk_size=2000):
+        yield _row(shape, obj, reveal)
+
+
+__all__ = ["SOURCES", "F", "iter_rows", "rows", "title"]

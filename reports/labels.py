@@ -1,5 +1,5 @@
-"""Labels of the reports app's codes (clinic.labels): the job monitor, the cash-up's audit
-actions and the keys of their changes that are not fields of the row."""
+"""Labels of the reports app's codes (clinic.labels): the job monitor, the audit actions (month
+close, exports, the cash-up) and the keys of their changes that are not fields of the row."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.labels import audit_actions, change_keys, job_names
 
-job_names.register({"reports.rollup_refresh": _("Report daily rollups")})
+job_names.register(
+    {
+        "reports.rollup_refresh": _("Report daily rollups"),
+        "reports.month_close_due": _("Month close"),
+    }
+)
 audit_actions.register(
     {
+        "reports.month.closed": _("Month closed"),
+        "reports.exported": _("Report exported"),
         "reports.cash_count.recorded": _("Cash counted (end-of-day cash-up)"),
         "reports.cash_count.recounted": _("Cash count corrected (end-of-day cash-up)"),
         "reports.day.signed_off": _("Day signed off (end-of-day cash-up)"),

@@ -1,2 +1,3 @@
 from .cashup_models import *  # noqa: F403
+from .close_models import *  # noqa: F403
 from .rollup_models import *  # noqa: F403

@@ -27,6 +27,8 @@ class DailyRollup(models.Model):
         default_permissions = ()
         permissions = [
             ("view_branch_dashboard", _("See the branch dashboard: KPIs, charts and the lists behind them")),
+            ("export_reports", _("Export reports and the lists behind them")),
+            ("view_staff_performance", _("See every staff member's performance at the branch")),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -8,16 +8,18 @@ it is and history at the cost of reading small rows."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import kpis
+from . import db, kpis
 from .rollup_models import DailyRollup, RollupState
 
 STATE = "daily"
@@ -28,14 +30,45 @@ def _params(lo: dt.date, hi: dt.date) -> dict:
     return {"lo": start, "hi": end, "tz": settings.TIME_ZONE}
 
 
+_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("reports_memo", default=None)
+
+
+@contextmanager
+def memoized():
+    """Within the block, a live figure asked for twice (a dashboard asks for today's several
+    times: tiles, each period, the targets, the chart) is read from the database once."""
+    if _memo.get() is not None:
+        yield
+        return
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _memoized(key, compute):
+    memo = _memo.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def live(code: str, lo: dt.date, hi: dt.date, *, dimension: str = "", branch_ids=None) -> dict:
     """{(branch_id, day, key): value} of one metric over [lo, hi), from the base tables."""
+    key = ("live", code, lo, hi, dimension, tuple(branch_ids) if branch_ids is not None else None)
+    return _memoized(key, lambda: _live(code, lo, hi, dimension, branch_ids))
+
+
+def _live(code: str, lo: dt.date, hi: dt.date, dimension: str, branch_ids) -> dict:
     sql = kpis.metric_sql(code, dimension)
     params = _params(lo, hi)
     if branch_ids is not None:
         sql = f"SELECT * FROM ({sql}) AS q WHERE q.branch_id = ANY(%(branches)s)"
         params["branches"] = list(branch_ids)
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(sql, params)
         return {(b, d, k): Decimal(v) for b, d, k, v in cursor.fetchall()}
 
@@ -58,7 +91,7 @@ def _dirty_days(since: dt.datetime) -> set[dt.date]:
         f"SELECT {day.format('used_at')} FROM {t['coupon']} WHERE used_at > %(s)s OR voided_at > %(s)s",
     ]
     sql = " UNION ".join(f"({p})" for p in parts)
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(sql, {"s": since, "tz": settings.TIME_ZONE})
         return {row[0] for row in cursor.fetchall() if row[0] is not None}
 
@@ -119,7 +152,7 @@ def rollup_refresh(*, full: bool = False, today: dt.date | None = None) -> int:
 
 def _first_day() -> dt.date | None:
     t = kpis._tables()
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(
             f"SELECT LEAST((SELECT min(created_at) FROM {t['member']}), (SELECT min(start) FROM {t['appt']}), "
             f"(SELECT min(checked_out_at) FROM {t['visit']}))"
@@ -166,24 +199,54 @@ def kpi_value(kpi: kpis.KPI, sums: dict) -> Decimal | None:
 
 def return_rate(lo: dt.date, hi: dt.date, *, branch_ids=None, months: int | None = None) -> dict:
     """复诊率 from the visits: {branch_id: (returned, people)} for people with a checked-out
-    visit in [lo, hi) who have another within ``months`` after (a visit's branch counts)."""
+    visit in [lo, hi) who have another within ``months`` after (a visit's branch counts).
+
+    One pass over the visits of [lo, hi + months): for each visit, the next strictly later
+    checkout of the same person (at any branch) by a window frame, instead of a correlated
+    lookup per visit."""
     months = months or getattr(settings, "REPORTS_RETURN_MONTHS", 6)
+    branches = tuple(branch_ids) if branch_ids is not None else None
+    return _memoized(("return_rate", lo, hi, branches, months), lambda: _shared(lo, hi, branches, months))
+
+
+def _shared(lo, hi, branches, months) -> dict:
+    """The one live figure that reads a year of visits: shared between viewers for
+    ``REPORTS_LIVE_CACHE_SECONDS`` (default 600, the rollups' own cadence; 0 turns it off)."""
+    from django.core.cache import cache
+
+    ttl = getattr(settings, "REPORTS_LIVE_CACHE_SECONDS", 600)
+    if not ttl:
+        return _return_rate(lo, hi, branches, months)
+    key = f"reports:return_rate:{lo}:{hi}:{months}:{','.join(map(str, branches)) if branches else 'all'}"
+    found = cache.get(key)
+    if found is None:
+        found = _return_rate(lo, hi, branches, months)
+        cache.set(key, list(found.items()), ttl)
+        return found
+    return {b: tuple(v) for b, v in found}
+
+
+def _return_rate(lo, hi, branch_ids, months) -> dict:
     t = kpis._tables()
     params = _params(lo, hi) | {"months": f"{int(months)} months"}
     where = ""
     if branch_ids is not None:
-        where = "AND v.branch_id = ANY(%(branches)s)"
+        where = "AND x.branch_id = ANY(%(branches)s)"
         params["branches"] = list(branch_ids)
     sql = f"""
-        SELECT v.branch_id, count(DISTINCT v.member_id) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM {t["visit"]} w WHERE w.member_id = v.member_id AND w.status = 'checked_out'
-                   AND w.checked_out_at > v.checked_out_at
-                   AND w.checked_out_at <= v.checked_out_at + %(months)s::interval)),
-               count(DISTINCT v.member_id)
-        FROM {t["visit"]} v
-        WHERE v.status = 'checked_out' AND v.checked_out_at >= %(lo)s AND v.checked_out_at < %(hi)s {where}
+        SELECT x.branch_id, count(DISTINCT x.member_id) FILTER (WHERE x.next_at <= x.checked_out_at + %(months)s::interval),
+               count(DISTINCT x.member_id)
+        FROM (
+            SELECT v.branch_id, v.member_id, v.checked_out_at,
+                   min(v.checked_out_at) OVER (PARTITION BY v.member_id ORDER BY v.checked_out_at
+                       RANGE BETWEEN '1 microsecond'::interval FOLLOWING AND UNBOUNDED FOLLOWING) AS next_at
+            FROM {t["visit"]} v
+            WHERE v.status = 'checked_out' AND v.checked_out_at >= %(lo)s
+              AND v.checked_out_at < %(hi)s::timestamptz + %(months)s::interval
+        ) x
+        WHERE x.checked_out_at >= %(lo)s AND x.checked_out_at < %(hi)s {where}
         GROUP BY 1"""
-    with connection.cursor() as cursor:
+    with db.read_cursor() as cursor:
         cursor.execute(sql, params)
         return {b: (r, n) for b, r, n in cursor.fetchall()}
 

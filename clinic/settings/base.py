@@ -136,6 +136,13 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"].setdefault("OPTIONS", {})
 # Test databases are created from template0 in UTF-8 so trigram indexes see Chinese text.
 DATABASES["default"]["TEST"] = {"TEMPLATE": "template0", "CHARSET": "UTF8"}
+# Report reads on a PostgreSQL replica (optional; reports/db.py, docs/operations.md).
+if env.str("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = env.db("REPORTS_DATABASE_URL")
+    DATABASES["reports"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    # In tests the replica is the test database itself (no second copy to keep in step).
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["reports.db.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------------
@@ -298,6 +305,11 @@ CELERY_BEAT_SCHEDULE = {
     # overdue tasks up to the branch manager, each morning before the shift starts.
     # Reports (docs/reports.md): the daily rollups, days changed since the last run.
     "reports-rollup-refresh": {"task": "reports.rollup_tasks.rollup_refresh", "schedule": 600.0},
+    # Month close: last month frozen early on each day (a no-op once it is closed).
+    "reports-month-close": {
+        "task": "reports.close_tasks.month_close_due",
+        "schedule": crontab(hour=3, minute=10),
+    },
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",

@@ -13,3 +13,5 @@ STORAGES = {
 WHITENOISE_AUTOREFRESH = True
 CELERY_TASK_ALWAYS_EAGER = False
 WHITENOISE_USE_FINDERS = True
+# Tests change data and read the reports again at once: no shared cache of live report figures.
+REPORTS_LIVE_CACHE_SECONDS = 0

@@ -19,4 +19,12 @@ def figure(value, kind: str = "count") -> str:
         return f"{(Decimal(value) * 100).quantize(Decimal('0.1'))}%"
     if kind == "money":
         return cny(value)
+    if kind == "score":
+        return f"{Decimal(value).quantize(Decimal('0.1'))}"
     return f"{int(value):,}"
+
+
+@register.filter
+def cell(row: dict, code: str):
+    """One figure of a staff-performance row (a dict) by column code."""
+    return row.get(code)

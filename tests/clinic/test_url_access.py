@@ -261,6 +261,10 @@ def _build_world() -> dict:
     recall = Recall.objects.filter(branch=here).order_by("pk").first()
     invitation = demo_invitation(here)
     assert recall is not None and invitation is not None, "the demo has no recall or open survey here"
+    from reports.close_models import MonthClose
+
+    closed_month = MonthClose.objects.filter(branch=here).order_by("-month").first()
+    assert closed_month is not None, "the demo has no closed month in this branch"
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
@@ -294,6 +298,9 @@ def _build_world() -> dict:
         "url": "no-such-page/",  # admin's catch-all
         "token": survey_token(invitation),
         "code": "visits",  # reports:drill, a dashboard tile
+        "ext": "xlsx",  # reports:drill_export
+        "year": closed_month.month.year,  # reports:month, a month closed at this branch
+        "month": closed_month.month.month,
     }
     return {
         "here": here,

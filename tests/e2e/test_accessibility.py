@@ -106,6 +106,7 @@ def world(request, db):
     from followups.recall_demo import demo_invitation
     from followups.surveys import survey_token
     from marketing.models import Partner, Statement
+    from reports.close_models import MonthClose
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
     assert partner is not None, "the demo has referral partners with contacts and terms"
@@ -131,6 +132,7 @@ def world(request, db):
         "job": job,
         "mapping_job": mapping_job,
         "consultation": Consultation.objects.filter(branch=ja).order_by("pk").first(),
+        "closed_month": MonthClose.objects.filter(branch=ja).order_by("-month").first().month,
     }
 
 
@@ -159,6 +161,11 @@ def url_kwargs(name: str, w: dict) -> dict:
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
         "reports:drill": {"code": "visits"},
+        "reports:drill_export": {"code": "visits", "ext": "xlsx"},
+        "reports:staff_export": {"ext": "xlsx"},
+        "reports:month": {"year": w["closed_month"].year, "month": w["closed_month"].month},
+        "reports:month_pdf": {"year": w["closed_month"].year, "month": w["closed_month"].month},
+        "reports:month_close": {"year": w["closed_month"].year, "month": w["closed_month"].month},
     }
     if name in table:
         return table[name]

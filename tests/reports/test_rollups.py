@@ -224,3 +224,19 @@ def test_return_rate_counts_a_second_visit_within_n_months(world, branch):
         .count()
     )
     assert returned == 1
+
+
+def test_return_rate_is_shared_between_viewers_for_the_cache_time(world, branch, settings):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.REPORTS_LIVE_CACHE_SECONDS = 600
+    cache.clear()
+    lo = timezone.localdate().replace(day=1)
+    hi = timezone.localdate() + dt.timedelta(days=1)
+    first = rollups.return_rate(lo, hi, branch_ids=[branch.pk])
+    with CaptureQueriesContext(connection) as queries:
+        again = rollups.return_rate(lo, hi, branch_ids=[branch.pk])
+    assert again == first and len(queries) == 0
+    cache.clear()

@@ -292,6 +292,11 @@ class Command(BaseCommand):
 
         seed_cashup(branches=branches)
 
+        # Reports: the daily rollups over all of it, and last month closed at every branch.
+        from reports.demo import seed_reports
+
+        seed_reports(branches=list(branches.values()))
+
         # Overdue tasks of both (plans and recalls) go up to the branch manager, as each morning:
         # after the commit, when the visits' listeners (on_commit, registered earlier, so run
         # first) have made their tasks.
