@@ -236,3 +236,19 @@ def test_pdf_or_printable_page(day_world, manager, client_for):
     r = client_for(manager).get(reverse("reports:cashup") + f"?day={day_world.isoformat()}&format=pdf")
     assert r.status_code == 200
     assert r["Content-Type"] in ("application/pdf", "text/html; charset=utf-8")
+
+
+def test_a_void_after_the_sign_off_shows_as_a_difference_not_a_silent_change(
+    day_world, branch, front_desk, manager
+):
+    for shift in ("morning", "evening"):
+        cashup.cash_count_record(actor=front_desk, branch=branch, day=day_world, shift=shift, counted="0")
+    cashup.cash_count_record(actor=manager, branch=branch, day=day_world, shift="evening", counted="0")
+    cashup.day_sign_off(actor=manager, branch=branch, day=day_world)
+    # A void dated that day after the sign-off (a late correction).
+    p = Payment.objects.filter(visit__branch=branch, method="bank_card").get()
+    Payment.objects.create(
+        visit=p.visit, method="bank_card", amount=-p.amount, reverses=p, at=p.at, by=manager
+    )
+    s = cashup.day_summary(branch, day_world)
+    assert s.signed_difference == {"bank_card": (D("500.00"), D("0.00"))}
