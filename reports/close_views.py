@@ -28,7 +28,7 @@ def _branch(request: HttpRequest):
 def _month(year: int, month: int) -> dt.date:
     try:
         return dt.date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # month 13, year 0, a number past any date
         raise Http404 from None
 
 

@@ -133,3 +133,12 @@ def test_the_monthly_report_pdf_shows_chinese_and_its_charts(branch, manager, cl
 
     svg = month_pdf.context(MonthClose.objects.get(branch=branch, month=first))["revenue_svg"]
     assert svg.count("<rect") == (month_close.month_bounds(first)[1] - first).days
+
+
+def test_absurd_months_are_not_found(manager, client_for):
+    client = client_for(manager)
+    huge = 10**30
+    for args in ((huge, huge), (0, 1), (2026, 0)):
+        assert client.get(reverse("reports:month", args=args)).status_code == 404
+        assert client.get(reverse("reports:month_pdf", args=args)).status_code == 404
+        assert client.post(reverse("reports:month_close", args=args)).status_code == 404
