@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.money import format_cny
 from clinic.phones import mask_phone
 
 from . import kpis
@@ -53,7 +54,7 @@ def _visits(branch, lo, hi):
     return qs.select_related("member").order_by("checked_out_at", "id"), lambda v: (
         v.checked_out_at,
         v.member,
-        f"¥{v.amount_paid}",
+        format_cny(v.amount_paid),
     )
 
 
