@@ -25,7 +25,11 @@ from clinic.notifications.services import normalize_recipient, notification_enqu
 from .errors import MemberError
 from .models import Consent, ConsentKind, Member, MemberStatus
 
-MARKETING_CONSENT = {Channel.SMS: ConsentKind.MARKETING_SMS, Channel.WECHAT: ConsentKind.MARKETING_WECHAT}
+MARKETING_CONSENT = {
+    Channel.SMS: ConsentKind.MARKETING_SMS,
+    Channel.WECHAT: ConsentKind.MARKETING_WECHAT,
+    Channel.EMAIL: ConsentKind.MARKETING_EMAIL,
+}
 
 
 class NotifyRefused(MemberError):
@@ -37,6 +41,8 @@ def _recipient(member: Member, channel: str) -> str:
         return member.phone
     if channel == Channel.WECHAT:
         return member.wechat_id
+    if channel == Channel.EMAIL:
+        return member.email
     return ""
 
 
