@@ -33,6 +33,10 @@ audit_actions.register(
         "marketing.campaign.checked_in": _("Checked in at a campaign"),
         "marketing.campaign.rewarded": _("Campaign attendance rewarded"),
         "marketing.campaign.drawn": _("Campaign lucky draw"),
+        "marketing.segment.created": _("Segment created"),
+        "marketing.segment.changed": _("Segment changed"),
+        "marketing.segment.deleted": _("Segment deleted"),
+        "marketing.segment.exported": _("Segment exported (masked)"),
     }
 )
 job_names.register(

@@ -153,3 +153,4 @@ class Attribution(models.Model):
 from .campaign_models import *  # noqa: E402, F403
 from .consultation_models import *  # noqa: E402, F403
 from .partner_models import *  # noqa: E402, F403
+from .segment_models import *  # noqa: E402, F403

@@ -6,46 +6,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0007_import_profile_created_by_name'),
+        ("members", "0007_import_profile_created_by_name"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='member',
-            name='insert_insert',
+            model_name="member",
+            name="insert_insert",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='member',
-            name='update_update',
+            model_name="member",
+            name="update_update",
         ),
         migrations.AddField(
-            model_name='member',
-            name='email',
-            field=models.CharField(blank=True, max_length=254, verbose_name='e-mail address'),
+            model_name="member",
+            name="email",
+            field=models.CharField(blank=True, max_length=254, verbose_name="e-mail address"),
         ),
         migrations.AddField(
-            model_name='memberevent',
-            name='email',
-            field=models.CharField(blank=True, max_length=254, verbose_name='e-mail address'),
+            model_name="memberevent",
+            name="email",
+            field=models.CharField(blank=True, max_length=254, verbose_name="e-mail address"),
         ),
         migrations.AlterField(
-            model_name='consent',
-            name='kind',
-            field=models.CharField(choices=[('marketing_sms', 'Marketing by SMS'), ('marketing_wechat', 'Marketing by WeChat'), ('marketing_email', 'Marketing by e-mail'), ('data_sharing', 'Sharing data with partners'), ('guardian', "Guardian's consent for a child under 14")], max_length=20, verbose_name='consent'),
+            model_name="consent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("marketing_sms", "Marketing by SMS"),
+                    ("marketing_wechat", "Marketing by WeChat"),
+                    ("marketing_email", "Marketing by e-mail"),
+                    ("data_sharing", "Sharing data with partners"),
+                    ("guardian", "Guardian's consent for a child under 14"),
+                ],
+                max_length=20,
+                verbose_name="consent",
+            ),
         ),
         migrations.AlterField(
-            model_name='consentevent',
-            name='kind',
-            field=models.CharField(choices=[('marketing_sms', 'Marketing by SMS'), ('marketing_wechat', 'Marketing by WeChat'), ('marketing_email', 'Marketing by e-mail'), ('data_sharing', 'Sharing data with partners'), ('guardian', "Guardian's consent for a child under 14")], max_length=20, verbose_name='consent'),
+            model_name="consentevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("marketing_sms", "Marketing by SMS"),
+                    ("marketing_wechat", "Marketing by WeChat"),
+                    ("marketing_email", "Marketing by e-mail"),
+                    ("data_sharing", "Sharing data with partners"),
+                    ("guardian", "Guardian's consent for a child under 14"),
+                ],
+                max_length=20,
+                verbose_name="consent",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='member',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "members_memberevent" ("address", "allergies", "birth_date", "branch_id", "card_no", "channel_id", "conditions", "consultant_id", "created_at", "created_by_id", "dental_history", "email", "first_visit_at", "gender", "has_medical_alerts", "id", "id_number", "id_number_hash", "id_number_masked", "language", "last_visit_at", "marketing_opt_out", "merged_into_id", "name", "notes", "occupation", "other_contacts", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "restricted_at", "stage", "status", "updated_at", "updated_by_id", "wechat_id") SELECT new_values."address", new_values."allergies", new_values."birth_date", new_values."branch_id", new_values."card_no", new_values."channel_id", new_values."conditions", new_values."consultant_id", new_values."created_at", new_values."created_by_id", new_values."dental_history", new_values."email", new_values."first_visit_at", new_values."gender", new_values."has_medical_alerts", new_values."id", new_values."id_number", new_values."id_number_hash", new_values."id_number_masked", new_values."language", new_values."last_visit_at", new_values."marketing_opt_out", new_values."merged_into_id", new_values."name", new_values."notes", new_values."occupation", new_values."other_contacts", _pgh_attached_context.value, NOW(), \'insert\', new_values."id", new_values."phone", new_values."restricted_at", new_values."stage", new_values."status", new_values."updated_at", new_values."updated_by_id", new_values."wechat_id" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='4562a6e41b61e3a19a29b97538bd71e78730a082', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_2df50', referencing='REFERENCING NEW TABLE AS new_values ', table='members_member', when='AFTER')),
+            model_name="member",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "members_memberevent" ("address", "allergies", "birth_date", "branch_id", "card_no", "channel_id", "conditions", "consultant_id", "created_at", "created_by_id", "dental_history", "email", "first_visit_at", "gender", "has_medical_alerts", "id", "id_number", "id_number_hash", "id_number_masked", "language", "last_visit_at", "marketing_opt_out", "merged_into_id", "name", "notes", "occupation", "other_contacts", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "restricted_at", "stage", "status", "updated_at", "updated_by_id", "wechat_id") SELECT new_values."address", new_values."allergies", new_values."birth_date", new_values."branch_id", new_values."card_no", new_values."channel_id", new_values."conditions", new_values."consultant_id", new_values."created_at", new_values."created_by_id", new_values."dental_history", new_values."email", new_values."first_visit_at", new_values."gender", new_values."has_medical_alerts", new_values."id", new_values."id_number", new_values."id_number_hash", new_values."id_number_masked", new_values."language", new_values."last_visit_at", new_values."marketing_opt_out", new_values."merged_into_id", new_values."name", new_values."notes", new_values."occupation", new_values."other_contacts", _pgh_attached_context.value, NOW(), \'insert\', new_values."id", new_values."phone", new_values."restricted_at", new_values."stage", new_values."status", new_values."updated_at", new_values."updated_by_id", new_values."wechat_id" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="4562a6e41b61e3a19a29b97538bd71e78730a082",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_2df50",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="members_member",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='member',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "members_memberevent" ("address", "allergies", "birth_date", "branch_id", "card_no", "channel_id", "conditions", "consultant_id", "created_at", "created_by_id", "dental_history", "email", "first_visit_at", "gender", "has_medical_alerts", "id", "id_number", "id_number_hash", "id_number_masked", "language", "last_visit_at", "marketing_opt_out", "merged_into_id", "name", "notes", "occupation", "other_contacts", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "restricted_at", "stage", "status", "updated_at", "updated_by_id", "wechat_id") SELECT new_values."address", new_values."allergies", new_values."birth_date", new_values."branch_id", new_values."card_no", new_values."channel_id", new_values."conditions", new_values."consultant_id", new_values."created_at", new_values."created_by_id", new_values."dental_history", new_values."email", new_values."first_visit_at", new_values."gender", new_values."has_medical_alerts", new_values."id", new_values."id_number", new_values."id_number_hash", new_values."id_number_masked", new_values."language", new_values."last_visit_at", new_values."marketing_opt_out", new_values."merged_into_id", new_values."name", new_values."notes", new_values."occupation", new_values."other_contacts", _pgh_attached_context.value, NOW(), \'update\', new_values."id", new_values."phone", new_values."restricted_at", new_values."stage", new_values."status", new_values."updated_at", new_values."updated_by_id", new_values."wechat_id" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values."address" IS DISTINCT FROM (new_values."address") OR old_values."allergies" IS DISTINCT FROM (new_values."allergies") OR old_values."birth_date" IS DISTINCT FROM (new_values."birth_date") OR old_values."branch_id" IS DISTINCT FROM (new_values."branch_id") OR old_values."card_no" IS DISTINCT FROM (new_values."card_no") OR old_values."channel_id" IS DISTINCT FROM (new_values."channel_id") OR old_values."conditions" IS DISTINCT FROM (new_values."conditions") OR old_values."consultant_id" IS DISTINCT FROM (new_values."consultant_id") OR old_values."created_at" IS DISTINCT FROM (new_values."created_at") OR old_values."created_by_id" IS DISTINCT FROM (new_values."created_by_id") OR old_values."dental_history" IS DISTINCT FROM (new_values."dental_history") OR old_values."email" IS DISTINCT FROM (new_values."email") OR old_values."first_visit_at" IS DISTINCT FROM (new_values."first_visit_at") OR old_values."gender" IS DISTINCT FROM (new_values."gender") OR old_values."has_medical_alerts" IS DISTINCT FROM (new_values."has_medical_alerts") OR old_values."id" IS DISTINCT FROM (new_values."id") OR old_values."id_number" IS DISTINCT FROM (new_values."id_number") OR old_values."id_number_hash" IS DISTINCT FROM (new_values."id_number_hash") OR old_values."id_number_masked" IS DISTINCT FROM (new_values."id_number_masked") OR old_values."language" IS DISTINCT FROM (new_values."language") OR old_values."last_visit_at" IS DISTINCT FROM (new_values."last_visit_at") OR old_values."marketing_opt_out" IS DISTINCT FROM (new_values."marketing_opt_out") OR old_values."merged_into_id" IS DISTINCT FROM (new_values."merged_into_id") OR old_values."name" IS DISTINCT FROM (new_values."name") OR old_values."notes" IS DISTINCT FROM (new_values."notes") OR old_values."occupation" IS DISTINCT FROM (new_values."occupation") OR old_values."other_contacts" IS DISTINCT FROM (new_values."other_contacts") OR old_values."phone" IS DISTINCT FROM (new_values."phone") OR old_values."restricted_at" IS DISTINCT FROM (new_values."restricted_at") OR old_values."stage" IS DISTINCT FROM (new_values."stage") OR old_values."status" IS DISTINCT FROM (new_values."status") OR old_values."updated_at" IS DISTINCT FROM (new_values."updated_at") OR old_values."updated_by_id" IS DISTINCT FROM (new_values."updated_by_id") OR old_values."wechat_id" IS DISTINCT FROM (new_values."wechat_id")) ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='08284d32be1aaa5aad88a38a94b78354142a5c45', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_b1bc1', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='members_member', when='AFTER')),
+            model_name="member",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "members_memberevent" ("address", "allergies", "birth_date", "branch_id", "card_no", "channel_id", "conditions", "consultant_id", "created_at", "created_by_id", "dental_history", "email", "first_visit_at", "gender", "has_medical_alerts", "id", "id_number", "id_number_hash", "id_number_masked", "language", "last_visit_at", "marketing_opt_out", "merged_into_id", "name", "notes", "occupation", "other_contacts", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "restricted_at", "stage", "status", "updated_at", "updated_by_id", "wechat_id") SELECT new_values."address", new_values."allergies", new_values."birth_date", new_values."branch_id", new_values."card_no", new_values."channel_id", new_values."conditions", new_values."consultant_id", new_values."created_at", new_values."created_by_id", new_values."dental_history", new_values."email", new_values."first_visit_at", new_values."gender", new_values."has_medical_alerts", new_values."id", new_values."id_number", new_values."id_number_hash", new_values."id_number_masked", new_values."language", new_values."last_visit_at", new_values."marketing_opt_out", new_values."merged_into_id", new_values."name", new_values."notes", new_values."occupation", new_values."other_contacts", _pgh_attached_context.value, NOW(), \'update\', new_values."id", new_values."phone", new_values."restricted_at", new_values."stage", new_values."status", new_values."updated_at", new_values."updated_by_id", new_values."wechat_id" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values."address" IS DISTINCT FROM (new_values."address") OR old_values."allergies" IS DISTINCT FROM (new_values."allergies") OR old_values."birth_date" IS DISTINCT FROM (new_values."birth_date") OR old_values."branch_id" IS DISTINCT FROM (new_values."branch_id") OR old_values."card_no" IS DISTINCT FROM (new_values."card_no") OR old_values."channel_id" IS DISTINCT FROM (new_values."channel_id") OR old_values."conditions" IS DISTINCT FROM (new_values."conditions") OR old_values."consultant_id" IS DISTINCT FROM (new_values."consultant_id") OR old_values."created_at" IS DISTINCT FROM (new_values."created_at") OR old_values."created_by_id" IS DISTINCT FROM (new_values."created_by_id") OR old_values."dental_history" IS DISTINCT FROM (new_values."dental_history") OR old_values."email" IS DISTINCT FROM (new_values."email") OR old_values."first_visit_at" IS DISTINCT FROM (new_values."first_visit_at") OR old_values."gender" IS DISTINCT FROM (new_values."gender") OR old_values."has_medical_alerts" IS DISTINCT FROM (new_values."has_medical_alerts") OR old_values."id" IS DISTINCT FROM (new_values."id") OR old_values."id_number" IS DISTINCT FROM (new_values."id_number") OR old_values."id_number_hash" IS DISTINCT FROM (new_values."id_number_hash") OR old_values."id_number_masked" IS DISTINCT FROM (new_values."id_number_masked") OR old_values."language" IS DISTINCT FROM (new_values."language") OR old_values."last_visit_at" IS DISTINCT FROM (new_values."last_visit_at") OR old_values."marketing_opt_out" IS DISTINCT FROM (new_values."marketing_opt_out") OR old_values."merged_into_id" IS DISTINCT FROM (new_values."merged_into_id") OR old_values."name" IS DISTINCT FROM (new_values."name") OR old_values."notes" IS DISTINCT FROM (new_values."notes") OR old_values."occupation" IS DISTINCT FROM (new_values."occupation") OR old_values."other_contacts" IS DISTINCT FROM (new_values."other_contacts") OR old_values."phone" IS DISTINCT FROM (new_values."phone") OR old_values."restricted_at" IS DISTINCT FROM (new_values."restricted_at") OR old_values."stage" IS DISTINCT FROM (new_values."stage") OR old_values."status" IS DISTINCT FROM (new_values."status") OR old_values."updated_at" IS DISTINCT FROM (new_values."updated_at") OR old_values."updated_by_id" IS DISTINCT FROM (new_values."updated_by_id") OR old_values."wechat_id" IS DISTINCT FROM (new_values."wechat_id")) ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="08284d32be1aaa5aad88a38a94b78354142a5c45",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_b1bc1",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="members_member",
+                    when="AFTER",
+                ),
+            ),
         ),
     ]

@@ -55,8 +55,12 @@ def test_email_marketing_needs_the_email_consent(branch, front_desk):
 
     def send(key="promo:1"):
         return member_notify(
-            member=m, template_key="promo.cleaning", params={"name": "张三"}, purpose=Purpose.MARKETING,
-            channel=Channel.EMAIL, dedupe_key=key,
+            member=m,
+            template_key="promo.cleaning",
+            params={"name": "张三"},
+            purpose=Purpose.MARKETING,
+            channel=Channel.EMAIL,
+            dedupe_key=key,
         )
 
     with pytest.raises(NotifyRefused) as exc:
@@ -70,7 +74,10 @@ def test_email_marketing_needs_the_email_consent(branch, front_desk):
     nobody = make_member(branch, actor=front_desk, name="李四")
     with pytest.raises(NotifyRefused) as exc:
         member_notify(
-            member=nobody, template_key="promo.cleaning", params={}, purpose=Purpose.SERVICE,
+            member=nobody,
+            template_key="promo.cleaning",
+            params={},
+            purpose=Purpose.SERVICE,
             channel=Channel.EMAIL,
         )
     assert exc.value.code == "no_recipient"
