@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from clinic.labels import audit_actions, job_names, message_templates
+from clinic.notifications.contact_cap import register_capped
 
 audit_actions.register(
     {
@@ -46,6 +47,7 @@ job_names.register(
         "marketing.campaign_reminders": _("Campaign reminders"),
     }
 )
+register_capped(["marketing.campaign_reminder_day", "marketing.campaign_reminder_soon"])
 message_templates.register(
     {
         "marketing.consultation_booked": _("Booking confirmed after a consultation"),
