@@ -38,6 +38,11 @@ audit_actions.register(
         "marketing.segment.changed": _("Segment changed"),
         "marketing.segment.deleted": _("Segment deleted"),
         "marketing.segment.exported": _("Segment exported (masked)"),
+        "marketing.broadcast.created": _("Broadcast created"),
+        "marketing.broadcast.audience_fixed": _("Broadcast audience fixed"),
+        "marketing.broadcast.approved": _("Broadcast approved"),
+        "marketing.broadcast.queued": _("Broadcast queued"),
+        "marketing.broadcast.cancelled": _("Broadcast cancelled"),
     }
 )
 job_names.register(

@@ -175,3 +175,42 @@ def test_starting_the_same_broadcast_twice_at_once_sends_each_person_once(branch
         Outbox.objects.filter(dedupe_key__startswith=f"broadcast:{b.pk}:").values_list("recipient", flat=True)
     )
     assert len(keys) == 30 and len(set(keys)) == 30
+
+
+def test_pages_compose_waterfall_approve_send(branch, marketer, manager, front_desk, client_for):
+    from django.urls import reverse
+
+    _people(branch, front_desk)
+    BroadcastSettings.objects.create(pk=1, approval_threshold=1)
+    seg = segments.segment_create(actor=marketer, name="全部", branch=branch, filters={})
+    client = client_for(marketer)
+    assert client.get(reverse("marketing:broadcast_create") + f"?segment={seg.pk}").status_code == 200
+    prev = client.post(
+        reverse("marketing:broadcast_preview"), {"segment": seg.pk, "channel": "sms", "body": TEXT}
+    )
+    html = prev.content.decode()
+    assert "张三您好，静安店本周" in html and 'data-testid="sms-length"' in html
+    bad = client.post(
+        reverse("marketing:broadcast_create"),
+        {"segment": seg.pk, "channel": "sms", "name": "x", "body": "{oops}"},
+    )
+    assert bad.status_code == 200 and "invalid-feedback" in bad.content.decode()
+    r = client.post(
+        reverse("marketing:broadcast_create"),
+        {"segment": seg.pk, "channel": "sms", "name": "洁牙", "body": TEXT},
+    )
+    assert r.status_code == 302
+    b = seg.broadcasts.get()
+    page = client.get(r["Location"]).content.decode()
+    assert 'data-testid="waterfall"' in page and "broadcast-approve" not in page
+    assert client.post(reverse("marketing:broadcast_approve", args=[b.pk])).status_code == 403
+    assert client_for(front_desk).get(reverse("marketing:broadcast_detail", args=[b.pk])).status_code == 403
+    mgr = client_for(manager)
+    assert "broadcast-approve" in mgr.get(reverse("marketing:broadcast_detail", args=[b.pk])).content.decode()
+    mgr.post(reverse("marketing:broadcast_approve", args=[b.pk]))
+    assert mgr.post(reverse("marketing:broadcast_send", args=[b.pk])).status_code == 403
+    client.post(reverse("marketing:broadcast_send", args=[b.pk]))
+    b.refresh_from_db()
+    assert b.status == BroadcastStatus.QUEUED and b.queued_count == 2
+    page = mgr.get(reverse("marketing:broadcast_detail", args=[b.pk])).content.decode()
+    assert 'data-testid="results"' in page
