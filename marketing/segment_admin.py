@@ -8,7 +8,6 @@ from django.contrib import admin
 from clinic.admin import AuditedAdmin, BranchScopedAdmin, BranchScopedReadOnlyAdmin
 
 from .broadcast_models import Broadcast, BroadcastRecipient, BroadcastSettings
-
 from .segment_models import QuadrantThreshold, Segment
 
 
