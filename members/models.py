@@ -117,7 +117,7 @@ class Member(models.Model):
     )
     other_contacts = models.CharField(_("other contacts"), max_length=200, blank=True)
     wechat_id = models.CharField(_("WeChat ID"), max_length=50, blank=True)
-    email = models.CharField(_("e-mail address"), max_length=254, blank=True)
+    email = models.CharField(_("e-mail address"), max_length=254, blank=True, db_default="")
     id_number = EncryptedTextField(_("ID number"), blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True, editable=False)
     id_number_masked = models.CharField(max_length=20, blank=True, editable=False)

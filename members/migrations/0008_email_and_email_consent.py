@@ -22,12 +22,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="member",
             name="email",
-            field=models.CharField(blank=True, max_length=254, verbose_name="e-mail address"),
+            field=models.CharField(blank=True, db_default="", max_length=254, verbose_name="e-mail address"),
         ),
         migrations.AddField(
             model_name="memberevent",
             name="email",
-            field=models.CharField(blank=True, max_length=254, verbose_name="e-mail address"),
+            field=models.CharField(blank=True, db_default="", max_length=254, verbose_name="e-mail address"),
         ),
         migrations.AlterField(
             model_name="consent",
