@@ -213,7 +213,7 @@ def broadcast_create(
         raise MarketingError(_("Give the broadcast a name."), field="name")
     body, subject = _check_text(channel=channel, body=body, subject=subject)
     branch = branch or segment.branch
-    ids = user_branch_ids(actor)
+    ids = user_branch_ids(actor) if actor is not None else None  # None: the system (seed, jobs)
     if branch is None:
         raise MarketingError(_("Choose the branch of the broadcast."), field="branch")
     if ids is not None and branch.pk not in ids:

@@ -40,7 +40,7 @@ def _check(*, actor, name: str, branch: Branch | None, filters: dict) -> str:
     unknown = set(filters) - FILTER_KEYS
     if unknown:
         raise MarketingError(_("Unknown filter: %(names)s") % {"names": ", ".join(sorted(unknown))})
-    ids = user_branch_ids(actor)
+    ids = user_branch_ids(actor) if actor is not None else None  # None: the system (seed, jobs)
     if branch is None and ids is not None:
         raise MarketingError(_("Choose the branch of the segment."), field="branch")
     if branch is not None and ids is not None and branch.pk not in ids:

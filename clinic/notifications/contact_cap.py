@@ -49,9 +49,11 @@ def member_person_key(member_id: int) -> str:
     return f"member:{member_id}"
 
 
-# The counted rows, as SQL over an outbox alias ``o`` (params: capped keys, since).
+# The counted rows, as SQL over an outbox alias ``o`` (params: since, capped keys). The
+# ``person_key <> ''`` lets the planner use the partial index ``outbox_person_idx`` when the
+# key is an expression (a literal it can check itself).
 COUNTED_SQL = (
-    "o.status NOT IN ('failed', 'skipped') AND o.created_at >= %s"
+    "o.person_key <> '' AND o.status NOT IN ('failed', 'skipped') AND o.created_at >= %s"
     " AND (o.purpose = 'marketing' OR o.template_key = ANY(%s))"
 )
 

@@ -109,7 +109,11 @@ def world(request, db):
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
     assert partner is not None, "the demo has referral partners with contacts and terms"
+    from marketing.models import Broadcast, Segment
+
     return {
+        "segment": Segment.objects.filter(branch=ja).order_by("pk").first(),
+        "broadcast": Broadcast.objects.filter(branch=ja).order_by("pk").first(),
         "partner": partner,
         "contact": partner.contacts.first(),
         "term": partner.terms.first(),
@@ -159,6 +163,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
         "reports:drill": {"code": "visits"},
+        "marketing:segment_export": {"pk": w["segment"].pk, "fmt": "xlsx"},
     }
     if name in table:
         return table[name]
@@ -179,6 +184,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         return {"pk": w["partner"].pk, "term_id": w["term"].pk}
     if namespace == "marketing" and short.startswith("partner_"):
         return {"pk": w["partner"].pk}
+    if namespace == "marketing" and short.startswith(("segment_", "broadcast_")):
+        return {"pk": w["segment" if short.startswith("segment_") else "broadcast"].pk}
     raise KeyError(name)
 
 
@@ -273,7 +280,7 @@ def report(found: dict) -> str:
 # away as refused or a redirect).
 MUST_AUDIT = {
     "front_desk": ("appointments:visit", "members:detail"),
-    "marketing": ("loyalty:coupon_batches",),
+    "marketing": ("loyalty:coupon_batches", "marketing:segment_edit", "marketing:broadcast_detail"),
     "branch_manager": (
         "appointments:visit",
         "members:detail",
