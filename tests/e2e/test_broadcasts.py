@@ -56,7 +56,7 @@ def test_segment_broadcast_waterfall_matches_outbox(
     page.get_by_test_id("segment-broadcast").click()
     compose = page.get_by_test_id("broadcast-form")
     compose.get_by_label("群发名称").fill("洁牙八折")
-    compose.get_by_label("正文").fill("{name}您好，{branch}本周洁牙八折，欢迎预约。回T退订")
+    compose.locator("textarea[name=body]").fill("{name}您好，{branch}本周洁牙八折，欢迎预约。回T退订")
     expect(page.get_by_test_id("sms-length")).to_contain_text("1")
     screenshot("seg-2-compose")
     page.get_by_test_id("broadcast-save").click()
@@ -70,7 +70,7 @@ def test_segment_broadcast_waterfall_matches_outbox(
     broadcast = Broadcast.objects.get(name="洁牙八折")
     queued = Outbox.objects.filter(template_key=broadcast.template_key)
     assert queued.count() == remaining[-1] == broadcast.audience_count
-    assert not page.get_by_test_id("results").locator("[data-status=pending] strong").inner_text() == "0"
+    expect(page.get_by_test_id("results").locator("[data-status=pending] strong")).to_have_text("3")
     screenshot("seg-4-sent")
     _no_overflow(page)
 
