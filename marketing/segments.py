@@ -166,7 +166,8 @@ def segment_export(*, actor, segment: Segment, fmt: str) -> tuple[bytes, str, st
         raise MarketingError(_("Unknown export format."))
     rows = _export_rows(segment, actor=actor)
     if fmt == "xlsx":
-        content = workbook_bytes([(segment.name, EXPORT_HEADER, rows)])
+        # A sheet title may not hold []:*?/\ (a "[demo]" name): the title is fixed.
+        content = workbook_bytes([(_("Segment"), EXPORT_HEADER, rows)])
         ctype = XLSX
     else:
         out = io.StringIO()

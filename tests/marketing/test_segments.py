@@ -174,7 +174,7 @@ def test_editor_live_count_save_and_scoping(branch, other_branch, marketer, fron
 
 def test_export_is_masked_and_audited(branch, marketer, client_for):
     make_member(branch, name="甲", phone="13812345678", email="jia@example.com")
-    seg = segments.segment_create(actor=marketer, name="全部", branch=branch, filters={})
+    seg = segments.segment_create(actor=marketer, name="[demo] 全部/人", branch=branch, filters={})
     client = client_for(marketer)
     r = client.get(reverse("marketing:segment_export", args=[seg.pk, "csv"]))
     text = r.content.decode("utf-8-sig")
