@@ -132,7 +132,10 @@ class SegmentForm(forms.Form):
         ),
         (_("Points"), ("points_min", "points_max", "expiring_points_min", "expiring_days")),
         (_("Care and consent"), ("consultants", "partners", "recall_due_days", "consents")),
-        (_("Quadrants and value scores"), ("quadrants", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max")),
+        (
+            _("Quadrants and value scores"),
+            ("quadrants", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max"),
+        ),
     )
     META = ("name", "branch", "description")
 
