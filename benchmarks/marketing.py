@@ -16,6 +16,11 @@ rebuild time (all months, as after a bulk load) is printed too.
 
     python -m benchmarks.marketing            # 1,000,000 consultations, 5,000,000 visits
     python -m benchmarks.marketing --small    # 20,000 consultations, 100,000 visits (make bench)
+
+Segments (issue 16): ``segment_members`` people of one branch (COPY, 1,000,000; 20,000 with
+--small), half with a paid visit in the year; ``segment_count_ms`` is the p95 of counting a
+segment (stage, gender, age and birthday month) through ``segment_selectors``, printed beside
+the raw-SQL floor (the same conditions by hand) and the four-quadrant breakdown of everyone.
 """
 
 from __future__ import annotations
@@ -183,6 +188,97 @@ def make_visits(n, branches, doctors, people, today) -> int:
     return n
 
 
+SEGMENT_MARK = "segment-bench"
+SEGMENT_FILTERS = {
+    "stages": ["patient", "member"],
+    "genders": ["F"],
+    "age_min": 25,
+    "age_max": 55,
+    "birth_months": [3, 4, 5],
+}
+
+
+def make_segment_people(n: int, branch_id: int, today) -> list[int]:
+    """``n`` people at one branch with varied gender, birth date and stage (COPY; history
+    triggers off), a paid visit in the last year for every other one. Reused by later runs."""
+    from django.db import connection, transaction
+
+    from benchmarks._common import MEMBER_COLUMNS
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM members_member WHERE other_contacts = %s", [SEGMENT_MARK])
+        have = cursor.fetchone()[0]
+    if have < n:
+        start = time.perf_counter()
+        rng = random.Random(16)
+        now = dt.datetime.now(dt.UTC).isoformat()
+
+        def rows():
+            for i in range(have, n):
+                born = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 30_000))
+                stage = ("lead", "patient", "member")[i % 3]
+                yield (
+                    f"分群{i % 1000}", "MF"[i % 2], born.isoformat(), "", SEGMENT_MARK, "", "", "", "", "", "",
+                    "", branch_id, None, None, stage, "active", "zh-hans", None, "f", "", "", "", "f", None,
+                    now, now, "", "", "", "", "{}",
+                )  # fmt: skip
+
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            copy_rows("members_member", MEMBER_COLUMNS, rows())
+            cursor.execute(
+                "INSERT INTO loyalty_purchase (member_id, branch_id, source_key, amount, eligible_by_category,"
+                " counts_as_visit, visits, occurred_at, recorded_at)"
+                " SELECT id, branch_id, 'segbench:' || id, (id %% 5000) + 100, '{}', true, 1 + id %% 6,"
+                " now() - make_interval(days => (id %% 360)::int), now()"
+                " FROM members_member WHERE other_contacts = %s AND id %% 2 = 0"
+                " ON CONFLICT DO NOTHING",
+                [SEGMENT_MARK],
+            )
+            cursor.execute("ANALYZE members_member")
+            cursor.execute("ANALYZE loyalty_purchase")
+        print(f"generated {n - have} segment people in {time.perf_counter() - start:.1f}s", flush=True)
+    return n
+
+
+def segment_bench(small: bool, today) -> dict:
+    """A segment count over ``segment_members`` people of one branch, against the raw-SQL
+    floor (the same conditions written by hand, one count)."""
+    from clinic.models import Branch
+    from marketing.segment_selectors import Scope, segment_count, segment_quadrant_counts
+
+    n = 20_000 if small else 1_000_000
+    samples = 20 if small else 30
+    branch = Branch.objects.get_or_create(code="MKSEG", defaults={"name": "分群基准门店"})[0]
+    make_segment_people(n, branch.pk, today)
+    scope = Scope(frozenset({branch.pk}))
+    count = segment_count(SEGMENT_FILTERS, scope=scope)
+    count_ms = time_calls(lambda: segment_count(SEGMENT_FILTERS, scope=scope), repeat=samples)
+
+    def years_before(years):
+        try:
+            return today.replace(year=today.year - years)
+        except ValueError:
+            return today.replace(year=today.year - years, day=28)
+
+    floor = raw_sql(
+        "SELECT count(*) FROM members_member WHERE branch_id = %s AND status = 'active' AND merged_into_id IS NULL"
+        " AND stage IN ('patient', 'member') AND gender = 'F' AND birth_date <= %s AND birth_date > %s"
+        " AND EXTRACT(MONTH FROM birth_date)::int IN (3, 4, 5)",
+        [branch.pk, years_before(25), years_before(56)],
+    )
+    floor_ms = time_calls(floor, repeat=samples)
+    quadrant_ms = time_calls(
+        lambda: segment_quadrant_counts({}, scope=scope), repeat=max(3, samples // 4), warmup=1
+    )
+    print(
+        f"segment count over {n} people ({count} match): {summary(count_ms)}; raw-SQL floor {summary(floor_ms)}; "
+        f"ratio {p95(count_ms) / max(p95(floor_ms), 0.001):.2f}x; four quadrants of everyone (medians, "
+        f"12-month purchases): {summary(quadrant_ms)}"
+    )
+    return {"segment_members": n, "segment_count_ms": p95(count_ms)}
+
+
 def main() -> None:
     args = parser(__doc__).parse_args()
     setup_django()
@@ -261,12 +357,14 @@ def main() -> None:
     )
     print(f"rollup months read: {len(rolled)}, live day ranges: {ranges}")
     print(f"funnel, one branch's year: {summary(branch_ms)}")
+    segment = segment_bench(args.small, today)
     bench_line(
         "marketing",
         consultations=consultations,
         visits=visits,
         funnel_p95_ms=p95(funnel_ms),
         funnel_floor_ratio=ratio,
+        **segment,
     )
 
 

@@ -5,9 +5,17 @@ file backend. Every send is also logged per process, so a message sent twice sho
     python -m benchmarks.outbox --messages 100000
     python -m benchmarks.outbox --small
 
-Ends with ``BENCH outbox enqueued=<n> unique=<n> sent=<n> sent_twice=<n> per_s=<x>``, where
-per_s is messages sent per second of the two senders' wall time. The floor printed beside it
-is a raw ``UPDATE`` of the same rows to ``sent`` in one statement.
+Ends with ``BENCH outbox enqueued=<n> unique=<n> sent=<n> sent_twice=<n> per_s=<x>
+broadcast_recipients=<n> broadcast_enqueue_s=<x> broadcast_sent_twice=<n>``, where per_s is
+messages sent per second of the two senders' wall time. The floor printed beside it is a raw
+``UPDATE`` of the same rows to ``sent`` in one statement.
+
+The broadcast path (issue 16): ``broadcast_recipients`` people with an SMS consent (COPY;
+100,000, or 2,000 with --small) in one segment; the audience is fixed, then the broadcast is
+started twice at the same moment in two threads. ``broadcast_enqueue_s`` is the wall time of
+both set-based enqueues (one INSERT … SELECT each), ``broadcast_sent_twice`` the people with
+more than one outbox row for it (must be 0). Both paths are printed: one message at a time
+(``notification_enqueue``, above) and the set-based one, with its raw INSERT … SELECT floor.
 """
 
 from __future__ import annotations
@@ -163,6 +171,7 @@ def main() -> None:
     per_s = len(sends) / send_s if send_s else 0.0
     print(f"raw-SQL floor: {unique / floor_s:.0f} rows/s; senders at {per_s / (unique / floor_s):.3f} of it")
     shutil.rmtree(work, ignore_errors=True)
+    broadcast = broadcast_bench(2_000 if args.small else 100_000, per_one=enqueued / enqueue_s)
     bench_line(
         "outbox",
         enqueued=enqueued,
@@ -170,7 +179,102 @@ def main() -> None:
         sent=sent_ours,
         sent_twice=sent_twice,
         per_s=round(per_s, 1),
+        **broadcast,
     )
+
+
+BROADCAST_MARK = "broadcast-bench"
+
+
+def broadcast_bench(n: int, *, per_one: float) -> dict:
+    """Fix a broadcast's audience over ``n`` consenting people, start it twice at once, count
+    the people queued twice; the rows are deleted afterwards (they would count toward the
+    contact cap of the next run)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from benchmarks._common import synthetic_people
+    from clinic.models import Branch
+    from clinic.notifications.models import ContactCap, Outbox
+    from marketing import broadcast_services, segments
+    from marketing.segment_models import Segment
+
+    branch = Branch.objects.get_or_create(code="OBBC", defaults={"name": "群发基准门店"})[0]
+    ids = synthetic_people(n, branch.pk, mark=BROADCAST_MARK, name="群发", stage="patient", phones=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "INSERT INTO members_consent (member_id, kind, channel, granted_at, note)"
+            " SELECT m.id, 'marketing_sms', 'paper', now(), '' FROM members_member m"
+            " WHERE m.other_contacts = %s AND NOT EXISTS (SELECT 1 FROM members_consent c"
+            " WHERE c.member_id = m.id AND c.kind = 'marketing_sms' AND c.withdrawn_at IS NULL)",
+            [BROADCAST_MARK],
+        )
+        cursor.execute("ANALYZE members_consent")
+    ContactCap.objects.update_or_create(pk=1, defaults={"limit": 4, "is_active": True})
+    segment = Segment.objects.filter(branch=branch, name="群发基准").first() or segments.segment_create(
+        actor=None, name="群发基准", branch=branch, filters={}
+    )
+    start = time.perf_counter()
+    broadcast = broadcast_services.broadcast_create(
+        actor=None, segment=segment, channel="sms", name="群发基准", body="{name}您好，本周洁牙八折。回T退订"
+    )
+    audience_s = time.perf_counter() - start
+    if broadcast.status != "ready":  # above the approval threshold: the benchmark approves it
+        type(broadcast).objects.filter(pk=broadcast.pk).update(status="ready")
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(broadcast_services.broadcast_send(actor=None, broadcast=broadcast))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    enqueue_s = time.perf_counter() - start
+    rows = Outbox.objects.filter(template_key=broadcast.template_key)
+    queued = rows.count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT person_key FROM notifications_outbox WHERE template_key = %s"
+            " GROUP BY person_key HAVING count(*) > 1) t",
+            [broadcast.template_key],
+        )
+        sent_twice = cursor.fetchone()[0]
+    # The floor: the same rows written by one raw INSERT … SELECT without cap or consent checks.
+    with transaction.atomic(), connection.cursor() as cursor:
+        floor_start = time.perf_counter()
+        cursor.execute(
+            "INSERT INTO notifications_outbox (dedupe_key, channel, recipient, template_key, language, params,"
+            " purpose, consent_ref, person_key, status, attempts, next_attempt_at, claim_token, last_error,"
+            " provider_message_id, body, created_at)"
+            " SELECT 'floor:' || m.id, 'sms', m.phone, 'bench.floor', 'zh-hans', jsonb_build_object('name', m.name),"
+            " 'marketing', '1', 'member:' || m.id, 'pending', 0, now(), '', '', '', '', now()"
+            " FROM members_member m WHERE m.id = ANY(%s)",
+            [ids],
+        )
+        floor_s = time.perf_counter() - floor_start
+        transaction.set_rollback(True)
+    rows.delete()
+    print(
+        f"broadcast: audience of {broadcast.audience_count} fixed in {audience_s:.2f}s; started twice at once, "
+        f"{results} rows inserted by the two starts, {queued} queued in {enqueue_s:.2f}s "
+        f"({queued / max(enqueue_s, 0.001):.0f}/s, one at a time: {per_one:.0f}/s); raw INSERT … SELECT floor "
+        f"{floor_s:.2f}s; people queued twice: {sent_twice}"
+    )
+    return {
+        "broadcast_recipients": queued,
+        "broadcast_enqueue_s": round(enqueue_s, 2),
+        "broadcast_sent_twice": sent_twice,
+    }
 
 
 def argparse_hidden():

@@ -73,6 +73,17 @@ def format_phone(value: str | None) -> str:
     return phonenumbers.format_number(number, style)
 
 
+def mask_email(value: str | None) -> str:
+    """``z***@example.com``: the first character of the local part and the domain. An
+    e-mail address is contact data like a phone number, shown masked the same way."""
+    if not value:
+        return ""
+    local, at, domain = value.partition("@")
+    if not at:
+        return "*" * len(value)
+    return f"{local[:1]}***@{domain}"
+
+
 def mask_phone(value: str | None) -> str:
     """``138****5678``: keep the first three and last four digits of the national number.
 

@@ -403,6 +403,38 @@ for _role, _perms in _CAMPAIGN_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# marketing: segments and broadcasts (客户分群、群发, issue 16). Marketing builds segments and
+# broadcasts; a broadcast over the approval threshold waits for a branch manager (or HQ), who
+# also sees every broadcast's results. HQ sets the quadrant thresholds and the contact cap.
+_SEGMENT_READ = {"marketing.view_segment", "marketing.view_broadcast"}
+_SEGMENT_WRITE = {
+    "marketing.add_segment",
+    "marketing.change_segment",
+    "marketing.delete_segment",
+    "marketing.export_segment",
+    "marketing.add_broadcast",
+    "marketing.change_broadcast",
+}
+_SEGMENT_GRANTS: dict[str, set[str]] = {
+    Role.MARKETING: _SEGMENT_READ | _SEGMENT_WRITE,
+    Role.BRANCH_MANAGER: _SEGMENT_READ | {"marketing.approve_broadcast", "marketing.export_segment"},
+    Role.HQ_ADMIN: _SEGMENT_READ
+    | _SEGMENT_WRITE
+    | {
+        "marketing.approve_broadcast",
+        "marketing.view_quadrantthreshold",
+        "marketing.add_quadrantthreshold",
+        "marketing.change_quadrantthreshold",
+        "marketing.delete_quadrantthreshold",
+        "marketing.view_broadcastsettings",
+        "marketing.change_broadcastsettings",
+        "notifications.view_contactcap",
+        "notifications.change_contactcap",
+    },
+}
+for _role, _perms in _SEGMENT_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
 # followups: plans, tasks and the work list (issue 14). Customer service works tasks (and
 # books the person from a task); doctors see their own patients' tasks read-only; managers
 # see the branch and reassign; HQ configures the plans in admin.

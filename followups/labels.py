@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from clinic.labels import audit_actions, job_names, message_templates
+from clinic.notifications.contact_cap import register_capped
 
 audit_actions.register(
     {
@@ -37,6 +38,10 @@ job_names.register(
         "followups.care_daily": _("Birthday, holiday and anniversary greetings"),
         "followups.surveys_send": _("Satisfaction survey invitations"),
     }
+)
+# Service by purpose, but marketing contact for the contact cap (counted and held by it).
+register_capped(
+    ["followups.birthday", "followups.birthday_coupon", "followups.recall_early", "followups.recall_due"]
 )
 message_templates.register(
     {

@@ -87,4 +87,4 @@ class StatementAdmin(BranchScopedReadOnlyAdmin):
     search_fields = ["partner__name", "reference"]
 
 
-from . import campaign_admin, consultation_admin  # noqa: E402, F401  (their admin classes)
+from . import campaign_admin, consultation_admin, segment_admin  # noqa: E402, F401  (their admin classes)

@@ -31,3 +31,7 @@ class MarketingConfig(AppConfig):
         from .campaign_apps import ready as campaigns_ready
 
         campaigns_ready()
+
+        from .broadcast_apps import ready as broadcasts_ready
+
+        broadcasts_ready()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from clinic.labels import audit_actions, job_names, message_templates
+from clinic.notifications.contact_cap import register_capped
 
 audit_actions.register(
     {
@@ -33,6 +34,15 @@ audit_actions.register(
         "marketing.campaign.checked_in": _("Checked in at a campaign"),
         "marketing.campaign.rewarded": _("Campaign attendance rewarded"),
         "marketing.campaign.drawn": _("Campaign lucky draw"),
+        "marketing.segment.created": _("Segment created"),
+        "marketing.segment.changed": _("Segment changed"),
+        "marketing.segment.deleted": _("Segment deleted"),
+        "marketing.segment.exported": _("Segment exported (masked)"),
+        "marketing.broadcast.created": _("Broadcast created"),
+        "marketing.broadcast.audience_fixed": _("Broadcast audience fixed"),
+        "marketing.broadcast.approved": _("Broadcast approved"),
+        "marketing.broadcast.queued": _("Broadcast queued"),
+        "marketing.broadcast.cancelled": _("Broadcast cancelled"),
     }
 )
 job_names.register(
@@ -42,6 +52,7 @@ job_names.register(
         "marketing.campaign_reminders": _("Campaign reminders"),
     }
 )
+register_capped(["marketing.campaign_reminder_day", "marketing.campaign_reminder_soon"])
 message_templates.register(
     {
         "marketing.consultation_booked": _("Booking confirmed after a consultation"),

@@ -150,6 +150,8 @@ class Attribution(models.Model):
         return str(self.member)
 
 
+from .broadcast_models import *  # noqa: E402, F403
 from .campaign_models import *  # noqa: E402, F403
 from .consultation_models import *  # noqa: E402, F403
 from .partner_models import *  # noqa: E402, F403
+from .segment_models import *  # noqa: E402, F403

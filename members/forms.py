@@ -89,6 +89,7 @@ class MemberForm(BootstrapMixin, forms.Form):
         label=_("Tags"), queryset=Tag.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
     wechat_id = ShortTextField(label=_("WeChat ID"), max_length=50, required=False)
+    email = ShortTextField(label=_("E-mail address"), max_length=254, required=False)
     other_contacts = ShortTextField(label=_("Other contacts"), max_length=200, required=False)
     address = ShortTextField(label=_("Address"), max_length=255, required=False)
     occupation = ShortTextField(label=_("Occupation"), max_length=50, required=False)
@@ -139,13 +140,15 @@ class MemberForm(BootstrapMixin, forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k not in skip}
 
     def show_masked(self, member: Member) -> None:
-        """Editing: the phone and ID number are never sent to the browser in full (that would be
+        """Editing: the phone, e-mail and ID number are never sent to the browser in full (that would be
         an unaudited reveal). Their masked forms are placeholders; left blank, they stay."""
-        from clinic.phones import mask_phone
+        from clinic.phones import mask_email, mask_phone
 
         keep = _("leave blank to keep")
         if member.phone:
             self.fields["phone"].widget.attrs["placeholder"] = f"{mask_phone(member.phone)} ({keep})"
+        if member.email:
+            self.fields["email"].widget.attrs["placeholder"] = f"{mask_email(member.email)} ({keep})"
         if member.id_number_masked:
             self.fields["id_number"].widget.attrs["placeholder"] = f"{member.id_number_masked} ({keep})"
             self.fields["id_number"].help_text = ""

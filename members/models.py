@@ -117,6 +117,7 @@ class Member(models.Model):
     )
     other_contacts = models.CharField(_("other contacts"), max_length=200, blank=True)
     wechat_id = models.CharField(_("WeChat ID"), max_length=50, blank=True)
+    email = models.CharField(_("e-mail address"), max_length=254, blank=True, db_default="")
     id_number = EncryptedTextField(_("ID number"), blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True, editable=False)
     id_number_masked = models.CharField(max_length=20, blank=True, editable=False)
@@ -268,6 +269,7 @@ class Member(models.Model):
 class ConsentKind(models.TextChoices):
     MARKETING_SMS = "marketing_sms", _("Marketing by SMS")
     MARKETING_WECHAT = "marketing_wechat", _("Marketing by WeChat")
+    MARKETING_EMAIL = "marketing_email", _("Marketing by e-mail")
     DATA_SHARING = "data_sharing", _("Sharing data with partners")
     GUARDIAN = "guardian", _("Guardian's consent for a child under 14")
 

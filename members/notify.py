@@ -3,7 +3,9 @@
 It checks, in this order: the record is active (not restricted, erased or merged); the person
 has an address on the channel; for marketing, the person has not refused marketing and holds
 a granted, unwithdrawn consent for that channel (its id travels as ``consent_ref``); the
-recipient has not opted out in the notifications app. Then it queues the message through
+recipient has not opted out in the notifications app; a marketing (or capped) message
+fits the person's contact cap (``clinic.notifications.contact_cap``, refused with
+``code="contact_cap"``). Then it queues the message through
 ``clinic.notifications.services.notification_enqueue`` in the caller's transaction, in the
 person's language. The sender checks opt-outs again at send time, so a withdrawal made after
 queueing still stops the message.
@@ -19,13 +21,19 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from clinic.notifications.contact_cap import member_person_key
+from clinic.notifications.errors import NotificationError
 from clinic.notifications.models import Channel, OptOut, OptOutScope, Purpose
 from clinic.notifications.services import normalize_recipient, notification_enqueue
 
 from .errors import MemberError
 from .models import Consent, ConsentKind, Member, MemberStatus
 
-MARKETING_CONSENT = {Channel.SMS: ConsentKind.MARKETING_SMS, Channel.WECHAT: ConsentKind.MARKETING_WECHAT}
+MARKETING_CONSENT = {
+    Channel.SMS: ConsentKind.MARKETING_SMS,
+    Channel.WECHAT: ConsentKind.MARKETING_WECHAT,
+    Channel.EMAIL: ConsentKind.MARKETING_EMAIL,
+}
 
 
 class NotifyRefused(MemberError):
@@ -37,6 +45,8 @@ def _recipient(member: Member, channel: str) -> str:
         return member.phone
     if channel == Channel.WECHAT:
         return member.wechat_id
+    if channel == Channel.EMAIL:
+        return member.email
     return ""
 
 
@@ -79,6 +89,28 @@ def member_notify(
     if not dedupe_key:
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
         dedupe_key = f"members:{member.pk}:{channel}:{template_key}:{digest}"
+    try:
+        return _enqueue(
+            member,
+            channel,
+            recipient,
+            template_key,
+            params,
+            purpose,
+            dedupe_key,
+            not_before,
+            consent_ref,
+            actor,
+        )
+    except NotificationError as exc:
+        if exc.code == "contact_cap":
+            raise NotifyRefused(exc.message, code="contact_cap") from exc
+        raise
+
+
+def _enqueue(
+    member, channel, recipient, template_key, params, purpose, dedupe_key, not_before, consent_ref, actor
+):
     return notification_enqueue(
         channel=channel,
         recipient=recipient,
@@ -91,4 +123,5 @@ def member_notify(
         language=member.language,
         actor=actor,
         branch=member.branch,
+        person_key=member_person_key(member.pk),
     )

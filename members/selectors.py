@@ -372,4 +372,8 @@ def active_consent(member: Member, kind: str) -> Consent | None:
 
 
 def marketing_consent_kind(channel: str) -> str | None:
-    return {"sms": ConsentKind.MARKETING_SMS, "wechat": ConsentKind.MARKETING_WECHAT}.get(channel)
+    return {
+        "sms": ConsentKind.MARKETING_SMS,
+        "wechat": ConsentKind.MARKETING_WECHAT,
+        "email": ConsentKind.MARKETING_EMAIL,
+    }.get(channel)

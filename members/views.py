@@ -154,7 +154,7 @@ def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         tags = data.pop("tags")
-        for secret in ("phone", "id_number"):  # blank means unchanged (never shown in full)
+        for secret in ("phone", "email", "id_number"):  # blank means unchanged (never shown in full)
             if not data[secret]:
                 del data[secret]
         try:

@@ -12,7 +12,7 @@ from clinic.admin import AuditedAdmin, BranchScopedMixin, ClinicAdmin
 
 from . import services
 from .errors import NotificationError, TemplateRenderError
-from .models import MessageTemplate, OptOut, Outbox, Status
+from .models import ContactCap, MessageTemplate, OptOut, Outbox, Status
 from .rendering import render_template, variables
 from .selectors import mask_recipient
 
@@ -225,3 +225,16 @@ class OptOutAdmin(ClinicAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(ContactCap)
+class ContactCapAdmin(AuditedAdmin):
+    """HQ's contact cap (one row)."""
+
+    list_display = ["__str__", "limit", "days", "is_active", "updated_at"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not ContactCap.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -6,7 +6,7 @@ Writes go through ``clinic.notifications.services``; the models carry no busines
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -112,6 +112,8 @@ class Outbox(models.Model):
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
     consent_ref = models.CharField(_("consent reference"), max_length=100, blank=True)
+    # Who the message is for, across channels ("member:12"): the contact cap counts by it.
+    person_key = models.CharField(_("person"), max_length=64, blank=True, db_default="")
     branch = models.ForeignKey(
         Branch,
         on_delete=models.PROTECT,
@@ -156,6 +158,10 @@ class Outbox(models.Model):
             # Crash recovery and the rate limit look at rows by claim time.
             models.Index(fields=["channel", "claimed_at"], name="outbox_claimed_idx"),
             models.Index(fields=["status", "claimed_at"], name="outbox_status_claimed_idx"),
+            # The contact cap: a person's messages of the last 30 days.
+            models.Index(
+                fields=["person_key", "created_at"], condition=~Q(person_key=""), name="outbox_person_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -203,6 +209,31 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.recipient}"
+
+
+class ContactCap(models.Model):
+    """HQ's contact cap: at most ``limit`` marketing messages per person in ``days`` days,
+    across every app and channel (broadcasts, campaigns, birthday and recall messages). Care
+    and service messages are exempt. One row (pk=1), edited in admin; no row means the
+    defaults."""
+
+    limit = models.PositiveSmallIntegerField(
+        _("marketing messages per person"), default=4, validators=[MinValueValidator(1)]
+    )
+    days = models.PositiveSmallIntegerField(
+        _("in this many days"), default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    is_active = models.BooleanField(_("cap in force"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact cap")
+        verbose_name_plural = _("contact cap")
+        default_permissions = ("view", "change", "add")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="contact_cap_single_row")]
+
+    def __str__(self) -> str:
+        return str(_("Contact cap"))
 
 
 class WeChatAccessToken(models.Model):

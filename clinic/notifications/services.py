@@ -22,6 +22,7 @@ from clinic.models import Branch
 from clinic.phones import PhoneError, normalize_phone
 from clinic.services import audit_record
 
+from . import contact_cap
 from .errors import NotificationError
 from .models import Channel, MessageTemplate, OptOut, OptOutScope, Outbox, Purpose, Status
 
@@ -81,6 +82,7 @@ _INSERT_COLUMNS = [
     "params",
     "purpose",
     "consent_ref",
+    "person_key",
     "branch_id",
     "status",
     "attempts",
@@ -108,6 +110,7 @@ def notification_enqueue(
     language: str = "zh-hans",
     actor=None,
     branch: Branch | None = None,
+    person_key: str = "",
 ) -> Outbox:
     """Queue one message, in the caller's transaction, and return its outbox row.
 
@@ -116,6 +119,10 @@ def notification_enqueue(
     a marketing message carries a ``consent_ref`` (checking the consent itself is the
     caller's job). The row is sent by the beat sender no earlier than ``not_before``, so if
     the caller's transaction rolls back, nothing is ever sent.
+
+    The contact cap (``contact_cap``): a marketing (or capped) message for ``person_key``
+    over the person's cap raises ``NotificationError`` with ``code="contact_cap"``; the check
+    holds an advisory lock on the person until the caller's transaction ends.
     """
     if channel not in Channel.values:
         raise NotificationError(_("Unknown channel: %(channel)s") % {"channel": channel}, field="channel")
@@ -141,6 +148,14 @@ def notification_enqueue(
         raise NotificationError(_("Message parameters must map names to values."), field="params") from exc
     recipient = normalize_recipient(channel, recipient)
     _check_template_exists(template_key, channel)
+    person_key = (person_key or "").strip()[:64]
+    if person_key and contact_cap.is_capped(purpose=purpose, template_key=template_key):
+        contact_cap.lock_person(person_key)
+        if not Outbox.objects.filter(dedupe_key=dedupe_key).exists() and contact_cap.over_cap(person_key):
+            raise NotificationError(
+                _("This person has had as many marketing messages as the contact cap allows."),
+                code="contact_cap",
+            )
 
     now = timezone.now()
     due = max(now, not_before) if not_before else now
@@ -153,6 +168,7 @@ def notification_enqueue(
         params_json,
         purpose,
         consent_ref,
+        person_key,
         branch.pk if branch is not None else None,
         Status.PENDING.value,
         0,
@@ -184,6 +200,57 @@ def notification_enqueue(
     row._state.adding = False
     row.was_created = True
     return row
+
+
+# The columns a set-based enqueue's SELECT must produce, in this order.
+SELECT_COLUMNS = (
+    "dedupe_key",
+    "channel",
+    "recipient",
+    "template_key",
+    "language",
+    "params",
+    "purpose",
+    "consent_ref",
+    "person_key",
+    "branch_id",
+    "not_before",
+)
+
+
+def enqueue_select(*, select_sql: str, params: list, actor=None, capped: bool = True) -> int:
+    """Queue many messages in one statement: ``INSERT … SELECT … ON CONFLICT (dedupe_key) DO
+    NOTHING``. ``select_sql`` yields ``SELECT_COLUMNS`` (recipients already normalised,
+    ``params`` as jsonb, marketing rows with a consent reference). Returns how many rows were
+    inserted now; rows whose key exists are left alone, so running it twice, even at the same
+    time, queues each message once.
+
+    With ``capped`` the contact cap applies as in ``notification_enqueue``: a person already
+    at the cap in the window gets nothing. (Two different broadcasts started at the same
+    instant could each see the same headroom; the per-person advisory lock is for the
+    one-at-a-time path.)
+    """
+    cap = contact_cap.policy()
+    cols = ", ".join(SELECT_COLUMNS)
+    where = ""
+    extra: list = []
+    if capped and cap.is_active:
+        where = (
+            f"WHERE q.person_key = '' OR (SELECT count(*) FROM {Outbox._meta.db_table} o"
+            f" WHERE o.person_key = q.person_key AND {contact_cap.COUNTED_SQL}) < %s"
+        )
+        extra = [contact_cap.window_start(cap), sorted(contact_cap.capped_templates()), cap.limit]
+    sql = (
+        f"INSERT INTO {Outbox._meta.db_table} ({cols}, status, attempts, next_attempt_at, claim_token,"
+        " last_error, provider_message_id, body, created_by_id, created_at)"
+        f" SELECT {', '.join('q.' + c for c in SELECT_COLUMNS)}, 'pending', 0,"
+        " GREATEST(now(), COALESCE(q.not_before, now())), '', '', '', '', %s, now()"
+        f" FROM ({select_sql}) q {where}"
+        " ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, [actor.pk if getattr(actor, "pk", None) else None, *params, *extra])
+        return cursor.rowcount
 
 
 @transaction.atomic
@@ -266,6 +333,7 @@ from .sending import (  # noqa: E402
 )
 
 __all__ = [
+    "enqueue_select",
     "notification_enqueue",
     "optout_remove",
     "optout_set",

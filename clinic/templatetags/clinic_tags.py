@@ -5,7 +5,7 @@ import datetime as dt
 from django import template
 
 from clinic.money import format_cny, to_money
-from clinic.phones import format_phone, mask_phone
+from clinic.phones import format_phone, mask_email, mask_phone
 
 register = template.Library()
 
@@ -30,6 +30,11 @@ def cny_off(value) -> str:
 def phone(value: str | None) -> str:
     """A full phone number (a branch's, a revealed one) in national format."""
     return format_phone(value)
+
+
+@register.filter
+def masked_email(value: str | None) -> str:
+    return mask_email(value)
 
 
 @register.filter

@@ -27,6 +27,7 @@ _MERGE_FILL = (
     "phone",
     "other_contacts",
     "wechat_id",
+    "email",
     "id_number",
     "address",
     "occupation",

@@ -77,6 +77,7 @@ def member_erase(*, actor, member: Member, reason: str) -> str:
         "phone",
         "other_contacts",
         "wechat_id",
+        "email",
         "id_number",
         "address",
         "occupation",

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from clinic.errors import DomainError
 from clinic.models import Branch
-from clinic.phones import PhoneError, mask_phone, national_digits, normalize_phone
+from clinic.phones import PhoneError, mask_email, mask_phone, national_digits, normalize_phone
 from clinic.services import audit_record
 
 from .. import crypto, names
@@ -39,6 +39,7 @@ EDITABLE_FIELDS = (
     "phone",
     "other_contacts",
     "wechat_id",
+    "email",
     "id_number",
     "address",
     "occupation",
@@ -49,6 +50,7 @@ EDITABLE_FIELDS = (
     "language",
 )
 _SENSITIVE = {"id_number"}
+_EMAIL_MAX = 254
 _STAGE_ORDER = {Stage.LEAD: 0, Stage.PATIENT: 1, Stage.MEMBER: 2}
 
 
@@ -59,6 +61,24 @@ def clean_phone(raw: str) -> str:
         return normalize_phone(raw)
     except PhoneError as exc:
         raise MemberError(_("This is not a valid phone number."), field="phone") from exc
+
+
+def clean_email(raw: str) -> str:
+    """Lower-case domain, no spaces; blank stays blank. The same form the outbox uses."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    value = (raw or "").strip()
+    if not value:
+        return ""
+    try:
+        validate_email(value)
+    except ValidationError as exc:
+        raise MemberError(_("This is not a valid e-mail address."), field="email") from exc
+    if len(value) > _EMAIL_MAX:
+        raise MemberError(_("This is not a valid e-mail address."), field="email")
+    local, _at, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
 
 
 def clean_id_number(raw: str) -> str:
@@ -106,6 +126,8 @@ def _audit_value(member: Member, field: str, value: Any) -> Any:
         return mask_id_number(value) if value else ""
     if field == "phone":
         return mask_phone(value) if value else ""
+    if field == "email":
+        return mask_email(value) if value else ""
     if hasattr(value, "pk"):
         return value.pk
     return value
@@ -127,6 +149,7 @@ def member_register(
     tags: Iterable[Tag] = (),
     other_contacts: str = "",
     wechat_id: str = "",
+    email: str = "",
     address: str = "",
     occupation: str = "",
     notes: str = "",
@@ -148,6 +171,7 @@ def member_register(
     if not name:
         raise MemberError(_("Enter the person's name."), field="name")
     phone = clean_phone(phone)
+    email = clean_email(email)
     id_number = clean_id_number(id_number)
     birth_date = clean_birth_date(birth_date)
     if id_number:
@@ -183,6 +207,7 @@ def member_register(
         consultant=consultant,
         other_contacts=other_contacts,
         wechat_id=wechat_id,
+        email=email,
         address=address,
         occupation=occupation,
         notes=notes,
@@ -241,6 +266,8 @@ def member_update(*, actor, member: Member, tags: Iterable[Tag] | None = None, *
     _require_active(member)
     if "phone" in fields:
         fields["phone"] = clean_phone(fields["phone"])
+    if "email" in fields:
+        fields["email"] = clean_email(fields["email"])
     if "id_number" in fields:
         fields["id_number"] = clean_id_number(fields["id_number"])
         if fields["id_number"]:

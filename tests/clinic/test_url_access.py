@@ -265,11 +265,22 @@ def _build_world() -> dict:
 
     closed_month = MonthClose.objects.filter(branch=here).order_by("-month").first()
     assert closed_month is not None, "the demo has no closed month in this branch"
+    from clinic.notifications.models import ContactCap
+    from marketing.models import Broadcast, BroadcastSettings, QuadrantThreshold, Segment
+
+    ContactCap.objects.get_or_create(pk=1)
+    BroadcastSettings.objects.get_or_create(pk=1)
+    QuadrantThreshold.objects.get_or_create(branch=here, defaults={"min_visits": 3})
+    segment = Segment.objects.filter(branch=here).order_by("pk").first()
+    broadcast = Broadcast.objects.filter(branch=here).order_by("pk").first()
+    assert segment is not None and broadcast is not None, "the demo has no segment or broadcast here"
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
         ("marketing/partners/", partner),
         ("marketing/statements/", statement),
+        ("marketing/segments/", segment),
+        ("marketing/broadcasts/", broadcast),
         ("loyalty/coupons/batches/", batch),
         ("appointments/visits/", visit),
         ("members/", member),

@@ -110,7 +110,11 @@ def world(request, db):
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
     assert partner is not None, "the demo has referral partners with contacts and terms"
+    from marketing.models import Broadcast, Segment
+
     return {
+        "segment": Segment.objects.filter(branch=ja).order_by("pk").first(),
+        "broadcast": Broadcast.objects.filter(branch=ja).order_by("pk").first(),
         "partner": partner,
         "contact": partner.contacts.first(),
         "term": partner.terms.first(),
@@ -166,6 +170,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "reports:month": {"year": w["closed_month"].year, "month": w["closed_month"].month},
         "reports:month_pdf": {"year": w["closed_month"].year, "month": w["closed_month"].month},
         "reports:month_close": {"year": w["closed_month"].year, "month": w["closed_month"].month},
+        "marketing:segment_export": {"pk": w["segment"].pk, "fmt": "xlsx"},
     }
     if name in table:
         return table[name]
@@ -186,6 +191,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         return {"pk": w["partner"].pk, "term_id": w["term"].pk}
     if namespace == "marketing" and short.startswith("partner_"):
         return {"pk": w["partner"].pk}
+    if namespace == "marketing" and short.startswith(("segment_", "broadcast_")):
+        return {"pk": w["segment" if short.startswith("segment_") else "broadcast"].pk}
     raise KeyError(name)
 
 
@@ -280,7 +287,7 @@ def report(found: dict) -> str:
 # away as refused or a redirect).
 MUST_AUDIT = {
     "front_desk": ("appointments:visit", "members:detail", "reports:cashup", "reports:frontdesk"),
-    "marketing": ("loyalty:coupon_batches",),
+    "marketing": ("loyalty:coupon_batches", "marketing:segment_edit", "marketing:broadcast_detail"),
     "branch_manager": (
         "appointments:visit",
         "members:detail",

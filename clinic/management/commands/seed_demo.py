@@ -277,6 +277,11 @@ class Command(BaseCommand):
 
         seed_campaigns(branches=branches)
 
+        # Segments (the 高频高消费 quadrant, SMS-consenting patients) and a broadcast queued to one.
+        from marketing.segment_demo import seed_segments
+
+        seed_segments(branches=branches)
+
         # Follow-up plans, dedicated reps, past visits whose follow-ups are due today/overdue.
         from followups.plan_demo import seed_followups
 
