@@ -54,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "clinic.view_auditlog",
         "clinic.view_staffprofile",
         "clinic.view_jobheartbeat",
+        "clinic.view_calendarday",
     },
     Role.HQ_ADMIN: _CATALOG_READ
     | _CATALOG_WRITE
@@ -72,6 +73,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "clinic.change_openinghours",
         "clinic.delete_openinghours",
         "clinic.view_openinghours",
+        "clinic.add_calendarday",
+        "clinic.change_calendarday",
+        "clinic.delete_calendarday",
+        "clinic.view_calendarday",
         "clinic.add_staffprofile",
         "clinic.change_staffprofile",
         "clinic.view_staffprofile",
