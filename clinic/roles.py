@@ -456,6 +456,32 @@ for _role, _perms in _REPORTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# complaints (issue 15): customer service takes and works complaints; managers see their
+# branch and approve make-goods above the limit; HQ sees all and sets the clocks; a doctor
+# reviews the medical disputes they are asked to (and sees only those).
+_COMPLAINT_WORK = {"complaints.view_complaint", "complaints.add_complaint", "complaints.work_complaint"}
+_COMPLAINTS_GRANTS: dict[str, set[str]] = {
+    Role.CUSTOMER_SERVICE: _COMPLAINT_WORK,
+    Role.DOCTOR: {"complaints.review_complaint"},
+    Role.BRANCH_MANAGER: _COMPLAINT_WORK
+    | {
+        "complaints.approve_makegood",
+        "complaints.view_complaint_analysis",
+        "complaints.view_slapolicy",
+    },
+    Role.HQ_ADMIN: _COMPLAINT_WORK
+    | {
+        "complaints.approve_makegood",
+        "complaints.view_complaint_analysis",
+        "complaints.review_complaint",
+        "complaints.view_slapolicy",
+        "complaints.change_slapolicy",
+    },
+}
+for _role, _perms in _COMPLAINTS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def sync_roles(apps: Any = None) -> dict[str, int]:
     """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
     applied; runs after every ``migrate`` and is idempotent.
