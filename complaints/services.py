@@ -253,12 +253,11 @@ def complaint_receive(
     subject = _text(subject, "subject", _("Say in a few words what the complaint is about."))[:120]
     description = _text(description, "description", _("Describe what happened."))
     contact_name, contact_phone = (contact_name or "").strip(), (contact_phone or "").strip()
-    if member is None:
-        if not contact_name or not contact_phone:
-            raise ComplaintError(
-                _("Choose the person, or enter the contact's name and phone number."),
-                field="contact_phone" if contact_name else "contact_name",
-            )
+    if member is None and (not contact_name or not contact_phone):
+        raise ComplaintError(
+            _("Choose the person, or enter the contact's name and phone number."),
+            field="contact_phone" if contact_name else "contact_name",
+        )
     if contact_phone:
         try:
             contact_phone = normalize_phone(contact_phone)
