@@ -40,19 +40,34 @@ def history(branch):
         start = timezone.make_aware(dt.datetime.combine(day, dt.time(9 + n % 8)))
         status = "completed" if n else "arrived"
         appt = Appointment.objects.create(
-            branch=branch, member=m, service=item, doctor=doctor, start=start,
-            end=start + dt.timedelta(minutes=30), channel="phone", status=status, arrived_at=start,
+            branch=branch,
+            member=m,
+            service=item,
+            doctor=doctor,
+            start=start,
+            end=start + dt.timedelta(minutes=30),
+            channel="phone",
+            status=status,
+            arrived_at=start,
         )
         if n:
             Visit.objects.create(
-                branch=branch, member=m, doctor=doctor, appointment=appt, opened_at=start,
-                status="checked_out", amount_due=Decimal(300 + n), amount_paid=Decimal(300 + n),
+                branch=branch,
+                member=m,
+                doctor=doctor,
+                appointment=appt,
+                opened_at=start,
+                status="checked_out",
+                amount_due=Decimal(300 + n),
+                amount_paid=Decimal(300 + n),
                 checked_out_at=start,
             )
     rollups.rollup_refresh(full=True)
 
 
-def test_manager_dashboard_renders_its_chart_and_a_drill_down_opens(live_server, page, browser, manager, history):
+def test_manager_dashboard_renders_its_chart_and_a_drill_down_opens(
+    live_server, page, browser, manager, history
+):
     errors = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
