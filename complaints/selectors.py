@@ -25,10 +25,13 @@ def complaints_for_user(user) -> QuerySet[Complaint]:
     qs = Complaint.objects.select_related("branch", "member", "assignee__staff", "staff__staff")
     if not user.is_authenticated:
         return qs.none()
-    condition = Q(pk__in=[])
     if user.has_perm(VIEW_PERM):
         ids = user_branch_ids(user)
-        condition = Q() if ids is None else Q(branch_id__in=ids)
+        if ids is None:
+            return qs.exclude(staff=user)
+        condition = Q(branch_id__in=ids)
+    else:
+        condition = Q(pk__in=[])
     if user.has_perm(REVIEW_PERM):
         condition |= Q(reviewer=user)
     return qs.filter(condition).exclude(staff=user)

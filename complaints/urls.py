@@ -13,7 +13,7 @@ urlpatterns = [
     path("new/", views.complaint_new, name="new"),
     path("analysis/", views.complaint_analysis, name="analysis"),
     path("<int:pk>/", views.complaint_detail, name="detail"),
-    path("<int:pk>/<slug:action>/", views.complaint_act, name="act"),
+    path("<int:pk>/<slug:step>/", views.complaint_act, name="act"),
     path("make-goods/<int:pk>/<slug:decision>/", views.make_good_decide, name="make_good_decide"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
 ]

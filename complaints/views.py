@@ -222,8 +222,9 @@ _SIMPLE = {
 
 
 @require_POST
-def complaint_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """One action of the complaint page (``action`` names the service)."""
+def complaint_act(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+    """One action of the complaint page (``step`` names the service)."""
+    action = step
     review = action == "review"
     complaint = get_complaint_for_user(request.user, pk, write=not review)
     forms: dict = {}

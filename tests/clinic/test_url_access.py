@@ -261,6 +261,20 @@ def _build_world() -> dict:
     recall = Recall.objects.filter(branch=here).order_by("pk").first()
     invitation = demo_invitation(here)
     assert recall is not None and invitation is not None, "the demo has no recall or open survey here"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from complaints import services as complaint_services
+    from complaints.models import Complaint
+
+    complaint = Complaint.objects.get(source_key="demo:investigating")
+    make_good = complaint_services.make_good_request(
+        actor=users[Role.CUSTOMER_SERVICE], complaint=complaint, kind="points", points=20_000
+    )  # over the limit: waits for the manager
+    attachment = complaint_services.attachment_add(
+        actor=users[Role.CUSTOMER_SERVICE],
+        complaint=complaint,
+        upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+    )
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
@@ -275,6 +289,9 @@ def _build_world() -> dict:
         ("marketing/consultations/", consultation),
         ("marketing/people/", member),
         ("followups/", task),
+        ("complaints/make-goods/", make_good),
+        ("complaints/attachments/", attachment),
+        ("complaints/", complaint),
     ]
     values = {
         "consent_id": consent.pk,
@@ -294,6 +311,8 @@ def _build_world() -> dict:
         "url": "no-such-page/",  # admin's catch-all
         "token": survey_token(invitation),
         "code": "visits",  # reports:drill, a dashboard tile
+        "step": "note",  # complaints:act, one action of the complaint page
+        "decision": "approve",  # complaints:make_good_decide
     }
     return {
         "here": here,
