@@ -34,6 +34,16 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern); the service checks each."""
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
 class IntakeForm(forms.Form):
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=None, widget=_select(forms.Select()))
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, widget=_select(forms.Select()))
@@ -89,7 +99,7 @@ class IntakeForm(forms.Form):
     staff = StaffChoiceField(
         label=_("Staff complained about"), queryset=None, required=False, widget=_select(forms.Select())
     )
-    attachments = forms.FileField(
+    attachments = MultipleFileField(
         label=_("Photos and documents"),
         required=False,
         widget=MultipleFileInput(
@@ -113,9 +123,6 @@ class IntakeForm(forms.Form):
         default = getattr(getattr(user, "staff", None), "default_branch_id", None)
         if default and not self.is_bound:
             self.initial.setdefault("branch", default)
-
-    def clean_attachments(self):
-        return [f for f in self.files.getlist(self.add_prefix("attachments")) if f] if self.files else []
 
     def clean_received_at(self):
         value = self.cleaned_data.get("received_at")

@@ -109,7 +109,23 @@ def world(request, db):
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
     assert partner is not None, "the demo has referral partners with contacts and terms"
+    from complaints import services as complaint_services
+    from complaints.models import Complaint
+
+    complaint = Complaint.objects.get(source_key="demo:investigating")
+    service = get_user_model().objects.get(username="service")
+    make_good = complaint_services.make_good_request(
+        actor=service, complaint=complaint, kind="points", points=20_000
+    )
+    attachment = complaint_services.attachment_add(
+        actor=service,
+        complaint=complaint,
+        upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+    )
     return {
+        "complaint": complaint,
+        "make_good": make_good,
+        "attachment": attachment,
         "partner": partner,
         "contact": partner.contacts.first(),
         "term": partner.terms.first(),
@@ -159,6 +175,10 @@ def url_kwargs(name: str, w: dict) -> dict:
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
         "reports:drill": {"code": "visits"},
+        "complaints:act": {"pk": w["complaint"].pk, "step": "note"},
+        "complaints:make_good_decide": {"pk": w["make_good"].pk, "decision": "approve"},
+        "complaints:attachment": {"pk": w["attachment"].pk},
+        "complaints:detail": {"pk": w["complaint"].pk},
     }
     if name in table:
         return table[name]
