@@ -4,6 +4,8 @@ review. Every write goes through ``complaints.services``; no model carries logic
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -222,6 +224,15 @@ class Complaint(models.Model):
     @property
     def is_paused(self) -> bool:
         return self.paused_at is not None
+
+    @property
+    def ack_due_day(self):
+        """The working day the acknowledgement is due on (its deadline is the end of it)."""
+        return timezone.localtime(self.ack_due_at - dt.timedelta(microseconds=1)).date()
+
+    @property
+    def proposal_due_day(self):
+        return timezone.localtime(self.proposal_due_at - dt.timedelta(microseconds=1)).date()
 
     @property
     def who(self) -> str:
