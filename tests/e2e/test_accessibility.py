@@ -120,7 +120,7 @@ def world(request, db):
     attachment = complaint_services.attachment_add(
         actor=service,
         complaint=complaint,
-        upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+        upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
     return {
         "complaint": complaint,
