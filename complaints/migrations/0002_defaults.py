@@ -24,9 +24,8 @@ TEMPLATES = [
 ]
 
 
-def forwards(apps, schema_editor):
-    from clinic.roles import sync_roles
-
+def add_defaults(apps, schema_editor):
+    """The clocks and the message template (tests put them back after a flush with this)."""
     SlaPolicy = apps.get_model("complaints", "SlaPolicy")
     for severity, ack, proposal in SLA:
         SlaPolicy.objects.get_or_create(
@@ -41,6 +40,12 @@ def forwards(apps, schema_editor):
             language=language,
             defaults={"name": zh[key], "body": body, "subject": name},
         )
+
+
+def forwards(apps, schema_editor):
+    from clinic.roles import sync_roles
+
+    add_defaults(apps, schema_editor)
     app_config = apps.get_app_config("complaints")
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)

@@ -30,7 +30,7 @@ def complaint_settings(settings, tmp_path):
 def migration_rows(db):
     importlib.import_module("appointments.migrations.0002_roles_and_templates").add_templates(apps, None)
     importlib.import_module("members.migrations.0002_acquisition_channels").add_channels(apps, None)
-    importlib.import_module("complaints.migrations.0002_defaults").forwards(apps, None)
+    importlib.import_module("complaints.migrations.0002_defaults").add_defaults(apps, None)
     sync_roles()
 
 

@@ -34,7 +34,7 @@ def log_in(page, base_url: str, username: str) -> None:
 @pytest.fixture
 def clinic(branch, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    importlib.import_module("complaints.migrations.0002_defaults").forwards(apps, None)
+    importlib.import_module("complaints.migrations.0002_defaults").add_defaults(apps, None)
     importlib.import_module("members.migrations.0002_acquisition_channels").add_channels(apps, None)
     from clinic.roles import sync_roles
 
