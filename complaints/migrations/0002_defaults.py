@@ -43,13 +43,15 @@ def add_defaults(apps, schema_editor):
 
 
 def forwards(apps, schema_editor):
+    """The defaults, then every app's permissions as post_migrate would make them (this runs
+    after the other apps' latest migrations, see dependencies), then the role table."""
     from clinic.roles import sync_roles
 
     add_defaults(apps, schema_editor)
-    app_config = apps.get_app_config("complaints")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
     sync_roles(apps)
 
 
@@ -61,6 +63,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ("complaints", "0001_initial"),
         ("notifications", "0002_roles"),
+        # Last, so that the role sync below sees every app's permissions.
+        ("followups", "0004_verbose_names"),
+        ("reports", "0002_dashboard_permission"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards)]
