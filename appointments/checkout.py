@@ -3,8 +3,9 @@ own transaction and audit row; ``visit_completed`` is sent after commit."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,7 +30,7 @@ from .models import (
     VisitDiscount,
     VisitStatus,
 )
-from .signals import visit_completed, visit_voided
+from .signals import visit_completed, visit_refunded, visit_voided
 
 MANUAL_DISCOUNT_PERM = "clinic.approve_discount"
 CHANGE_PERM = "appointments.change_visit"
@@ -313,18 +314,27 @@ def visit_void(*, actor, visit: Visit, reason: str) -> Visit:
         raise AppointmentError(_("Only a checked-out visit can be voided."), code="state")
     now = timezone.now()
     originals = list(visit.payments.filter(reverses__isnull=True, amount__gt=0))
+    # Partial refunds (visit_refund) gave part of a method's money back already: the void
+    # reverses only what is left of each payment.
+    refunded = _refunded_by_method(visit)
+    reversals = []
+    for p in originals:
+        taken = min(p.amount, refunded[p.method])
+        refunded[p.method] -= taken
+        if p.amount - taken > 0:
+            reversals.append((p, p.amount - taken))
     Payment.objects.bulk_create(
         [
             Payment(
                 visit=visit,
                 method=p.method,
-                amount=-p.amount,
+                amount=-left,
                 reverses=p,
                 at=now,
                 reference=_("Void"),
                 by=actor if getattr(actor, "pk", None) else None,
             )
-            for p in originals
+            for p, left in reversals
         ]
     )
     integration.after_void(actor=actor, visit=visit, reason=reason)
@@ -338,7 +348,7 @@ def visit_void(*, actor, visit: Visit, reason: str) -> Visit:
         target=visit,
         changes={
             "reason": reason,
-            "refunded": [[p.method, str(p.amount)] for p in originals],
+            "refunded": [[p.method, str(left)] for p, left in reversals],
             "points": visit.points_earned,
         },
     )
@@ -349,3 +359,116 @@ def visit_void(*, actor, visit: Visit, reason: str) -> Visit:
 
 def visit_net_paid(visit: Visit) -> Decimal:
     return to_money(sum(visit.payments.values_list("amount", flat=True), ZERO))
+
+
+REFUND_ACTION = "appointments.visit.refunded"
+
+
+def _refunded_by_method(visit: Visit) -> defaultdict:
+    """Money given back by partial refunds (negative payments that reverse no payment)."""
+    refunded: defaultdict = defaultdict(lambda: ZERO)
+    for method, amount in visit.payments.filter(reverses__isnull=True, amount__lt=0).values_list(
+        "method", "amount"
+    ):
+        refunded[method] += -amount
+    return refunded
+
+
+def _round_points(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@transaction.atomic
+def visit_refund(
+    *, actor, visit: Visit, amount: Decimal, reason: str, refund_key: str | None = None
+) -> list[Payment]:
+    """Give part of a checked-out visit's money back (a complaint's make-good, a service not
+    delivered). Supervisors only (``appointments.void_visit``) with a reason. Writes one
+    negative payment per method refunded (from the largest method's money first), reverses
+    the visit's points in proportion (cumulatively rounded, so two refunds of half never take
+    more than the whole), audited; ``visit_refunded`` after commit, which partner rebates
+    reverse in proportion to. Idempotent on ``refund_key``. At most what is left paid."""
+    if actor is None or not actor.has_perm(VOID_PERM):
+        raise AppointmentError(_("Only a supervisor may refund a visit."), code="forbidden")
+    reason = (reason or "").strip()
+    if not reason:
+        raise AppointmentError(_("Give the reason for the refund."), field="reason")
+    amount = to_money(amount or 0)
+    if amount <= 0:
+        raise AppointmentError(_("Enter an amount greater than zero."), field="amount")
+    visit = _lock_visit(visit)
+    from clinic.models import AuditLog
+
+    if (
+        refund_key
+        and AuditLog.objects.filter(
+            action=REFUND_ACTION, target_id=str(visit.pk), changes__key=refund_key
+        ).exists()
+    ):
+        return []
+    if visit.status != VisitStatus.CHECKED_OUT:
+        raise AppointmentError(_("Only a checked-out visit can be refunded."), code="state")
+    left = visit_net_paid(visit)
+    if amount > left:
+        raise AppointmentError(
+            _("At most %(left)s is left to refund on this visit.") % {"left": format_cny(left)},
+            field="amount",
+        )
+    refunded_before = to_money(visit.amount_paid) - left
+    net: defaultdict = defaultdict(lambda: ZERO)
+    for method, paid in visit.payments.values_list("method", "amount"):
+        net[method] += paid
+    now, rows, wanted = timezone.now(), [], amount
+    for method, available in sorted(net.items(), key=lambda kv: (-kv[1], kv[0])):
+        if wanted <= 0 or available <= 0:
+            continue
+        part = min(available, wanted)
+        wanted -= part
+        rows.append(
+            Payment(
+                visit=visit,
+                method=method,
+                amount=-part,
+                at=now,
+                reference=(_("Partial refund") + ": " + reason)[:100],
+                by=actor if getattr(actor, "pk", None) else None,
+            )
+        )
+    Payment.objects.bulk_create(rows)
+    key = refund_key or f"refund:{visit.pk}:{now.timestamp()}"
+    points_back = 0
+    if visit.points_earned and visit.amount_paid > 0:
+        paid = to_money(visit.amount_paid)
+        before = _round_points(Decimal(visit.points_earned) * refunded_before / paid)
+        after = _round_points(Decimal(visit.points_earned) * (refunded_before + amount) / paid)
+        points_back = after - before
+        if points_back > 0:
+            from loyalty.services import points_reverse
+
+            points_reverse(
+                actor=actor,
+                earn_key=f"{integration.visit_source_key(visit)}:earn",
+                reason=reason,
+                idempotency_key=f"{integration.visit_source_key(visit)}:earn:refund:{key}"[:100],
+                points=points_back,
+            )
+    _visit_event(visit, "refunded", actor=actor, detail=f"{format_cny(amount)} {reason}")
+    audit_record(
+        actor=actor,
+        action=REFUND_ACTION,
+        target=visit,
+        changes={
+            "amount": amount,
+            "reason": reason,
+            "refunded": [[p.method, str(-p.amount)] for p in rows],
+            "points": points_back,
+            "key": key,
+        },
+    )
+    pk = visit.pk
+    transaction.on_commit(
+        lambda: visit_refunded.send(
+            sender=Visit, visit=Visit.objects.get(pk=pk), amount=amount, refund_key=key, reason=reason
+        )
+    )
+    return rows

@@ -26,6 +26,7 @@ audit_actions.register(
         "appointments.visit.line_removed": _("Charge line removed"),
         "appointments.visit.checked_out": _("Visit checked out"),
         "appointments.visit.voided": _("Visit voided"),
+        "appointments.visit.refunded": _("Visit partly refunded"),
     }
 )
 job_names.register(

@@ -22,10 +22,12 @@ _TITLES = {
     "reminded": _("Reminder sent"),
     "checked_out": _("Visit checked out"),
     "voided": _("Visit voided"),
+    "refunded": _("Visit partly refunded"),
 }
 _ICONS = {
     "checked_out": "bi-receipt",
     "voided": "bi-receipt-cutoff",
+    "refunded": "bi-arrow-counterclockwise",
     "cancel": "bi-x-circle",
     "no_show": "bi-person-x",
     "reminded": "bi-bell",

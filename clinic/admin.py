@@ -33,6 +33,7 @@ from .labels import audit_action_label, change_keys
 from .models import (
     AuditLog,
     Branch,
+    CalendarDay,
     JobHeartbeat,
     OpeningHours,
     ServiceCategory,
@@ -351,6 +352,31 @@ class BranchAdmin(ImportExportMixin, BranchScopedAdmin):
     list_filter = ["is_active"]
     search_fields = ["code", "name", "address"]
     inlines = [OpeningHoursInline]
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(BranchScopedAdmin):
+    """A branch's closures and extra working days. The changelist warns when the national
+    calendar of this year or the next is not in the chinesecalendar package yet."""
+
+    list_display = ["day", "branch", "is_working_day", "note"]
+    list_filter = ["branch", "is_working_day"]
+    date_hierarchy = "day"
+
+    def changelist_view(self, request, extra_context=None):
+        from .workdays import missing_years
+
+        for year in missing_years():
+            messages.warning(
+                request,
+                _(
+                    "The statutory holidays of %(year)s are not known yet: working days of %(year)s "
+                    "count Monday to Friday. Upgrade the chinesecalendar package when the calendar "
+                    "is published, or enter the holidays here as closures."
+                )
+                % {"year": year},
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(ServiceCategory)

@@ -9,7 +9,7 @@ class ClinicConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import labels, navigation, roles
+        from . import checks, labels, navigation, roles  # noqa: F401  (checks registers itself)
 
         # Later apps add permissions in their own migrations; re-apply the role table after
         # every migrate so the groups always match docs/permissions.md.

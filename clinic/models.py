@@ -332,3 +332,32 @@ class RoleDefaultGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} {self.permission.codename}"
+
+
+@pghistory.track()
+class CalendarDay(models.Model):
+    """A branch's own day off the national calendar (clinic.workdays): a closure (renovation,
+    a local holiday) or an extra working day. It wins over the statutory calendar."""
+
+    branch = models.ForeignKey(
+        Branch, on_delete=models.CASCADE, related_name="calendar_days", verbose_name=_("branch")
+    )
+    day = models.DateField(_("date"))
+    is_working_day = models.BooleanField(
+        _("working day"),
+        default=False,
+        help_text=_("Ticked: an extra working day. Not ticked: the branch is closed that day."),
+    )
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["branch", "day"]
+        verbose_name = _("branch calendar day")
+        verbose_name_plural = _("branch calendar days")
+        constraints = [
+            models.UniqueConstraint(fields=["branch", "day"], name="calendar_day_one_per_branch_day"),
+        ]
+
+    def __str__(self) -> str:
+        kind = _("extra working day") if self.is_working_day else _("closed")
+        return f"{self.branch} {self.day:%Y-%m-%d} {kind}"

@@ -54,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "clinic.view_auditlog",
         "clinic.view_staffprofile",
         "clinic.view_jobheartbeat",
+        "clinic.view_calendarday",
     },
     Role.HQ_ADMIN: _CATALOG_READ
     | _CATALOG_WRITE
@@ -72,6 +73,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "clinic.change_openinghours",
         "clinic.delete_openinghours",
         "clinic.view_openinghours",
+        "clinic.add_calendarday",
+        "clinic.change_calendarday",
+        "clinic.delete_calendarday",
+        "clinic.view_calendarday",
         "clinic.add_staffprofile",
         "clinic.change_staffprofile",
         "clinic.view_staffprofile",
@@ -508,6 +513,32 @@ _REPORTS_GRANTS[Role.HQ_ADMIN] |= {
     "reports.view_front_desk_board",
 }
 for _role, _perms in _REPORTS_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
+# complaints (issue 15): customer service takes and works complaints; managers see their
+# branch and approve make-goods above the limit; HQ sees all and sets the clocks; a doctor
+# reviews the medical disputes they are asked to (and sees only those).
+_COMPLAINT_WORK = {"complaints.view_complaint", "complaints.add_complaint", "complaints.work_complaint"}
+_COMPLAINTS_GRANTS: dict[str, set[str]] = {
+    Role.CUSTOMER_SERVICE: _COMPLAINT_WORK,
+    Role.DOCTOR: {"complaints.review_complaint"},
+    Role.BRANCH_MANAGER: _COMPLAINT_WORK
+    | {
+        "complaints.approve_makegood",
+        "complaints.view_complaint_analysis",
+        "complaints.view_slapolicy",
+    },
+    Role.HQ_ADMIN: _COMPLAINT_WORK
+    | {
+        "complaints.approve_makegood",
+        "complaints.view_complaint_analysis",
+        "complaints.review_complaint",
+        "complaints.view_slapolicy",
+        "complaints.change_slapolicy",
+    },
+}
+for _role, _perms in _COMPLAINTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 

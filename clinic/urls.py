@@ -27,6 +27,7 @@ urlpatterns = [
     path("appointments/", include("appointments.urls")),
     path("marketing/", include("marketing.urls")),
     path("followups/", include("followups.urls")),
+    path("complaints/", include("complaints.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]

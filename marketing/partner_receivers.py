@@ -1,5 +1,5 @@
 """Rebates follow appointments' signals (sent after commit): ``visit_completed`` accrues,
-``visit_voided`` reverses. Both services are idempotent, so a re-delivered signal is harmless.
+``visit_voided`` reverses, ``visit_refunded`` reverses in proportion. Both services are idempotent, so a re-delivered signal is harmless.
 A failure is logged and never breaks the checkout that sent the signal (it has committed);
 ``rebates_accrue`` / ``rebates_reverse`` may simply be called again for that visit."""
 
@@ -28,11 +28,21 @@ def on_visit_voided(sender, visit, **kwargs) -> None:
         log.exception("rebate reversal failed for visit %s", visit.pk)
 
 
+def on_visit_refunded(sender, visit, amount, refund_key, reason="", **kwargs) -> None:
+    from .rebates import rebates_refund
+
+    try:
+        rebates_refund(visit=visit, refunded=amount, refund_key=refund_key, note=reason)
+    except Exception:
+        log.exception("rebate refund failed for visit %s", visit.pk)
+
+
 def connect() -> None:
-    from appointments.signals import visit_completed, visit_voided
+    from appointments.signals import visit_completed, visit_refunded, visit_voided
 
     visit_completed.connect(on_visit_completed, dispatch_uid="marketing.rebates.accrue")
     visit_voided.connect(on_visit_voided, dispatch_uid="marketing.rebates.reverse")
+    visit_refunded.connect(on_visit_refunded, dispatch_uid="marketing.rebates.refund")
 
 
 def ready() -> None:

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "appointments.apps.AppointmentsConfig",
     "marketing.apps.MarketingConfig",
     "followups.apps.FollowupsConfig",
+    "complaints.apps.ComplaintsConfig",
     "reports.apps.ReportsConfig",
 ]
 
@@ -269,6 +270,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Complaints (docs/complaints.md): overdue acknowledgements and proposals go up.
+    "complaints-escalate": {"task": "complaints.tasks.escalate", "schedule": 15 * 60.0},
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},
     "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
     # Loyalty (docs/loyalty.md): expiry after midnight, then reconciliation; warnings by day.
@@ -340,6 +343,10 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 # A task not reached is tried again the next day, this many tries in all.
 FOLLOWUPS_MAX_ATTEMPTS = env.int("FOLLOWUPS_MAX_ATTEMPTS", default=3)
 # Open tasks overdue by this many days or more go up to the branch manager.
+# Complaints (docs/complaints.md).
+COMPLAINTS_ATTACHMENT_MAX_MB = env.int("COMPLAINTS_ATTACHMENT_MAX_MB", default=10)
+COMPLAINTS_MAKE_GOOD_LIMIT = env.int("COMPLAINTS_MAKE_GOOD_LIMIT", default=100)
+COMPLAINTS_POINTS_PER_YUAN = env.int("COMPLAINTS_POINTS_PER_YUAN", default=100)
 FOLLOWUPS_ESCALATE_AFTER_DAYS = env.int("FOLLOWUPS_ESCALATE_AFTER_DAYS", default=1)
 
 # --- Notifications (see docs/notifications.md) -------------------------------------------

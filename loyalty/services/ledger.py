@@ -354,12 +354,16 @@ def points_reverse(
     earn_key: str,
     reason: str = "",
     idempotency_key: str | None = None,
+    points: int | None = None,
 ) -> PointsEntry | None:
     """Take back the points of the entry keyed ``earn_key`` (a refunded or voided visit):
     first what is left of its own lot, then the oldest others. If the member has already
     spent them and the balance cannot cover it, what could not be taken is recorded as the
     entry's ``shortfall`` and in the audit row, never silently dropped. Returns None when
-    there was nothing to reverse; idempotent (default key ``<earn_key>:reverse``)."""
+    there was nothing to reverse; idempotent (default key ``<earn_key>:reverse``).
+
+    ``points`` reverses only that many (a partial refund, ``visit_refund``); without it,
+    what earlier partial reversals left of the earn. Never more than the earn in total."""
     idempotency_key = idempotency_key or f"{earn_key}:reverse"
     original = PointsEntry.objects.filter(idempotency_key=earn_key).select_related("account").first()
     if original is None or original.points <= 0:
@@ -368,6 +372,17 @@ def points_reverse(
     existing = _existing(idempotency_key)
     if existing is not None:
         return existing
+    already = -sum(
+        PointsEntry.objects.filter(reverses=original, kind=EntryKind.REVERSE).values_list("points", flat=True)
+    ) + sum(
+        PointsEntry.objects.filter(reverses=original, kind=EntryKind.REVERSE).values_list(
+            "shortfall", flat=True
+        )
+    )
+    left = original.points - already
+    wanted = left if points is None else min(points, left)
+    if wanted <= 0:
+        return None
     if not account.is_open:
         # The person was merged: the points moved to the kept record's account.
         account = PointsAccount.objects.select_for_update().get(
@@ -377,7 +392,7 @@ def points_reverse(
     entry = _take(
         account,
         kind=EntryKind.REVERSE,
-        points=original.points,
+        points=wanted,
         key=idempotency_key,
         actor=actor,
         source_key=original.source_key,

@@ -175,6 +175,21 @@ class World:
 
         task = Task.objects.filter(status="open").order_by("pk").first()
         self.task = task.pk if task else 1
+        from complaints import services as complaint_services
+        from complaints.models import Complaint
+
+        complaint = Complaint.objects.get(source_key="demo:investigating")
+        self.complaint = complaint.pk
+        self.make_good = complaint_services.make_good_request(
+            actor=None, complaint=complaint, kind="points", points=20_000
+        ).pk  # over the limit: waits for a manager
+
+    def complaints_pk(self, name: str) -> int:
+        if name == "complaints:make_good_decide":
+            return self.make_good
+        if name == "complaints:attachment":
+            return 1  # the demo has no attachment: the malformed-id probes cover the view
+        return self.complaint
 
     def marketing_pk(self, name: str, route: str) -> int:
         if "attribution" in name:
@@ -201,6 +216,7 @@ class World:
                     "notifications": self.outbox,
                     "marketing": self.marketing_pk(name, route),
                     "followups": self.task,
+                    "complaints": self.complaints_pk(name),
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1
@@ -235,6 +251,10 @@ class World:
 
                 last = _shift_month(timezone.localdate().replace(day=1), -1)  # closed by the demo
                 out[key] = last.year if key == "year" else last.month
+            elif key == "step":
+                out[key] = "note"  # complaints:act
+            elif key == "decision":
+                out[key] = "approve"  # complaints:make_good_decide
             elif key == "token":
                 from clinic.models import Branch
                 from followups.recall_demo import demo_invitation

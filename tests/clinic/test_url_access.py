@@ -274,6 +274,20 @@ def _build_world() -> dict:
     segment = Segment.objects.filter(branch=here).order_by("pk").first()
     broadcast = Broadcast.objects.filter(branch=here).order_by("pk").first()
     assert segment is not None and broadcast is not None, "the demo has no segment or broadcast here"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from complaints import services as complaint_services
+    from complaints.models import Complaint
+
+    complaint = Complaint.objects.get(source_key="demo:investigating")
+    make_good = complaint_services.make_good_request(
+        actor=users[Role.CUSTOMER_SERVICE], complaint=complaint, kind="points", points=20_000
+    )  # over the limit: waits for the manager
+    attachment = complaint_services.attachment_add(
+        actor=users[Role.CUSTOMER_SERVICE],
+        complaint=complaint,
+        upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+    )
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
@@ -290,6 +304,9 @@ def _build_world() -> dict:
         ("marketing/consultations/", consultation),
         ("marketing/people/", member),
         ("followups/", task),
+        ("complaints/make-goods/", make_good),
+        ("complaints/attachments/", attachment),
+        ("complaints/", complaint),
     ]
     values = {
         "consent_id": consent.pk,
@@ -312,6 +329,8 @@ def _build_world() -> dict:
         "ext": "xlsx",  # reports:drill_export
         "year": closed_month.month.year,  # reports:month, a month closed at this branch
         "month": closed_month.month.month,
+        "step": "note",  # complaints:act, one action of the complaint page
+        "decision": "approve",  # complaints:make_good_decide
     }
     return {
         "here": here,

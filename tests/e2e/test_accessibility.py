@@ -112,9 +112,25 @@ def world(request, db):
     assert partner is not None, "the demo has referral partners with contacts and terms"
     from marketing.models import Broadcast, Segment
 
+    from complaints import services as complaint_services
+    from complaints.models import Complaint
+
+    complaint = Complaint.objects.get(source_key="demo:investigating")
+    service = get_user_model().objects.get(username="service")
+    make_good = complaint_services.make_good_request(
+        actor=service, complaint=complaint, kind="points", points=20_000
+    )
+    attachment = complaint_services.attachment_add(
+        actor=service,
+        complaint=complaint,
+        upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+    )
     return {
         "segment": Segment.objects.filter(branch=ja).order_by("pk").first(),
         "broadcast": Broadcast.objects.filter(branch=ja).order_by("pk").first(),
+        "complaint": complaint,
+        "make_good": make_good,
+        "attachment": attachment,
         "partner": partner,
         "contact": partner.contacts.first(),
         "term": partner.terms.first(),
@@ -171,6 +187,10 @@ def url_kwargs(name: str, w: dict) -> dict:
         "reports:month_pdf": {"year": w["closed_month"].year, "month": w["closed_month"].month},
         "reports:month_close": {"year": w["closed_month"].year, "month": w["closed_month"].month},
         "marketing:segment_export": {"pk": w["segment"].pk, "fmt": "xlsx"},
+        "complaints:act": {"pk": w["complaint"].pk, "step": "note"},
+        "complaints:make_good_decide": {"pk": w["make_good"].pk, "decision": "approve"},
+        "complaints:attachment": {"pk": w["attachment"].pk},
+        "complaints:detail": {"pk": w["complaint"].pk},
     }
     if name in table:
         return table[name]

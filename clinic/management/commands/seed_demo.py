@@ -245,6 +245,18 @@ class Command(BaseCommand):
                 actor=actor, group=None, name=TRAINEE_ROLE, permissions=Permission.objects.filter(wanted)
             )
 
+        # A branch's own calendar (clinic.workdays): 静安店 closed for a day of renovation.
+        from clinic.models import CalendarDay
+
+        closure_day = dt.date(dt.date.today().year + 1, 1, 12)
+        if not CalendarDay.objects.filter(branch=branches["JA"], day=closure_day).exists():
+            services.record_save(
+                actor=actor,
+                instance=CalendarDay(
+                    branch=branches["JA"], day=closure_day, is_working_day=False, note="门店装修"
+                ),
+            )
+
         seed_notifications(branches=branches)
 
         # Demo people (members is a higher layer: imported here, when the command runs).
@@ -291,6 +303,11 @@ class Command(BaseCommand):
         from followups.recall_demo import seed_recalls
 
         seed_recalls(branches=branches)
+
+        # Complaints in every state, one overdue and escalated, one medical dispute.
+        from complaints.demo import seed_complaints
+
+        seed_complaints(branches=branches)
 
         # The last three days' cash-up: top-ups, counts (one day short), 静安 signed off.
         from reports.cashup_demo import seed_cashup
