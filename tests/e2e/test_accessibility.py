@@ -110,10 +110,9 @@ def world(request, db):
 
     partner = Partner.objects.filter(branch=ja, contacts__isnull=False, terms__isnull=False).first()
     assert partner is not None, "the demo has referral partners with contacts and terms"
-    from marketing.models import Broadcast, Segment
-
     from complaints import services as complaint_services
     from complaints.models import Complaint
+    from marketing.models import Broadcast, Segment
 
     complaint = Complaint.objects.get(source_key="demo:investigating")
     service = get_user_model().objects.get(username="service")
