@@ -85,12 +85,15 @@ def _kpi(code: str, sums: dict, lo, hi, branch_id) -> Decimal | None:
         return None if not people else (Decimal(returned) / Decimal(people)).quantize(Decimal("0.0001"))
     if code == "points_liability":
         return Decimal(rollups.points_liability(branch_ids=[branch_id]).get(branch_id, (0, None))[0])
+    if code == "complaint_sla":
+        on_time, due = rollups.complaint_sla(lo, hi, branch_ids=[branch_id]).get(branch_id, (0, 0))
+        return None if not due else (Decimal(on_time) / Decimal(due)).quantize(Decimal("0.0001"))
     return rollups.kpi_value(kpi, sums)
 
 
 def kind_of(kpi: kpis.KPI) -> str:
     """How a KPI's figure is written: ratio, money or count."""
-    if kpi.kind == "ratio" or kpi.code == "return_rate":
+    if kpi.kind == "ratio" or kpi.code in ("return_rate", "complaint_sla"):
         return "ratio"
     return "money" if kpi.kind == "money" else "count"
 

@@ -130,6 +130,29 @@ def _coupons(branch, lo, hi):
     )
 
 
+def _complaints(branch, lo, hi):
+    from complaints.models import Complaint
+
+    start, end = _bounds(lo, hi)
+    qs = Complaint.objects.filter(branch=branch, proposal_due_at__gt=start, proposal_due_at__lte=end).filter(
+        Q(proposal_due_at__lte=timezone.now()) | Q(proposed_at__isnull=False)
+    )
+    return qs.select_related("member").order_by("proposal_due_at", "id"), lambda c: (
+        c.proposal_due_at,
+        c.member or _Contact(c.contact_name, c.contact_phone),
+        f"{c.number} · {_('on time') if c.proposed_at and c.proposed_at <= c.proposal_due_at else _('late')}",
+    )
+
+
+@dataclass
+class _Contact:
+    """An anonymous complainant: a name and a phone, no record."""
+
+    name: str
+    phone: str
+    pk: None = None
+
+
 SHOWED = Q(status__in=["arrived", "in_treatment", "completed"])
 SOURCES = {
     "visits": lambda b, lo, hi: _visits(b, lo, hi),
@@ -145,6 +168,7 @@ SOURCES = {
     "followups_on_time": _followups,
     "recall_compliance": _recalls,
     "coupon_redemption": _coupons,
+    "complaint_sla": _complaints,
 }
 TITLES = {
     "waiting": _("Waiting now"),

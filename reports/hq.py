@@ -49,6 +49,10 @@ def chain_month(branch_ids: list[int], *, today: dt.date) -> dict[str, Decimal |
             out[code] = (
                 None if not people else (Decimal(returned) / Decimal(people)).quantize(Decimal("0.0001"))
             )
+        elif code == "complaint_sla":
+            pairs = rollups.complaint_sla(lo, hi, branch_ids=branch_ids).values()
+            on_time, due = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+            out[code] = None if not due else (Decimal(on_time) / Decimal(due)).quantize(Decimal("0.0001"))
         elif code == "points_liability":
             out[code] = Decimal(sum(p[0] for p in rollups.points_liability(branch_ids=branch_ids).values()))
         else:

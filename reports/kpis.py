@@ -266,15 +266,16 @@ KPIS: dict[str, KPI] = {
             "complaint_sla",
             pgettext_lazy("KPI", "Complaints handled on time"),
             _(
-                "Share of complaints closed within their time limit. No data yet: the complaints app is not part of the system yet."
+                "Of the complaints whose deadline for a proposed resolution fell in the period (a pause while waiting on the customer moves it), the share with a resolution proposed by that deadline. Computed from the complaints themselves."
             ),
             None,
+            kind="live",
         ),
         KPI(
             "campaign_conversion",
             pgettext_lazy("KPI", "Campaign conversion"),
             _(
-                "Share of people reached by a marketing campaign who booked. No data yet: campaigns are not part of the system yet."
+                "Share of people reached by a marketing campaign who booked. Not added up across campaigns yet: each campaign's page shows its own sign-ups, attendance, bookings and revenue."
             ),
             None,
         ),

@@ -251,6 +251,26 @@ def _return_rate(lo, hi, branch_ids, months) -> dict:
         return {b: (r, n) for b, r, n in cursor.fetchall()}
 
 
+def complaint_sla(lo: dt.date, hi: dt.date, *, branch_ids=None) -> dict:
+    """{branch_id: (on_time, due)}: complaints whose proposal deadline (the end of a working
+    day, moved by pauses) falls on a local day in [lo, hi), and how many had a resolution
+    proposed by then."""
+    from django.db.models import Count, F, Q
+
+    from complaints.models import Complaint
+
+    start, end = kpis.period_bounds(lo, hi)
+    qs = Complaint.objects.using(db.read_alias()).filter(proposal_due_at__gt=start, proposal_due_at__lte=end)
+    # A deadline still ahead counts once it is met (proposed) or missed (passed).
+    qs = qs.filter(Q(proposal_due_at__lte=timezone.now()) | Q(proposed_at__isnull=False))
+    if branch_ids is not None:
+        qs = qs.filter(branch_id__in=list(branch_ids))
+    rows = qs.values("branch_id").annotate(
+        due=Count("id"), on_time=Count("id", filter=Q(proposed_at__lte=F("proposal_due_at")))
+    )
+    return {r["branch_id"]: (r["on_time"], r["due"]) for r in rows}
+
+
 def points_liability(*, branch_ids=None) -> dict:
     """{branch_id: (points, yuan or None)} held now in open accounts, by the person's branch."""
     from loyalty.models import PointsAccount

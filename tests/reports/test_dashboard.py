@@ -103,6 +103,33 @@ def test_month_figures_read_rollups_plus_today(day_world):
     rollups.rollup_refresh(full=True)
     data = dashboard.branch_dashboard(day_world)
     by = {f.code: f for f in data["month"]}
-    assert by["complaint_sla"].value is None and not by["complaint_sla"].drill
+    assert by["complaint_sla"].value is None  # no complaint due: no data, not 0 %
     assert by["visits"].value >= 1
     assert [t["code"] for t in data["targets"]] == ["new_people", "return_rate", "satisfaction"]
+
+
+def test_complaint_sla_counts_deadlines_met_and_missed(branch, manager, client_for):
+    from complaints.models import Complaint
+    from reports.dashboard import _kpi
+
+    member = make_member(branch, name="投诉人", phone="+8613111110000")
+    now = timezone.now()
+    base = {
+        "branch": branch,
+        "member": member,
+        "ack_due_at": now,
+        "channel": "phone",
+        "subject": "等候太久",
+        "description": "等了一小时",
+        "category": "waiting",
+    }
+    Complaint.objects.create(
+        **base, proposal_due_at=now - dt.timedelta(hours=2), proposed_at=now - dt.timedelta(hours=3)
+    )
+    Complaint.objects.create(**base, proposal_due_at=now - dt.timedelta(hours=1), proposed_at=None)  # missed
+    Complaint.objects.create(**base, proposal_due_at=now + dt.timedelta(hours=1))  # still ahead: not counted
+    today = timezone.localdate()
+    lo, hi = today - dt.timedelta(days=1), today + dt.timedelta(days=1)
+    assert _kpi("complaint_sla", {}, lo, hi, branch.pk) == Decimal("0.5000")
+    total, rows = drill.rows("complaint_sla", branch, lo, hi, reveal=False)
+    assert total == 2 and {r.person for r in rows} == {"投诉人"}

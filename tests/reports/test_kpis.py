@@ -25,5 +25,6 @@ def test_kpis_read_known_metrics_or_nothing():
         for code in (kpi.numerator, kpi.denominator):
             assert code is None or code in kpis.METRICS, (kpi.code, code)
         assert kpi.available == (kpi.numerator is not None or kpi.kind == "live")
-    assert not kpis.KPIS["complaint_sla"].available
+    assert kpis.KPIS["complaint_sla"].available and kpis.KPIS["complaint_sla"].kind == "live"
+    assert not kpis.KPIS["campaign_conversion"].available
     assert not kpis.KPIS["campaign_conversion"].available
