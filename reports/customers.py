@@ -137,3 +137,27 @@ def tier_movements(branch, lo: dt.date, hi: dt.date) -> list[dict]:
     order = {"up": 0, "new": 1, "same": 2, "down": 3}
     out.sort(key=lambda r: (order[r["direction"]], -r["people"]))
     return out
+
+
+def quadrants(branch) -> dict:
+    """The branch's active people in seed 003's four quadrants (visit frequency × spend over
+    the last year), by the segments' own definition and thresholds (marketing)."""
+    from marketing.segment_models import Quadrant
+    from marketing.segment_selectors import Scope, quadrant_thresholds, segment_quadrant_counts
+
+    counts = segment_quadrant_counts({}, scope=Scope(frozenset({branch.pk})))
+    total = sum(counts.values())
+    threshold = quadrant_thresholds([branch.pk]).get(branch.pk)
+    return {
+        "total": total,
+        "threshold": threshold,
+        "rows": [
+            {
+                "code": code,
+                "label": label,
+                "people": counts.get(code, 0),
+                "share": (counts.get(code, 0) / total) if total else None,
+            }
+            for code, label in Quadrant.choices
+        ],
+    }

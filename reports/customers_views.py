@@ -42,5 +42,6 @@ def customers_page(request: HttpRequest) -> HttpResponse:
             "dormancy": customers.dormancy(branch),
             "tiers": customers.tiers(branch),
             "movements": movements,
+            "quadrants": customers.quadrants(branch),
         },
     )

@@ -40,4 +40,6 @@ def test_growth_and_tier_movements(branch, manager, client_for):
     growth = customers.growth(branch)
     assert len(growth) == 12 and growth[-1]["month"] == today.replace(day=1) and growth[-1]["new_people"] >= 1
     page = client_for(manager).get(reverse("reports:customers") + "?period=mtd").content.decode()
-    assert "客户分析" in page and "升级" in page
+    assert "客户分析" in page and "升级" in page and 'data-testid="quadrants"' in page
+    quad = customers.quadrants(branch)
+    assert quad["total"] == sum(r["people"] for r in quad["rows"]) and len(quad["rows"]) == 4
