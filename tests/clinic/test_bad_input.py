@@ -171,6 +171,12 @@ class World:
             partner.terms.first().pk,
         )
         self.statement = Statement.objects.filter(status="open").order_by("pk").first().pk
+        from marketing.models import Campaign
+
+        from django.utils import timezone
+
+        campaign = Campaign.objects.filter(ends_at__gt=timezone.now()).order_by("pk").first()
+        self.campaign = campaign.pk if campaign else 1
         from followups.models import Task
 
         task = Task.objects.filter(status="open").order_by("pk").first()
@@ -183,6 +189,8 @@ class World:
             return self.consultation
         if route.startswith("marketing/statements"):
             return self.statement
+        if route.startswith("marketing/campaigns"):
+            return self.campaign
         return self.partner
 
     def kwargs(self, name: str, route: str) -> dict | None:

@@ -274,6 +274,11 @@ def _build_world() -> dict:
     segment = Segment.objects.filter(branch=here).order_by("pk").first()
     broadcast = Broadcast.objects.filter(branch=here).order_by("pk").first()
     assert segment is not None and broadcast is not None, "the demo has no segment or broadcast here"
+    from marketing.campaign_demo import UPCOMING
+    from marketing.models import Campaign
+
+    campaign = Campaign.objects.filter(branch=here, name=UPCOMING).first()
+    assert campaign is not None, "the demo has no upcoming campaign here"
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
@@ -281,6 +286,7 @@ def _build_world() -> dict:
         ("marketing/statements/", statement),
         ("marketing/segments/", segment),
         ("marketing/broadcasts/", broadcast),
+        ("marketing/campaigns/", campaign),
         ("loyalty/coupons/batches/", batch),
         ("appointments/visits/", visit),
         ("members/", member),

@@ -112,7 +112,11 @@ def world(request, db):
     assert partner is not None, "the demo has referral partners with contacts and terms"
     from marketing.models import Broadcast, Segment
 
+    from marketing.campaign_demo import UPCOMING
+    from marketing.models import Campaign
+
     return {
+        "campaign": Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
         "segment": Segment.objects.filter(branch=ja).order_by("pk").first(),
         "broadcast": Broadcast.objects.filter(branch=ja).order_by("pk").first(),
         "partner": partner,
@@ -191,6 +195,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         return {"pk": w["partner"].pk, "term_id": w["term"].pk}
     if namespace == "marketing" and short.startswith("partner_"):
         return {"pk": w["partner"].pk}
+    if namespace == "marketing" and short.startswith("campaign_"):
+        return {"pk": w["campaign"].pk}
     if namespace == "marketing" and short.startswith(("segment_", "broadcast_")):
         return {"pk": w["segment" if short.startswith("segment_") else "broadcast"].pk}
     raise KeyError(name)
