@@ -122,7 +122,7 @@ def test_signup_again_is_a_clear_message(client_for, marketer, branch):
     url = reverse("marketing:campaign_signup", args=[campaign.pk])
     c.post(url, {"member": a.pk})
     r = c.post(url, {"member": a.pk}, follow=True)
-    assert "already signed up" in r.content.decode()
+    assert "此人已报名" in r.content.decode()  # the default language: Chinese
     assert c.post(url, {"member": "x"}).status_code == 302  # garbage: a message, no 500
     assert CampaignSignup.objects.filter(campaign=campaign).count() == 1
 
@@ -136,7 +136,7 @@ def test_front_desk_checks_in_by_code_but_may_not_create(client_for, front_desk,
     assert c.post(reverse("marketing:campaign_create"), _form(branch)).status_code == 403
     url = reverse("marketing:campaign_checkin", args=[campaign.pk])
     r = c.post(url, {"code": "nobody"}, follow=True)
-    assert "No person carries this card or code" in r.content.decode()
+    assert "找不到持有此卡号或二维码的客户" in r.content.decode()
     c.post(url, {"code": " cpg0001 "})
     s = CampaignSignup.objects.get(campaign=campaign, member=a)
     assert s.status == SignupStatus.ATTENDED
@@ -189,12 +189,12 @@ def test_no_show_followups_after_the_event(client_for, marketer, branch):
     campaigns.signup_create(actor=marketer, campaign=campaign, member=make_member(branch, name="甲某"))
     c = client_for(marketer)
     r = c.post(reverse("marketing:campaign_noshows", args=[campaign.pk]), follow=True)
-    assert "has not ended yet" in r.content.decode()
+    assert "活动尚未结束" in r.content.decode()
     Campaign.objects.filter(pk=campaign.pk).update(
         starts_at=timezone.now() - dt.timedelta(hours=5), ends_at=timezone.now() - dt.timedelta(hours=1)
     )
     r = c.post(reverse("marketing:campaign_noshows", args=[campaign.pk]), follow=True)
-    assert "1 follow-up tasks made" in r.content.decode()
+    assert "已生成 1 条回访任务" in r.content.decode()
 
 
 def test_other_branch_gets_404(client_for, marketer, outsider, branch):
