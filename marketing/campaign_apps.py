@@ -1,5 +1,5 @@
 """What the campaigns part plugs in at start-up (called from ``MarketingConfig.ready``):
-the merge field of sign-ups and the reminders' beat job."""
+the merge field of sign-ups, the reminders' beat job and the navbar entry (活动)."""
 
 from __future__ import annotations
 
@@ -29,3 +29,19 @@ def ready() -> None:
     from .models import CampaignSignup
 
     register_merge_field(CampaignSignup, "member", before_move=signup_before_move)
+
+    from django.utils.translation import gettext_lazy as _
+
+    from clinic.navigation import NavItem, register
+
+    # In the "marketing" dropdown, before the partner screens.
+    register(
+        NavItem(
+            "marketing:campaign_list",
+            _("Campaigns"),
+            "bi-calendar-event",
+            ("marketing.view_campaign",),
+            order=81,
+            group="marketing",
+        )
+    )

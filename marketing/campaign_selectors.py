@@ -65,3 +65,38 @@ def campaign_results(campaign: Campaign) -> CampaignResults:
         revenue=revenue,
         cost_per_new_person=(campaign.budget / new_people).quantize(Decimal("0.01")) if new_people else None,
     )
+
+
+def campaigns_for_user(user):
+    """The campaigns of the user's branches, with their sign-up counts (403 without the
+    view permission)."""
+    from django.core.exceptions import PermissionDenied
+    from django.db.models import Q
+
+    from clinic.selectors import scope_to_branches
+
+    if not user.has_perm("marketing.view_campaign"):
+        raise PermissionDenied
+    taken = (SignupStatus.CONFIRMED, SignupStatus.ATTENDED)
+    return (
+        scope_to_branches(Campaign.objects.all(), user)
+        .select_related("branch")
+        .annotate(
+            taken=Count("signups", filter=Q(signups__status__in=taken)),
+            waiting=Count("signups", filter=Q(signups__status=SignupStatus.WAITING)),
+            attended=Count("signups", filter=Q(signups__status=SignupStatus.ATTENDED)),
+        )
+    )
+
+
+def get_campaign_for_user(user, pk: int, *, perm: str | None = None) -> Campaign:
+    """404 outside the user's branches, 403 when seen but ``perm`` is missing."""
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    campaign = campaigns_for_user(user).filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    if perm and not user.has_perm(perm):
+        raise PermissionDenied
+    return campaign

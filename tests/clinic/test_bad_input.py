@@ -171,6 +171,12 @@ class World:
             partner.terms.first().pk,
         )
         self.statement = Statement.objects.filter(status="open").order_by("pk").first().pk
+        from django.utils import timezone
+
+        from marketing.models import Campaign
+
+        campaign = Campaign.objects.filter(ends_at__gt=timezone.now()).order_by("pk").first()
+        self.campaign = campaign.pk if campaign else 1
         from followups.models import Task
 
         task = Task.objects.filter(status="open").order_by("pk").first()
@@ -198,6 +204,8 @@ class World:
             return self.consultation
         if route.startswith("marketing/statements"):
             return self.statement
+        if route.startswith("marketing/campaigns"):
+            return self.campaign
         return self.partner
 
     def kwargs(self, name: str, route: str) -> dict | None:

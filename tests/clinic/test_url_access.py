@@ -288,6 +288,11 @@ def _build_world() -> dict:
         complaint=complaint,
         upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
+    from marketing.campaign_demo import UPCOMING
+    from marketing.models import Campaign
+
+    campaign = Campaign.objects.filter(branch=here, name=UPCOMING).first()
+    assert campaign is not None, "the demo has no upcoming campaign here"
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
@@ -295,6 +300,7 @@ def _build_world() -> dict:
         ("marketing/statements/", statement),
         ("marketing/segments/", segment),
         ("marketing/broadcasts/", broadcast),
+        ("marketing/campaigns/", campaign),
         ("loyalty/coupons/batches/", batch),
         ("appointments/visits/", visit),
         ("members/", member),

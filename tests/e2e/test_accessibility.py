@@ -124,7 +124,11 @@ def world(request, db):
         complaint=complaint,
         upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
+    from marketing.campaign_demo import UPCOMING
+    from marketing.models import Campaign
+
     return {
+        "campaign": Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
         "segment": Segment.objects.filter(branch=ja).order_by("pk").first(),
         "broadcast": Broadcast.objects.filter(branch=ja).order_by("pk").first(),
         "complaint": complaint,
@@ -210,6 +214,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         return {"pk": w["partner"].pk, "term_id": w["term"].pk}
     if namespace == "marketing" and short.startswith("partner_"):
         return {"pk": w["partner"].pk}
+    if namespace == "marketing" and short.startswith("campaign_"):
+        return {"pk": w["campaign"].pk}
     if namespace == "marketing" and short.startswith(("segment_", "broadcast_")):
         return {"pk": w["segment" if short.startswith("segment_") else "broadcast"].pk}
     raise KeyError(name)
