@@ -121,7 +121,11 @@ def test_production_check_deploy_is_clean():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    # Clean but for information: the working-day calendar may say next year's holidays are not
+    # published yet (clinic.I001, clinic/workdays.py) — HQ is told, nothing is wrong.
+    out = result.stdout + result.stderr
+    others = [line for line in out.splitlines() if line.startswith("?: (") and "clinic.I001" not in line]
+    assert "no issues" in out or (not others and "INFOS:" in out and "WARNINGS:" not in out), out
 
 
 @pytest.mark.django_db

@@ -177,7 +177,7 @@ def _log_in(page, base_url: str, username: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base_url}/")
+    page.wait_for_url(lambda u: "/login/" not in u)  # each role lands on its own start page
 
 
 def test_every_admin_change_form_saved_unchanged_changes_nothing(live_server, page, world):
@@ -326,6 +326,17 @@ def test_every_app_edit_form_saved_unchanged_changes_nothing(live_server, page, 
     page.wait_for_url(f"**/marketing/partners/{partner.pk}/")
     if diff := _diff(before, snapshot(partner)):
         problems["marketing:partner_edit"] = diff
+
+    from marketing.models import Segment
+
+    segment = Segment.objects.filter(branch=here).exclude(filters={}).order_by("pk").first()
+    assert segment is not None, "the demo has a segment with filters"
+    before = snapshot(segment)
+    page.goto(f"{live_server.url}/marketing/segments/{segment.pk}/")
+    with page.expect_navigation():
+        page.get_by_test_id("segment-save").click()
+    if diff := _diff(before, snapshot(segment)):
+        problems["marketing:segment_edit"] = diff
     assert problems == {}
 
 
@@ -337,6 +348,7 @@ APP_EDIT_FORMS = {
     "appointments:move",
     "marketing:consult_edit",
     "marketing:partner_edit",
+    "marketing:segment_edit",
 }
 # Named like an edit, but no single record to open and save unchanged.
 NOT_EDIT_FORMS = {"appointments:bulk_move"}  # moves a doctor's day of bookings elsewhere

@@ -28,7 +28,9 @@ def test_front_desk_logs_in_and_sees_the_chinese_home_page(live_server, page, fr
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     log_in(page, live_server.url, "front_desk")
-    expect(page).to_have_url(f"{live_server.url}/")
+    # The front desk starts on its day (reports:frontdesk); the home page is one click away.
+    expect(page).to_have_url(f"{live_server.url}/reports/front-desk/")
+    page.goto(f"{live_server.url}/")
     expect(page.get_by_test_id("greeting")).to_contain_text("你好")
     expect(page.get_by_test_id("role")).to_have_text("前台")
     expect(page.get_by_role("link", name="项目价目")).to_be_visible()
