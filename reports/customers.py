@@ -100,7 +100,7 @@ def tiers(branch) -> list[dict]:
 
 def tier_movements(branch, lo: dt.date, hi: dt.date) -> list[dict]:
     """Tier changes of the branch's people in [lo, hi): from → to, how many, up or down."""
-    from loyalty.models import TierChange
+    from loyalty.models import Tier, TierChange
 
     from . import kpis
 
@@ -110,8 +110,6 @@ def tier_movements(branch, lo: dt.date, hi: dt.date) -> list[dict]:
         .values("from_tier", "to_tier", "from_tier__rank", "to_tier__rank")
         .annotate(n=Count("id"))
     )
-    from loyalty.models import Tier
-
     names = {t.pk: str(t) for t in Tier.objects.all()}
     out = []
     for r in rows:

@@ -112,7 +112,9 @@ def chair_use(branch, lo: dt.date, hi: dt.date, *, today: dt.date | None = None)
     t = kpis._tables()
     hours = {h.weekday: h for h in OpeningHours.objects.filter(branch=branch)}
     chairs = Chair.objects.filter(branch=branch, is_active=True).count()
-    today = today or dt.date.today()
+    from django.utils import timezone
+
+    today = today or timezone.localdate()  # the clinic's day, not the server's
     last = min(hi, today + dt.timedelta(days=1))
     open_minutes: dict = defaultdict(int)
     day = lo
