@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
@@ -27,7 +29,7 @@ def normalize_id_number(raw: str) -> str:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
         raise IdNumberError("birth date") from exc
-    if birth.year < 1900 or birth > dt.date.today():
+    if birth.year < 1900 or birth > timezone.localdate():
         raise IdNumberError("birth date")
     return value
 

@@ -246,9 +246,11 @@ class Command(BaseCommand):
             )
 
         # A branch's own calendar (clinic.workdays): 静安店 closed for a day of renovation.
+        from django.utils import timezone
+
         from clinic.models import CalendarDay
 
-        closure_day = dt.date(dt.date.today().year + 1, 1, 12)
+        closure_day = dt.date(timezone.localdate().year + 1, 1, 12)
         if not CalendarDay.objects.filter(branch=branches["JA"], day=closure_day).exists():
             services.record_save(
                 actor=actor,
