@@ -672,7 +672,7 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class RoleAdmin(ClinicAdmin):
-    """Roles (Django groups) and what each may do. The eight built-in roles start from the
+    """Roles (Django groups) and what each may do. The built-in roles start from the
     defaults of clinic/roles.py (docs/permissions.md); HQ may change them and add roles.
     Saves go through the role services (audited); the change page shows how a built-in
     role differs from its default, and an action restores the default."""

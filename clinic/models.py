@@ -117,12 +117,18 @@ class OpeningHours(models.Model):
 
 
 class Role(models.TextChoices):
-    """The eight roles. Each is a Django group of the same Chinese name (see roles.py)."""
+    """The built-in roles. Each is a Django group of the same Chinese name (see roles.py).
+
+    A senior doctor (上级医生) is a doctor who also reviews treatment plans: usually a doctor's
+    additional role (``StaffProfile.extra_roles``), or the role of a doctor hired as one.
+    """
 
     FRONT_DESK = "front_desk", _("Front desk")
     CONSULTANT = "consultant", _("Consultant")
     DOCTOR = "doctor", _("Doctor")
     NURSE = "nurse", _("Nurse")
+    SENIOR_DOCTOR = "senior_doctor", _("Senior doctor")
+    STOCK_KEEPER = "stock_keeper", _("Stock keeper")
     CUSTOMER_SERVICE = "customer_service", _("Customer service")
     MARKETING = "marketing", _("Marketing")
     BRANCH_MANAGER = "branch_manager", _("Branch manager")

@@ -19,6 +19,8 @@ GROUP_NAMES: dict[str, str] = {
     Role.CONSULTANT: "咨询师",
     Role.DOCTOR: "医生",
     Role.NURSE: "护士",
+    Role.SENIOR_DOCTOR: "上级医生",
+    Role.STOCK_KEEPER: "库管",
     Role.CUSTOMER_SERVICE: "客服",
     Role.MARKETING: "市场",
     Role.BRANCH_MANAGER: "店长",
@@ -41,6 +43,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.CONSULTANT: _CATALOG_READ | {"clinic.reveal_contact"},
     Role.DOCTOR: _CATALOG_READ | {"clinic.view_medical"},
     Role.NURSE: _CATALOG_READ | {"clinic.view_medical"},
+    # Everything a doctor may, plus what the clinical grants add (treatment-plan review):
+    # completed at the end of this module, after every app's doctor grants.
+    Role.SENIOR_DOCTOR: set(),
+    Role.STOCK_KEEPER: _CATALOG_READ,
     Role.CUSTOMER_SERVICE: _CATALOG_READ | {"clinic.reveal_contact"},
     Role.MARKETING: _CATALOG_READ | {"clinic.export_data"},
     Role.BRANCH_MANAGER: _CATALOG_READ
@@ -541,9 +547,12 @@ _COMPLAINTS_GRANTS: dict[str, set[str]] = {
 for _role, _perms in _COMPLAINTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+# A senior doctor may do everything a doctor may (their own grants were added above).
+ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] = ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] | ROLE_PERMISSIONS[Role.DOCTOR]
+
 
 def sync_roles(apps: Any = None) -> dict[str, int]:
-    """Create the eight groups and apply the defaults of ROLE_PERMISSIONS that were never
+    """Create the built-in groups and apply the defaults of ROLE_PERMISSIONS that were never
     applied; runs after every ``migrate`` and is idempotent.
 
     ROLE_PERMISSIONS is the *default*: HQ may change a role in admin, and this never undoes

@@ -311,7 +311,7 @@ def _grantable_keys(actor) -> set[str] | None:
 
 def role_check(*, actor, group: Group | None, name: str, permissions: Iterable[Permission]) -> None:
     """Raise ``ClinicError`` unless ``actor`` may give role ``group`` (None: a new role) this
-    name and these permissions. The eight built-in roles keep their names (the code finds
+    name and these permissions. The built-in roles keep their names (the code finds
     each by it, clinic/roles.py). A permission may be added only if the actor holds it, or it
     is the role's own default. Forms call it to show the reason next to the field."""
     name = (name or "").strip()
@@ -394,7 +394,7 @@ def role_reset(*, actor, group: Group) -> Group:
 
 @transaction.atomic
 def role_delete(*, actor, group: Group) -> None:
-    """Delete a role HQ added. The eight built-in roles cannot be deleted: staff profiles and
+    """Delete a role HQ added. The built-in roles cannot be deleted: staff profiles and
     the code rely on them."""
     if default_permissions(group) is not None:
         raise ClinicError(_("A built-in role cannot be deleted."))

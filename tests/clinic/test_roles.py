@@ -36,9 +36,9 @@ def test_doc_table_matches_code():
 
 
 @pytest.mark.django_db
-def test_the_eight_roles_exist_after_migrate_with_exactly_their_permissions():
+def test_the_built_in_roles_exist_after_migrate_with_exactly_their_permissions():
     assert set(Group.objects.values_list("name", flat=True)) >= set(GROUP_NAMES.values())
-    assert len(GROUP_NAMES) == 8 == len(Role)
+    assert len(GROUP_NAMES) == 10 == len(Role)
     for role, perms in ROLE_PERMISSIONS.items():
         group = Group.objects.get(name=GROUP_NAMES[role])
         in_db = {

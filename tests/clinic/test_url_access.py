@@ -2,7 +2,7 @@
 
 The test walks ``django.urls.get_resolver()``, fills every pattern with real ids of one
 fully-populated branch (静安, the demo data plus what the demo lacks), and visits it by GET
-and by POST (empty body) as each of the eight roles of that branch, as the manager of the
+and by POST (empty body) as each built-in role of that branch, as the manager of the
 other branch (浦东) and as an anonymous visitor. Each answer is compared with the declaration
 in docs/url_access.toml (documented in docs/permissions.md): a URL without a declaration
 fails, so a new page is covered the day it lands. Every Django admin model page is visited
