@@ -17,7 +17,7 @@ from clinic.money import ZERO, format_cny, to_money
 from clinic.services import audit_record
 from members.services import member_visit_record
 
-from . import integration, pricing
+from . import integration, pricing, registry
 from .errors import AppointmentError
 from .fdi import validate_tooth
 from .models import (
@@ -173,6 +173,7 @@ def quote(
         allowances=integration.allowance_grants(visit.member, item_ids),
         entitlements=integration.entitlement_grants(visit.member, item_ids),
         coupons=integration.coupon_quotes(member=visit.member, codes=list(coupon_codes), visit=visit),
+        price_rules=registry.price_rules(visit, item_ids),
         manual_amount=to_money(manual_discount or 0),
         # The label stands alone on the receipt: it says what it is, then the reason.
         manual_label=_("Manual discount: %(reason)s") % {"reason": manual_reason}

@@ -459,6 +459,7 @@ class DiscountKind(models.TextChoices):
     TIER = "tier", _("Tier discount")
     ALLOWANCE = "allowance", _("Yearly benefit")
     ENTITLEMENT = "entitlement", _("Reward entitlement")
+    PROMOTION = "promotion", _("Member-day price")
     COUPON = "coupon", _("Coupon")
     MANUAL = "manual", _("Manual discount")
 

@@ -4,6 +4,10 @@
 
 1. **allowances** — yearly benefits (e.g. a free cleaning) take whole units off at list price;
 2. **entitlements** — reward redemptions that grant a service, the same way;
+2½. **price rules** — temporary prices that higher apps register (a campaign's member-day
+   price: a special price or a percentage off an item), on what is left of the line; the
+   best rule for the member wins where several hold; one that excludes the tier discount
+   puts its lines in ``tier_skip``;
 3. **tier** — the tier's percentage per service category, on what is left of each line;
 4. **coupons** — ``coupon_validate`` quotes (issue 6 plugs in here), on what is left of
    their eligible lines only (items and/or categories), spread in proportion to those lines;
@@ -71,6 +75,26 @@ class CouponQuote:
         )
 
 
+@dataclass(frozen=True)
+class PriceRule:
+    """A temporary price of one item: ``price`` per unit, or ``percent_off``."""
+
+    ref: str
+    label: str
+    item_id: int
+    price: Decimal | None = None
+    percent_off: Decimal = ZERO
+    with_tier: bool = False  # a special price usually stands alone (特价不再打折)
+
+    def off(self, unit_price: Decimal) -> Decimal:
+        """The share of the line this rule takes off (0–1)."""
+        if unit_price <= 0:
+            return ZERO
+        if self.price is not None:
+            return max(ZERO, min(Decimal(1), (unit_price - self.price) / unit_price))
+        return max(ZERO, min(Decimal(100), self.percent_off)) / 100
+
+
 @dataclass
 class Applied:
     kind: str
@@ -98,6 +122,7 @@ class PricingInput:
     coupons: list[CouponQuote] = field(default_factory=list)
     manual_amount: Decimal = ZERO
     manual_label: str = ""
+    price_rules: list[PriceRule] = field(default_factory=list)
     # Line keys where the tier discount gives way to a coupon that excludes it (set by
     # ``price`` when that is better for the member).
     tier_skip: frozenset[int] = frozenset()
@@ -195,6 +220,29 @@ def step_entitlements(
     _grants("entitlement", data.entitlements, lines, out, consumed)
 
 
+def best_rules(data: PricingInput) -> dict[int, PriceRule]:
+    """Line key → the price rule that takes most off it (a tie keeps the first registered)."""
+    best: dict[int, PriceRule] = {}
+    for line in data.lines:
+        for rule in data.price_rules:
+            off = rule.off(line.unit_price) if rule.item_id == line.item_id else ZERO
+            if off > 0 and (line.key not in best or off > best[line.key].off(line.unit_price)):
+                best[line.key] = rule
+    return best
+
+
+def step_price_rules(
+    data: PricingInput, lines: list[PricedLine], out: list[Applied], consumed: dict[str, int]
+) -> None:
+    best = best_rules(data)
+    for p in lines:
+        rule = best.get(p.line.key)
+        if rule is not None:
+            _take(
+                p, p.net * rule.off(p.line.unit_price), Applied("promotion", rule.label, ZERO, rule.ref), out
+            )
+
+
 def step_tier(
     data: PricingInput, lines: list[PricedLine], out: list[Applied], consumed: dict[str, int]
 ) -> None:
@@ -241,13 +289,23 @@ def step_manual(
 
 
 Step = Callable[[PricingInput, list[PricedLine], list[Applied], dict[str, int]], None]
-PRICING_STEPS: list[Step] = [step_allowances, step_entitlements, step_tier, step_coupons, step_manual]
+PRICING_STEPS: list[Step] = [
+    step_allowances,
+    step_entitlements,
+    step_price_rules,
+    step_tier,
+    step_coupons,
+    step_manual,
+]
 
 
 def price(data: PricingInput, steps: list[Step] | None = None) -> PricingResult:
     """The checkout price. Coupons that exclude the tier discount are decided one by one,
     in the order entered: each is priced with and without, keeping the cheaper total."""
     notes: list[tuple[str, str]] = []
+    no_tier = frozenset(key for key, rule in best_rules(data).items() if not rule.with_tier)
+    if no_tier - data.tier_skip:
+        data = replace(data, tier_skip=data.tier_skip | no_tier)
     for quote in [q for q in data.coupons if not q.with_tier]:
         keys = frozenset(
             line.key

@@ -5,6 +5,10 @@
   queries. The front desk's today board and the booking page show them, so that whoever
   receives or triages the person knows what they asked before (marketing: their
   consultations). A source returns nothing for a user who may not see it.
+- **Price rules**: ``register_price_rules(fn)``; ``fn(visit, item_ids)`` returns the
+  :class:`appointments.pricing.PriceRule` quotes that hold for this visit today (marketing:
+  member-day prices of a campaign running at the visit's branch). Checkout applies them
+  after the yearly benefits and before the tier discount, and the receipt names them.
 """
 
 from __future__ import annotations
@@ -44,3 +48,19 @@ def attach_arrival_notes(appointments: Iterable, user) -> None:
         for pk, notes in fn(appointments, user).items():
             if pk in by_id:
                 by_id[pk].arrival_notes.extend(notes)
+
+
+PRICE_RULES: list[Callable[[Any, set[int]], list]] = []
+
+
+def register_price_rules(fn: Callable[[Any, set[int]], list]) -> None:
+    if fn not in PRICE_RULES:
+        PRICE_RULES.append(fn)
+
+
+def price_rules(visit, item_ids: set[int]) -> list:
+    """Every registered source's price rules for ``visit``'s items."""
+    rules = []
+    for fn in PRICE_RULES:
+        rules.extend(fn(visit, item_ids))
+    return rules

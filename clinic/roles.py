@@ -117,6 +117,7 @@ _NOTIFICATIONS_GRANTS: dict[str, set[str]] = {
         "notifications.add_optout",
         "notifications.change_optout",
         "notifications.delete_optout",
+        "notifications.view_inboundmessage",
     },
 }
 for _role, _perms in _NOTIFICATIONS_GRANTS.items():

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
-from clinic.notifications.models import Channel, Outbox, Status
+from clinic.notifications.models import Channel, Outbox, Purpose, Status
 from clinic.notifications.rendering import render_text
+from clinic.notifications.unsubscribe import with_opt_out
 from clinic.selectors import scope_to_branches
 
 from .broadcast_models import Broadcast, BroadcastRecipient
@@ -53,7 +55,14 @@ def preview(
     """The text as one person would get it (sample values), its SMS length and parts, and the
     cost estimate for ``people`` (SMS only)."""
     values = {"name": "张三", "branch": "静安店", **(sample or {})}
-    text = render_text(body or "", values)
+    # The way out the sender adds to every marketing message counts toward the length.
+    text, _url = with_opt_out(
+        channel=channel,
+        recipient="preview@example.com" if channel == Channel.EMAIL else "+8613800000000",
+        purpose=Purpose.MARKETING,
+        language=settings.LANGUAGE_CODE,  # most people get the clinic's language
+        body=render_text(body or "", values),
+    )
     return Preview(
         channel=channel,
         subject=render_text(subject or "", values),
@@ -65,7 +74,8 @@ def preview(
 
 
 def broadcast_results(broadcast: Broadcast) -> dict[str, int]:
-    """How the queued messages stand now, by outbox status (every status present)."""
+    """How the queued messages stand now, by outbox status (every status present), and how
+    many the providers reported delivered or undelivered (SMS delivery reports)."""
     counts = dict.fromkeys(Status.values, 0)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -76,4 +86,13 @@ def broadcast_results(broadcast: Broadcast) -> dict[str, int]:
         )
         for status, n in cursor.fetchall():
             counts[status] = n
+        cursor.execute(
+            f"SELECT count(*) FILTER (WHERE o.delivered_at IS NOT NULL),"
+            f" count(*) FILTER (WHERE o.delivery_error <> '')"
+            f" FROM {BroadcastRecipient._meta.db_table} r"
+            f" JOIN {Outbox._meta.db_table} o ON o.dedupe_key = 'broadcast:' || r.broadcast_id || ':' || r.member_id"
+            " WHERE r.broadcast_id = %s AND r.outcome = 'included'",
+            [broadcast.pk],
+        )
+        counts["delivered"], counts["undelivered"] = cursor.fetchone()
     return counts

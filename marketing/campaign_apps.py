@@ -30,6 +30,12 @@ def ready() -> None:
 
     register_merge_field(CampaignSignup, "member", before_move=signup_before_move)
 
+    from appointments.registry import register_price_rules
+
+    from .campaign_prices import price_rules_for_visit
+
+    register_price_rules(price_rules_for_visit)  # member-day prices at checkout
+
     from django.utils.translation import gettext_lazy as _
 
     from clinic.navigation import NavItem, register

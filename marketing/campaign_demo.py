@@ -24,6 +24,7 @@ from .models import Campaign, CampaignKind, CampaignSignup
 User = get_user_model()
 PAST = "[demo] 12 月会员日"
 UPCOMING = "[demo] 儿童护牙健康讲座"
+MEMBER_DAY = "[demo] 本周会员日·洁牙特惠"
 
 
 @transaction.atomic
@@ -92,5 +93,35 @@ def seed_campaigns(*, branches: dict[str, Branch]) -> int:
         )
         for person in people[7:12]:
             campaigns.signup_create(actor=marketer, campaign=upcoming, member=person)
+        made += 1
+    if not Campaign.objects.filter(name=MEMBER_DAY).exists():
+        # Running this week: today's checkouts at 静安 show the member-day prices.
+        today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        member_day = campaigns.campaign_create(
+            actor=marketer,
+            branch=branch,
+            name=MEMBER_DAY,
+            kind=CampaignKind.MEMBER_DAY,
+            starts_at=today - dt.timedelta(days=1),
+            ends_at=today + dt.timedelta(days=3),
+            channels="微信公众号、门店海报",
+            budget=Decimal("1500.00"),
+            notes="会员日：超声洁牙会员特价 ¥198（不再叠加会员折扣），涂氟八折可叠加。",
+        )
+        from clinic.models import ServiceItem
+
+        from .campaign_prices import campaign_price_set
+
+        items = {i.code: i for i in ServiceItem.objects.filter(code__in=["PV01", "PV03"])}
+        if "PV01" in items:
+            campaign_price_set(actor=marketer, campaign=member_day, item=items["PV01"], price=Decimal("198"))
+        if "PV03" in items:
+            campaign_price_set(
+                actor=marketer,
+                campaign=member_day,
+                item=items["PV03"],
+                percent_off=Decimal("20"),
+                with_tier=True,
+            )
         made += 1
     return made

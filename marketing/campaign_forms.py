@@ -55,13 +55,22 @@ class CampaignForm(forms.Form):
     )
     notes = LongTextField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, campaign=None, **kwargs):
         from loyalty.coupon_models import CouponTemplate
         from members.models import Tag
 
+        if campaign is not None:
+            kwargs.setdefault(
+                "initial",
+                {f: getattr(campaign, f) for f in self.base_fields},
+            )
         super().__init__(*args, **kwargs)
         branches = branches_for_user(user)
         self.fields["branch"].queryset = branches
+        if campaign is not None:
+            # A campaign stays at its branch: its sign-ups and prices belong there.
+            self.fields["branch"].disabled = True
+            self.fields["branch"].queryset = branches.model.objects.filter(pk=campaign.branch_id)
         self.fields["reward_coupon"].queryset = CouponTemplate.objects.order_by("name", "pk")
         self.fields["target_tag"].queryset = Tag.objects.order_by("name", "pk")
         if branches.count() == 1 and not self.is_bound:
@@ -82,3 +91,54 @@ class CheckinForm(forms.Form):
 class DrawForm(forms.Form):
     prize = ShortTextField(label=_("Prize"), max_length=100)
     count = forms.IntegerField(label=_("Winners"), min_value=1, max_value=1000, initial=1)
+
+
+class CampaignPriceForm(forms.Form):
+    """A member-day price: a special price or a percentage off (the service checks the rules)."""
+
+    item = forms.ModelChoiceField(
+        label=_("Service"), queryset=None, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
+    price = forms.DecimalField(
+        label=_("Special price"),
+        required=False,
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": "0.01"}),
+        min_value=Decimal("0"),
+        max_value=Decimal("10000000"),
+        max_digits=12,
+        decimal_places=2,
+    )
+    percent_off = forms.DecimalField(
+        label=_("Or percent off"),
+        required=False,
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": "0.01"}),
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        max_digits=5,
+        decimal_places=2,
+    )
+    with_tier = forms.BooleanField(
+        label=_("Tier discount as well"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    members_only = forms.BooleanField(
+        label=_("Members only"),
+        required=False,
+        initial=True,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from clinic.models import ServiceItem
+
+        super().__init__(*args, **kwargs)
+        self.fields["item"].queryset = ServiceItem.objects.filter(is_active=True).order_by("code", "pk")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("price") is None and data.get("percent_off") is None and not self.errors:
+            self.add_error("price", _("Give either a special price or a percentage off, not both."))
+        elif data.get("price") is not None and data.get("percent_off") is not None:
+            self.add_error("percent_off", _("Give either a special price or a percentage off, not both."))
+        return data

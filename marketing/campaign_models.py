@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.models import Branch
 from members.models import Member, Tag
 
-__all__ = ["Campaign", "CampaignDraw", "CampaignKind", "CampaignSignup", "SignupStatus"]
+__all__ = ["Campaign", "CampaignDraw", "CampaignKind", "CampaignPrice", "CampaignSignup", "SignupStatus"]
 
 
 class CampaignKind(models.TextChoices):
@@ -156,3 +156,46 @@ class CampaignDraw(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} · {self.prize}"
+
+
+class CampaignPrice(models.Model):
+    """A member-day price (会员日特价): during the campaign's dates, at its branch, a
+    catalogue item costs ``price`` (or ``percent_off`` less). Applied at checkout by the
+    pricing of ``appointments`` (a registered rule source, shown on the receipt under the
+    campaign's name); ``with_tier`` False means the tier discount does not add to it on that
+    item, as clinics usually print it (特价项目不再享受会员折扣)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="prices", verbose_name=_("campaign")
+    )
+    item = models.ForeignKey(
+        "clinic.ServiceItem", on_delete=models.PROTECT, related_name="+", verbose_name=_("service")
+    )
+    price = models.DecimalField(_("special price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, null=True, blank=True)
+    with_tier = models.BooleanField(_("tier discount as well"), default=False)
+    members_only = models.BooleanField(_("members only"), default=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        verbose_name = _("member-day price")
+        verbose_name_plural = _("member-day prices")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "item"], name="marketing_campaignprice_one_per_item"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(price__isnull=False)
+                    & models.Q(percent_off__isnull=True)
+                    & models.Q(price__gte=0)
+                )
+                | (
+                    models.Q(price__isnull=True)
+                    & models.Q(percent_off__gt=0)
+                    & models.Q(percent_off__lte=100)
+                ),
+                name="marketing_campaignprice_one_rule",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · {self.item}"

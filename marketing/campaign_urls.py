@@ -10,6 +10,13 @@ urlpatterns: list = [
     path("campaigns/", v.campaign_list, name="campaign_list"),
     path("campaigns/new/", v.campaign_create, name="campaign_create"),
     path("campaigns/<int:pk>/", v.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/edit/", v.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/prices/", v.campaign_price_add, name="campaign_price_add"),
+    path(
+        "campaigns/<int:pk>/prices/<int:price_id>/remove/",
+        v.campaign_price_remove,
+        name="campaign_price_remove",
+    ),
     path("campaigns/<int:pk>/signup/", v.campaign_signup, name="campaign_signup"),
     path("campaigns/<int:pk>/cancel/", v.campaign_signup_cancel, name="campaign_signup_cancel"),
     path("campaigns/<int:pk>/checkin/", v.campaign_checkin, name="campaign_checkin"),

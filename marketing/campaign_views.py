@@ -17,9 +17,9 @@ from clinic.params import parse_int
 from members.models import Member
 from members.selectors import member_search
 
+from . import campaign_prices, campaigns
 from . import campaign_selectors as sel
-from . import campaigns
-from .campaign_forms import CampaignForm, CheckinForm, DrawForm
+from .campaign_forms import CampaignForm, CampaignPriceForm, CheckinForm, DrawForm
 from .errors import MarketingError
 from .models import CampaignSignup, SignupStatus
 
@@ -70,6 +70,58 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     return render(request, "marketing/campaign_form.html", {"form": form, "section": SECTION})
 
 
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = sel.get_campaign_for_user(request.user, pk, perm="marketing.change_campaign")
+    form = CampaignForm(request.POST or None, user=request.user, campaign=campaign)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data.pop("branch", None)
+        try:
+            campaigns.campaign_update(actor=request.user, campaign=campaign, **data)
+        except MarketingError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("Campaign %(name)s saved.") % {"name": data["name"]})
+            return _back(campaign)
+    context = {"form": form, "campaign": campaign, "section": SECTION}
+    return render(request, "marketing/campaign_form.html", context)
+
+
+@require_POST
+def campaign_price_add(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = sel.get_campaign_for_user(request.user, pk, perm="marketing.change_campaign")
+    form = CampaignPriceForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+        return _back(campaign)
+    data = form.cleaned_data
+    try:
+        campaign_prices.campaign_price_set(actor=request.user, campaign=campaign, **data)
+    except MarketingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Member-day price of %(item)s saved.") % {"item": data["item"]})
+    return _back(campaign)
+
+
+@require_POST
+def campaign_price_remove(request: HttpRequest, pk: int, price_id: int) -> HttpResponse:
+    campaign = sel.get_campaign_for_user(request.user, pk, perm="marketing.change_campaign")
+    row = campaign.prices.filter(pk=price_id).select_related("campaign").first()
+    if row is None:
+        raise Http404
+    try:
+        campaign_prices.campaign_price_remove(actor=request.user, row=row)
+    except MarketingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Member-day price removed."))
+    return _back(campaign)
+
+
 def _search(request: HttpRequest) -> tuple[str, list]:
     q = (request.GET.get("q") or "").strip()[:50]
     return q, ([m for m in member_search(request.user, q) if m.in_scope][:10] if q else [])
@@ -104,6 +156,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "q": q,
         "pick_results": results,
         "checkin_form": CheckinForm(),
+        "prices": list(campaign.prices.select_related("item").order_by("id")),
+        "price_form": CampaignPriceForm(),
         "is_over": campaign.ends_at <= now,
         "has_reward": bool(campaign.reward_points or campaign.reward_coupon_id),
         "can_signup": request.user.has_perm("marketing.add_campaignsignup") and campaign.ends_at > now,

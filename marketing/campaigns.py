@@ -84,6 +84,43 @@ def campaign_create(*, actor, branch, name: str, kind: str, starts_at, ends_at, 
     return campaign
 
 
+@transaction.atomic
+def campaign_update(*, actor, campaign: Campaign, **fields) -> Campaign:
+    """Change a campaign (not its branch). Places cannot drop below the people already
+    holding one; more places go to the waiting list in order. Audited with what changed."""
+    campaign = _lock_campaign(campaign)
+    _check_branch(actor, campaign.branch_id)
+    before = {f: _value(campaign, f) for f in CAMPAIGN_FIELDS}
+    for key, value in fields.items():
+        if key not in CAMPAIGN_FIELDS or key == "branch":
+            raise TypeError(key)
+        setattr(campaign, key, value)
+    campaign.name = (campaign.name or "").strip()
+    if not campaign.name:
+        raise MarketingError(_("A campaign needs a name."), field="name")
+    if campaign.kind not in CampaignKind.values:
+        raise MarketingError(_("Choose a kind of campaign."), field="kind")
+    if not campaign.starts_at or not campaign.ends_at or campaign.ends_at <= campaign.starts_at:
+        raise MarketingError(_("A campaign must end after it starts."), field="ends_at")
+    campaign.budget = to_money(campaign.budget or 0)
+    if campaign.budget < 0:
+        raise MarketingError(_("The budget cannot be negative."), field="budget")
+    taken = _taken(campaign)
+    if campaign.capacity and campaign.capacity < taken:
+        raise MarketingError(
+            _("%(n)d people already hold a place: the campaign needs at least that many places.")
+            % {"n": taken},
+            field="capacity",
+        )
+    campaign.save()
+    after = {f: _value(campaign, f) for f in CAMPAIGN_FIELDS}
+    changes = {f: [before[f], after[f]] for f in CAMPAIGN_FIELDS if before[f] != after[f]}
+    if changes:
+        audit_record(actor=actor, action="marketing.campaign.changed", target=campaign, changes=changes)
+    _promote(actor, campaign)
+    return campaign
+
+
 def _lock_campaign(campaign: Campaign) -> Campaign:
     """The campaign row locked: sign-ups, cancellations and promotions of one campaign run one
     at a time, so the place count and the waiting-list order hold under concurrency."""

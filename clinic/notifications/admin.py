@@ -12,7 +12,7 @@ from clinic.admin import AuditedAdmin, BranchScopedMixin, ClinicAdmin
 
 from . import services
 from .errors import NotificationError, TemplateRenderError
-from .models import ContactCap, MessageTemplate, OptOut, Outbox, Status
+from .models import ContactCap, InboundMessage, MessageTemplate, OptOut, Outbox, Status
 from .rendering import render_template, variables
 from .selectors import mask_recipient
 
@@ -225,6 +225,29 @@ class OptOutAdmin(ClinicAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ClinicAdmin):
+    """Replies people sent to our SMS (opt-out keywords already acted on). Read-only."""
+
+    list_display = ["received_at", "masked_sender", "text", "kind", "provider"]
+    list_filter = ["kind", "provider"]
+    search_fields = ["sender", "text"]
+    fields = ["received_at", "channel", "provider", "sender", "text", "kind"]
+
+    @admin.display(description=_("sender"))
+    def masked_sender(self, obj):
+        return mask_recipient(obj.channel, obj.sender)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ContactCap)

@@ -141,6 +141,10 @@ class Outbox(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # The provider's delivery report (回执), where it sends one: when the handset got the
+    # message, or why it did not. ``status`` stays ``sent`` (we handed it over).
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    delivery_error = models.CharField(_("delivery failure"), max_length=255, blank=True, db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -209,6 +213,36 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.recipient}"
+
+
+class InboundKind(models.TextChoices):
+    OPT_OUT = "opt_out", _("Opt-out reply")
+    OTHER = "other", _("Other reply")
+
+
+class InboundMessage(models.Model):
+    """A reply a person sent to one of our messages (上行短信), as the provider pushed it.
+    An opt-out keyword (T, TD, 退订…) records an opt-out at once; any other text is kept
+    for staff to read."""
+
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    provider = models.CharField(_("provider"), max_length=16)
+    sender = models.CharField(_("sender"), max_length=255)
+    text = models.CharField(_("text"), max_length=500)
+    kind = models.CharField(_("handled as"), max_length=16, choices=InboundKind.choices)
+    received_at = models.DateTimeField(_("received at"))
+    # The provider's own id of the reply, so a pushed-again reply is stored once.
+    provider_key = models.CharField(_("provider reference"), max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.sender}"
 
 
 class ContactCap(models.Model):

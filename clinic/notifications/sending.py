@@ -15,6 +15,7 @@ transaction, and the result is written only ``WHERE claim_token = <ours>``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -36,6 +37,7 @@ from .backends import BaseBackend, Delivery, Message, get_backend
 from .errors import SendError, TemplateRenderError
 from .models import Channel, OptOut, OptOutScope, Outbox, Purpose, Status
 from .rendering import Rendered, find_template, render_template
+from .unsubscribe import with_opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +126,7 @@ class _Run:
     def __init__(self):
         self.backends: dict[str, BaseBackend] = {}
         self.templates: dict[tuple[str, str, str], object] = {}
+        self.unsubscribe_urls: dict[int, str] = {}
 
     def backend(self, channel: str) -> BaseBackend:
         if channel not in self.backends:
@@ -135,9 +138,20 @@ class _Run:
         template = self.templates.get(key)
         if template is None:
             template = self.templates[key] = find_template(*key)
-        return render_template(template, row.params or {})
+        rendered = render_template(template, row.params or {})
+        body, self.unsubscribe_urls[row.pk] = with_opt_out(
+            channel=row.channel,
+            recipient=row.recipient,
+            purpose=row.purpose,
+            language=rendered.language,
+            body=rendered.body,
+        )
+        return dataclasses.replace(rendered, body=body)
 
     def message(self, row: Outbox, rendered: Rendered | None) -> Message:
+        extra = {"claimed_at": row.claimed_at}
+        if self.unsubscribe_urls.get(row.pk):
+            extra["unsubscribe_url"] = self.unsubscribe_urls[row.pk]
         return Message(
             outbox_id=row.pk,
             channel=row.channel,
@@ -148,7 +162,7 @@ class _Run:
             params=row.params or {},
             template=rendered.template if rendered else None,
             purpose=row.purpose,
-            extra={"claimed_at": row.claimed_at},
+            extra=extra,
         )
 
     def close(self) -> None:

@@ -378,6 +378,9 @@ NOTIFICATIONS_TENCENT = {
     "ENDPOINT": env.str("TENCENT_SMS_ENDPOINT", default="sms.tencentcloudapi.com"),
     "SCHEME": env.str("TENCENT_SMS_SCHEME", default="https"),
 }
+# The secret in the URLs given to the SMS providers for replies and delivery reports
+# (/notifications/inbound/<aliyun|tencent>/<reply|report>/<token>/). Empty: the URLs answer 404.
+NOTIFICATIONS_INBOUND_TOKEN = read_secret("NOTIFICATIONS_INBOUND_TOKEN", default="") or ""
 NOTIFICATIONS_WECHAT = {
     "APP_ID": env.str("WECHAT_APP_ID", default=""),
     "APP_SECRET": read_secret("WECHAT_APP_SECRET", default=""),

@@ -15,3 +15,6 @@ CELERY_TASK_ALWAYS_EAGER = False
 WHITENOISE_USE_FINDERS = True
 # Tests change data and read the reports again at once: no shared cache of live report figures.
 REPORTS_LIVE_CACHE_SECONDS = 0
+
+# The providers' push URLs answer only with this secret (clinic/notifications/inbound.py).
+NOTIFICATIONS_INBOUND_TOKEN = "inbound-test-token"

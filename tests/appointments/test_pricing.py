@@ -12,10 +12,12 @@ from appointments.pricing import (
     PRICING_STEPS,
     CouponQuote,
     LineInput,
+    PriceRule,
     PricingInput,
     UnitGrant,
     price,
     step_manual,
+    step_price_rules,
     step_tier,
 )
 
@@ -84,6 +86,29 @@ def pricing_inputs(draw):
         ),
         manual_amount=draw(money),
         manual_label="主管折扣",
+        price_rules=draw(
+            st.lists(
+                st.one_of(
+                    st.builds(
+                        PriceRule,
+                        ref=st.sampled_from(["campaign-price:1", "campaign-price:2"]),
+                        label=st.just("会员日特价"),
+                        item_id=st.integers(1, 5),
+                        price=money,
+                        with_tier=st.booleans(),
+                    ),
+                    st.builds(
+                        PriceRule,
+                        ref=st.sampled_from(["campaign-price:3", "campaign-price:4"]),
+                        label=st.just("会员日特价"),
+                        item_id=st.integers(1, 5),
+                        percent_off=percent,
+                        with_tier=st.booleans(),
+                    ),
+                ),
+                max_size=2,
+            )
+        ),
     )
 
 
@@ -100,7 +125,7 @@ def test_never_negative_never_above_list_and_adds_up(data):
     assert all(a.amount > 0 for a in result.applied)
 
 
-ORDER = ["allowance", "entitlement", "tier", "coupon", "manual"]
+ORDER = ["allowance", "entitlement", "promotion", "tier", "coupon", "manual"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -115,7 +140,7 @@ def test_the_order_matters_and_is_the_documented_one():
     data = PricingInput(lines=[line], tier_percent={1: Decimal("10")}, manual_amount=Decimal("100"))
     assert price(data).amount_due == Decimal("800.00")  # 1000 − 10% − 100
     assert price(data, steps=[step_manual, step_tier]).amount_due == Decimal("810.00")
-    assert PRICING_STEPS[2] is step_tier
+    assert PRICING_STEPS[2] is step_price_rules and PRICING_STEPS[3] is step_tier
 
 
 def test_allowance_takes_whole_units_and_reports_what_it_used():

@@ -177,6 +177,17 @@ class World:
 
         campaign = Campaign.objects.filter(ends_at__gt=timezone.now()).order_by("pk").first()
         self.campaign = campaign.pk if campaign else 1
+        from clinic.models import ServiceItem
+        from marketing.models import CampaignPrice
+
+        price = (
+            CampaignPrice.objects.get_or_create(
+                campaign=campaign, item=ServiceItem.objects.get(code="PV02"), defaults={"price": 100}
+            )[0]
+            if campaign
+            else None
+        )
+        self.campaign_price = price.pk if price else 1
         from followups.models import Task
 
         task = Task.objects.filter(status="open").order_by("pk").first()
@@ -269,6 +280,18 @@ class World:
                 from followups.surveys import survey_token
 
                 out[key] = survey_token(demo_invitation(Branch.objects.get(code="JA")))
+            elif key == "price_id":
+                out[key] = self.campaign_price
+            elif key == "unsub_token":
+                from clinic.notifications.unsubscribe import unsubscribe_token
+
+                out[key] = unsubscribe_token("sms", "+8613900000000")
+            elif key == "provider":
+                out[key] = "tencent"
+            elif key == "kind":
+                out[key] = "reply"
+            elif key == "inbound_token":
+                out[key] = "inbound-test-token"
             elif key in ("object_id", "id"):
                 model = _admin_model(name)
                 obj = model.objects.order_by("pk").first() if model else None

@@ -123,6 +123,8 @@ def test_every_url_and_every_admin_model_is_declared():
 
 
 def _build_world() -> dict:
+    from django.utils.timezone import now as timezone_now
+
     from appointments.models import Appointment, ChargeLine, ShiftException, Visit
     from clinic import services as clinic_services
     from clinic.models import AuditLog
@@ -235,6 +237,17 @@ def _build_world() -> dict:
     )
     clinic_services.heartbeat_record(name="matrix")
     OptOut.objects.create(channel="sms", recipient="+8613900000000", reason="matrix")
+    from clinic.notifications.models import InboundMessage
+
+    InboundMessage.objects.create(
+        channel="sms",
+        provider="tencent",
+        sender="+8613900000001",
+        text="明天几点开门？",
+        kind="other",
+        received_at=timezone_now(),
+        provider_key="matrix:1",
+    )
     from clinic.models import ServiceCategory
 
     EarnCategoryRate.objects.create(
@@ -254,6 +267,7 @@ def _build_world() -> dict:
     assert task is not None, "the demo has no open follow-up task in this branch"
     assert AuditLog.objects.filter(branch=here).exists()
 
+    from clinic.notifications.unsubscribe import unsubscribe_token
     from followups.models import Recall
     from followups.recall_demo import demo_invitation
     from followups.surveys import survey_token
@@ -293,6 +307,12 @@ def _build_world() -> dict:
 
     campaign = Campaign.objects.filter(branch=here, name=UPCOMING).first()
     assert campaign is not None, "the demo has no upcoming campaign here"
+    from clinic.models import ServiceItem
+    from marketing.models import CampaignPrice
+
+    campaign_price = CampaignPrice.objects.create(
+        campaign=campaign, item=ServiceItem.objects.get(code="PV02"), price=100
+    )
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
         ("followups/recalls/", recall),
         ("members/import/", job),
@@ -331,12 +351,17 @@ def _build_world() -> dict:
         "id": users[Role.FRONT_DESK].pk,
         "url": "no-such-page/",  # admin's catch-all
         "token": survey_token(invitation),
+        "unsub_token": unsubscribe_token("sms", "+8613900000000"),
+        "provider": "tencent",
+        "kind": "reply",
+        "inbound_token": "inbound-test-token",
         "code": "visits",  # reports:drill, a dashboard tile
         "ext": "xlsx",  # reports:drill_export
         "year": closed_month.month.year,  # reports:month, a month closed at this branch
         "month": closed_month.month.month,
         "step": "note",  # complaints:act, one action of the complaint page
         "decision": "approve",  # complaints:make_good_decide
+        "price_id": campaign_price.pk,  # marketing:campaign_price_remove
     }
     return {
         "here": here,

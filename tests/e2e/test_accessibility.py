@@ -124,11 +124,17 @@ def world(request, db):
         complaint=complaint,
         upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
+    from clinic.models import ServiceItem
     from marketing.campaign_demo import UPCOMING
-    from marketing.models import Campaign
+    from marketing.models import Campaign, CampaignPrice
 
     return {
         "campaign": Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
+        "campaign_price": CampaignPrice.objects.get_or_create(
+            campaign=Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
+            item=ServiceItem.objects.get(code="PV02"),
+            defaults={"price": 100},
+        )[0],
         "segment": Segment.objects.filter(branch=ja).order_by("pk").first(),
         "broadcast": Broadcast.objects.filter(branch=ja).order_by("pk").first(),
         "complaint": complaint,
@@ -161,6 +167,8 @@ def world(request, db):
 
 def url_kwargs(name: str, w: dict) -> dict:
     """The arguments of a named pattern, taken from the world (KeyError: not declared)."""
+    from clinic.notifications.unsubscribe import unsubscribe_token
+
     member = {"pk": w["member"].pk}
     table = {
         "members:import_detail": {"pk": w["job"].pk},
@@ -183,6 +191,12 @@ def url_kwargs(name: str, w: dict) -> dict:
         "notifications:outbox_resend": {"pk": w["outbox"].pk},
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
+        "notifications:unsubscribe": {"unsub_token": unsubscribe_token("sms", "+8613900000000")},
+        "notifications:inbound": {
+            "provider": "tencent",
+            "kind": "reply",
+            "inbound_token": "inbound-test-token",
+        },
         "reports:drill": {"code": "visits"},
         "reports:drill_export": {"code": "visits", "ext": "xlsx"},
         "reports:staff_export": {"ext": "xlsx"},
@@ -194,6 +208,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "complaints:make_good_decide": {"pk": w["make_good"].pk, "decision": "approve"},
         "complaints:attachment": {"pk": w["attachment"].pk},
         "complaints:detail": {"pk": w["complaint"].pk},
+        "marketing:campaign_price_remove": {"pk": w["campaign"].pk, "price_id": w["campaign_price"].pk},
     }
     if name in table:
         return table[name]

@@ -22,12 +22,17 @@ class EmailBackend(BaseBackend):
     def send(self, message: Message) -> str:
         domain = getattr(settings, "NOTIFICATIONS_EMAIL_DOMAIN", "clinic.local")
         message_id = f"<{message.reference}@{domain}>"
+        headers = {"Message-ID": message_id}
+        if message.extra.get("unsubscribe_url"):
+            # RFC 2369 and RFC 8058: the mail client's own unsubscribe button, one click.
+            headers["List-Unsubscribe"] = f"<{message.extra['unsubscribe_url']}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email = EmailMessage(
             subject=message.subject or message.body[:60],
             body=message.body,
             from_email=conf.get("NOTIFICATIONS_EMAIL_FROM") or settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
-            headers={"Message-ID": message_id},
+            headers=headers,
             connection=self.connection,
         )
         try:
