@@ -95,3 +95,60 @@ def test_create_sign_up_check_in_reward_once(live_server, page, branch, marketer
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(live_server.url + reverse("marketing:campaign_create"))
     _shot(page, "campaign-form-1280")
+
+
+def test_edit_a_campaign_and_set_a_member_day_price(live_server, page, branch, marketer, cleaning):
+    from marketing import campaigns
+    from marketing.models import CampaignKind
+
+    now = timezone.now()
+    campaign = campaigns.campaign_create(
+        actor=marketer,
+        branch=branch,
+        name="十二月会员日",
+        kind=CampaignKind.MEMBER_DAY,
+        starts_at=now - dt.timedelta(hours=1),
+        ends_at=now + dt.timedelta(days=2),
+    )
+    log_in(page, live_server.url, marketer.username)
+    page.goto(live_server.url + reverse("marketing:campaign_detail", args=[campaign.pk]))
+    page.get_by_test_id("campaign-edit").click()
+    form = page.get_by_test_id("campaign-form")
+    expect(form.locator("select[name=branch]")).to_be_disabled()
+    form.get_by_label("活动名称").fill("十二月会员日·洁牙特惠")
+    form.get_by_label("名额").fill("40")
+    form.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("十二月会员日·洁牙特惠")
+    expect(page.get_by_test_id("campaign-no-prices")).to_be_visible()
+
+    prices = page.get_by_test_id("campaign-price-form")
+    prices.get_by_label("项目").select_option(str(cleaning.pk))
+    prices.get_by_label("特价", exact=True).fill("198")
+    prices.get_by_test_id("campaign-price-save").click()
+    row = page.get_by_test_id("campaign-prices").locator(f"tr[data-item={cleaning.code}]")
+    expect(row).to_contain_text("¥198.00")
+    expect(row).to_contain_text("¥280.00")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.reload()
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the campaign page is wider than {width} px"
+        _shot(page, f"campaign-prices-{width}")
+
+
+def test_the_unsubscribe_page_on_a_phone(live_server, page):
+    from clinic.notifications.models import OptOut
+    from clinic.notifications.unsubscribe import unsubscribe_token
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    token = unsubscribe_token("email", "zhang@example.com")
+    page.goto(live_server.url + reverse("notifications:unsubscribe", kwargs={"unsub_token": token}))
+    expect(page.get_by_role("heading", level=1)).to_have_text("退订营销消息")
+    expect(page.locator("main")).to_contain_text("z***@example.com")
+    _shot(page, "unsubscribe-390")
+    page.get_by_test_id("unsubscribe-confirm").click()
+    expect(page.get_by_test_id("unsubscribe-done")).to_be_visible()
+    _shot(page, "unsubscribe-done-390")
+    assert OptOut.objects.filter(channel="email", recipient="zhang@example.com").exists()
