@@ -133,11 +133,20 @@ def segment_scope(user, branch: Branch | None = None) -> Scope:
 
 
 def segment_sql(
-    filters: dict, *, scope: Scope, with_quadrant: bool = False, today: dt.date | None = None
+    filters: dict,
+    *,
+    scope: Scope,
+    with_quadrant: bool = False,
+    today: dt.date | None = None,
+    as_of: dt.datetime | None = None,
 ) -> tuple[str, list]:
     """One statement selecting the ids (and, with ``with_quadrant``, the quadrant code) of the
     people matching ``filters`` within ``scope``. Only active, unmerged records are ever in a
-    segment."""
+    segment.
+
+    ``as_of`` computes the per-person figures (visits, spend: quadrants, RFM) as they stood at
+    that moment: the 12 months before it, purchases reversed only later still counting, and
+    people registered after it left out (the quadrant movements since last month)."""
     today = today or timezone.localdate()
     f = filters or {}
     params: list = []
@@ -155,8 +164,12 @@ def segment_sql(
     need_stats = need_quadrant or need_rfm or _uses(f, STATS_KEYS)
 
     ctes: list[str] = []
+    if as_of is not None:
+        base.append("m.created_at < %s")
+        base_params.append(as_of)
     if need_stats:
-        since = timezone.now() - dt.timedelta(days=STATS_DAYS)
+        until = as_of or timezone.now()
+        since = until - dt.timedelta(days=STATS_DAYS)
         ctes.append(
             f"""stats AS (
   SELECT m.id, m.branch_id, m.last_visit_at,
@@ -166,13 +179,13 @@ def segment_sql(
     SELECT member_id, SUM(amount) AS spend,
            SUM(CASE WHEN counts_as_visit THEN visits ELSE 0 END) AS visits
     FROM {_t("loyalty.Purchase")}
-    WHERE occurred_at >= %s AND reversed_at IS NULL
+    WHERE occurred_at >= %s AND occurred_at < %s AND (reversed_at IS NULL OR reversed_at >= %s)
     GROUP BY member_id
   ) p ON p.member_id = m.id
   WHERE {" AND ".join(base)}
 )"""
         )
-        params += [since, *base_params]
+        params += [since, until, until, *base_params]
     if need_quadrant:
         ctes.append(
             f"""med AS (

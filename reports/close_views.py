@@ -20,6 +20,14 @@ from .errors import ReportsError
 
 
 def _branch(request: HttpRequest):
+    """The active branch, or the one a link names (``?branch=<code>``: the monthly report's
+    e-mail), which must be one of the viewer's branches."""
+    code = (request.GET.get("branch") or "").strip()[:20]
+    if code:
+        for branch in getattr(request, "available_branches", []):
+            if branch.code == code:
+                return branch
+        raise Http404
     if request.branch is None:
         raise PermissionDenied
     return request.branch

@@ -159,3 +159,47 @@ def quadrants(branch) -> dict:
             for code, label in Quadrant.choices
         ],
     }
+
+
+def quadrant_movements(branch, *, today: dt.date | None = None) -> dict:
+    """How the branch's active people moved between the four quadrants since the end of last
+    month: each person's quadrant then (the 12 months before the first of this month, the
+    thresholds of then) against now, as a from × to table; people registered since come
+    from "new". Both sides are the segments' own statement, so the figures agree with the
+    quadrant counts above and with a quadrant segment."""
+    from django.db import connection
+
+    from marketing.segment_models import Quadrant
+    from marketing.segment_selectors import Scope, segment_sql
+
+    today = today or timezone.localdate()
+    first = today.replace(day=1)
+    as_of = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    scope = Scope(frozenset({branch.pk}))
+    now_sql, now_params = segment_sql({}, scope=scope, with_quadrant=True, today=today)
+    then_sql, then_params = segment_sql({}, scope=scope, with_quadrant=True, today=today, as_of=as_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(t.quadrant, 'new'), n.quadrant, count(*)"
+            f" FROM ({now_sql}) n LEFT JOIN ({then_sql}) t ON t.id = n.id GROUP BY 1, 2",
+            [*now_params, *then_params],
+        )
+        found = {(a, b): c for a, b, c in cursor.fetchall()}
+    labels = dict(Quadrant.choices)
+    codes = list(labels)
+    rows = []
+    for origin in [*codes, "new"]:
+        cells = [found.get((origin, to), 0) for to in codes]
+        if origin == "new" and not any(cells):
+            continue
+        rows.append(
+            {
+                "code": origin,
+                "label": labels.get(origin) or _("New since"),
+                "cells": cells,
+                "stayed": cells[codes.index(origin)] if origin in codes else 0,
+                "total": sum(cells),
+            }
+        )
+    moved = sum(r["total"] - r["stayed"] for r in rows if r["code"] != "new")
+    return {"since": first, "columns": [labels[c] for c in codes], "rows": rows, "moved": moved}

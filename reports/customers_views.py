@@ -43,5 +43,6 @@ def customers_page(request: HttpRequest) -> HttpResponse:
             "tiers": customers.tiers(branch),
             "movements": movements,
             "quadrants": customers.quadrants(branch),
+            "quadrant_moves": customers.quadrant_movements(branch),
         },
     )

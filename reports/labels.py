@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from clinic.labels import audit_actions, change_keys, job_names
+from clinic.labels import audit_actions, change_keys, job_names, message_templates
 
 job_names.register(
     {
@@ -29,3 +29,4 @@ change_keys.register(
         "difference": _("difference"),
     }
 )
+message_templates.register({"reports.monthly_report": _("Monthly management report (e-mail)")})

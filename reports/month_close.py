@@ -95,8 +95,11 @@ def month_close(*, actor, branch: Branch, month: dt.date, today: dt.date | None 
 
 
 def close_due_months(*, today: dt.date | None = None) -> int:
-    """The job: close last month for every active branch that has not closed it. Returns how
-    many months were closed; a second run closes none."""
+    """The job: close last month for every active branch that has not closed it, and e-mail
+    the monthly report of each month it closed (``month_mail``). Returns how many months were
+    closed; a second run closes none."""
+    from .month_mail import monthly_report_send
+
     today = today or timezone.localdate()
     last_month = dashboard._shift_month(today.replace(day=1), -1)
     done = 0
@@ -104,9 +107,10 @@ def close_due_months(*, today: dt.date | None = None) -> int:
         if MonthClose.objects.filter(branch=branch, month=last_month).exists():
             continue
         try:
-            month_close(actor=None, branch=branch, month=last_month, today=today)
+            close = month_close(actor=None, branch=branch, month=last_month, today=today)
         except ReportsError:
             continue
+        monthly_report_send(close=close)
         done += 1
     return done
 

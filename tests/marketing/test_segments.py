@@ -185,3 +185,42 @@ def test_export_is_masked_and_audited(branch, marketer, client_for):
     audit = AuditLog.objects.filter(action="marketing.segment.exported").order_by("id")
     assert [a.changes["format"] for a in audit] == ["csv", "xlsx"] and audit[0].changes["rows"] == 1
     assert client.get(reverse("marketing:segment_export", args=[seg.pk, "pdf"])).status_code == 302
+
+
+def test_quadrants_as_of_a_past_moment_and_the_moves_since(branch, time_machine):
+    """The figures as they stood at the first of the month: purchases after it do not count,
+    one reversed after it still does, people registered after it are not there yet."""
+    from reports.customers import quadrant_movements
+
+    time_machine.move_to(dt.datetime(2026, 12, 20, 10, 0, tzinfo=dt.UTC))
+    climber, faller, steady = (make_member(branch, name=n) for n in ("升", "降", "稳"))
+    type(climber).objects.filter(pk__in=[climber.pk, faller.pk, steady.pk]).update(
+        created_at=timezone.now() - dt.timedelta(days=90)
+    )
+    for person, visits, spend, days_ago in (
+        (climber, 1, 100, 60),
+        (faller, 4, 400, 60),
+        (steady, 2, 250, 60),
+    ):
+        buy(person, spend, visits=visits, days_ago=days_ago)
+    buy(climber, 900, visits=5, days_ago=3)  # after the 1st: a high spender now
+    refund = Purchase.objects.filter(member=faller).get()
+    Purchase.objects.filter(pk=refund.pk).update(reversed_at=timezone.now() - dt.timedelta(days=2))
+    QuadrantThreshold.objects.create(branch=branch, min_visits=2, min_spend=Decimal("200"))
+    as_of = dt.datetime(2026, 12, 1, tzinfo=timezone.get_current_timezone())
+    then_sql, then_params = segment_sql({}, scope=Scope(None), with_quadrant=True, as_of=as_of)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(then_sql, then_params)
+        then = dict(cursor.fetchall())
+    assert then == {climber.pk: "ll", faller.pk: "hh", steady.pk: "hh"}
+    newcomer = make_member(branch, name="新")
+    buy(newcomer, 300, visits=2, days_ago=1)
+    moves = quadrant_movements(branch, today=dt.date(2026, 12, 20))
+    table = {r["code"]: r["cells"] for r in moves["rows"]}
+    # Columns hh, hl, lh, ll (the Quadrant choices' order).
+    assert table["ll"] == [1, 0, 0, 0]  # the climber: ll → hh
+    assert table["hh"] == [1, 0, 0, 1]  # steady stays, the faller's refund drops them to ll
+    assert table["new"] == [1, 0, 0, 0]
+    assert moves["moved"] == 2

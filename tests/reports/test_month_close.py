@@ -142,3 +142,35 @@ def test_absurd_months_are_not_found(manager, client_for):
         assert client.get(reverse("reports:month", args=args)).status_code == 404
         assert client.get(reverse("reports:month_pdf", args=args)).status_code == 404
         assert client.post(reverse("reports:month_close", args=args)).status_code == 404
+
+
+def test_the_job_emails_the_monthly_report_once_to_those_who_may_read_it(
+    branch, other_branch, manager, front_desk, hq_admin, last_month_visits, client_for
+):
+    from django.contrib.auth import get_user_model
+
+    from clinic.notifications.models import Outbox
+
+    User = get_user_model()
+    User.objects.filter(pk=manager.pk).update(email="manager@example.com")
+    User.objects.filter(pk=front_desk.pk).update(email="desk@example.com")  # may not read reports
+    User.objects.filter(pk=hq_admin.pk).update(email="hq@example.com")
+    month_close.close_due_months()
+    month_close.close_due_months()  # a second run sends nothing more
+    rows = Outbox.objects.filter(template_key="reports.monthly_report").order_by("recipient", "branch_id")
+    got = [(r.recipient, r.branch_id) for r in rows]
+    # The manager (静安 only) gets 静安's; HQ (every branch) gets both; the front desk none.
+    assert got == [
+        ("hq@example.com", branch.pk),
+        ("hq@example.com", other_branch.pk),
+        ("manager@example.com", branch.pk),
+    ]
+    mine = rows.get(recipient="manager@example.com")
+    assert mine.purpose == "service" and mine.channel == "email"
+    assert "¥800.00" in mine.params["figures"] and mine.params["month"] == f"{_last_month():%Y-%m}"
+    # The link opens that branch's PDF for a viewer of several branches, and no one else's.
+    path = mine.params["link"].replace("http://localhost:8000", "")
+    assert path.endswith(f"?branch={branch.code}")
+    response = client_for(hq_admin).get(path.replace(branch.code, other_branch.code))
+    assert response.status_code == 200
+    assert client_for(manager).get(path.replace(branch.code, other_branch.code)).status_code == 404
