@@ -54,6 +54,7 @@ SECTIONS: dict[str, tuple[object, tuple[Column, ...]]] = {
             Column("return_rate", _("Return-visit rate"), "ratio"),
             Column("satisfaction", _("Satisfaction"), "ratio"),
             Column("doctor_score", _("Doctor score (1–5)"), "score"),
+            Column("complaints", _("Complaints")),
         ),
     ),
     "service": (
@@ -78,11 +79,13 @@ SECTIONS: dict[str, tuple[object, tuple[Column, ...]]] = {
 
 
 def _more_tables() -> dict:
+    from complaints.models import Complaint
     from followups.models import TaskAttempt
     from marketing.models import Consultation
 
     return {
         **kpis._tables(),
+        "complaint": Complaint._meta.db_table,
         "consultation": Consultation._meta.db_table,
         "attempt": TaskAttempt._meta.db_table,
     }
@@ -127,6 +130,16 @@ def _queries() -> dict[str, list[tuple[tuple[str, ...], str]]]:
                        avg(s.doctor_score)
                     FROM {t["survey"]} s
                     WHERE s.branch_id = %(b)s AND s.visit_on >= %(dlo)s AND s.visit_on < %(dhi)s
+                    GROUP BY 1""",
+            ),
+            (
+                # A complaint is the doctor's when it names them, else when it is about a visit
+                # they treated; received in the period.
+                ("complaints",),
+                f"""SELECT COALESCE(c.staff_id, v.doctor_id), count(*)
+                    FROM {t["complaint"]} c LEFT JOIN {t["visit"]} v ON v.id = c.visit_id
+                    WHERE c.branch_id = %(b)s AND c.received_at >= %(lo)s AND c.received_at < %(hi)s
+                      AND COALESCE(c.staff_id, v.doctor_id) IS NOT NULL
                     GROUP BY 1""",
             ),
         ],

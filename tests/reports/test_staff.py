@@ -121,3 +121,30 @@ def test_the_closed_month_keeps_staff_figures(branch, manager, month_of_work):
     Visit.objects.filter(branch=branch).update(status="voided", voided_at=timezone.now())
     close.refresh_from_db()
     assert _section(staff.load(close.staff), "doctors").rows[0]["revenue"] == Decimal(500)
+
+
+def test_complaints_count_for_the_doctor_named_or_who_treated_the_visit(branch, month_of_work):
+    from complaints.models import Complaint
+
+    doctor = month_of_work["doctor"]
+    visit = Visit.objects.filter(doctor=doctor).order_by("pk").first()
+    when = visit.checked_out_at + dt.timedelta(days=1)
+    base = {
+        "branch": branch,
+        "channel": "phone",
+        "received_at": when,
+        "subject": "等候太久",
+        "description": "…",
+        "category": "waiting",
+        "member": visit.member,
+        "ack_due_at": when,
+        "proposal_due_at": when,
+    }
+    Complaint.objects.create(**base, visit=visit)  # about their visit
+    Complaint.objects.create(**base, staff=doctor)  # naming them
+    other = make_doctor(branch, "perf_doc2")
+    Complaint.objects.create(**base, visit=visit, staff=other)  # names another doctor: theirs
+    Complaint.objects.create(**{**base, "received_at": when - dt.timedelta(days=60)}, staff=doctor)  # earlier
+    sections = staff.performance(branch, month_of_work["lo"], month_of_work["hi"])
+    rows = {r["user_id"]: r for r in _section(sections, "doctors").rows}
+    assert rows[doctor.pk]["complaints"] == 2
