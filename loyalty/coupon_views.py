@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,11 +13,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic import pdf as clinic_pdf
 from clinic.fields import ShortTextField
-from clinic.selectors import scope_to_branches
+from clinic.models import Branch, Role
+from clinic.selectors import branches_for_user, scope_to_branches
 from members.exports import workbook_bytes
 from members.selectors import get_member_for_user
 
@@ -25,6 +27,8 @@ from .auto_coupons import ReviewChannel
 from .coupon_models import Coupon, CouponBatch, CouponTemplate
 from .errors import LoyaltyError
 from .reasons import coupon_reason_label
+
+User = get_user_model()
 
 
 class IssueForm(forms.Form):
@@ -159,6 +163,64 @@ def batches(request: HttpRequest) -> HttpResponse:
     stats = coupons.batch_stats_by(batch_ids=ids)
     context = {"by_batch": stats["batch"], "by_marketer": stats["marketer"], "by_channel": stats["channel"]}
     return render(request, "loyalty/coupon_batches.html", context)
+
+
+class BatchForm(forms.Form):
+    """A printed batch (号段): the shape of the input; ``coupon_batch_check`` the rules."""
+
+    template = forms.ModelChoiceField(CouponTemplate.objects.none(), label=gettext_lazy("Coupon"))
+    name = ShortTextField(label=gettext_lazy("Batch name"), max_length=100)
+    count = forms.IntegerField(
+        label=gettext_lazy("Number of codes"), min_value=1, max_value=coupons.MAX_BATCH
+    )
+    branch = forms.ModelChoiceField(Branch.objects.none(), label=gettext_lazy("Branch"))
+    marketer = forms.ModelChoiceField(
+        User.objects.none(), label=gettext_lazy("Marketer"), required=False, empty_label=gettext_lazy("None")
+    )
+    channel = ShortTextField(
+        label=gettext_lazy("Channel"),
+        max_length=100,
+        required=False,
+        help_text=gettext_lazy("Name the marketer or the channel (e.g. 地推, 合作商户)."),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        branches = branches_for_user(user)
+        self.fields["template"].queryset = CouponTemplate.objects.filter(is_active=True).order_by(
+            "name", "pk"
+        )
+        self.fields["branch"].queryset = branches
+        self.fields["marketer"].queryset = (
+            User.objects.filter(is_active=True, staff__role=Role.MARKETING, staff__branches__in=branches)
+            .distinct()
+            .order_by("staff__full_name")
+        )
+        self.fields["marketer"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        if branches.count() == 1 and not self.is_bound:
+            self.fields["branch"].initial = branches.first()
+
+
+@require_http_methods(["GET", "POST"])
+def batch_create(request: HttpRequest) -> HttpResponse:
+    _batches(request, "loyalty.add_couponbatch")
+    form = BatchForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            batch = coupons.coupon_batch_create(actor=request.user, **data)
+        except LoyaltyError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request,
+                _("Batch %(name)s printed: numbers %(start)s to %(end)s.")
+                % {"name": batch.name, "start": batch.start_no, "end": batch.end_no},
+            )
+            return redirect("loyalty:coupon_batches")
+    return render(
+        request, "loyalty/coupon_batch_form.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 def _sheet_rows(batch: CouponBatch):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("members/<int:pk>/coupons/issue/", coupon_views.coupon_issue, name="coupon_issue"),
     path("members/<int:pk>/coupons/review/", coupon_views.review_record, name="review_record"),
     path("coupons/batches/", coupon_views.batches, name="coupon_batches"),
+    path("coupons/batches/new/", coupon_views.batch_create, name="coupon_batch_create"),
     path("coupons/batches/<int:pk>/codes.xlsx", coupon_views.batch_xlsx, name="coupon_batch_xlsx"),
     path("coupons/batches/<int:pk>/sheet.pdf", coupon_views.batch_pdf, name="coupon_batch_pdf"),
     path("rewards/", reward_views.rewards_desk, name="rewards_desk"),

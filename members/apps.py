@@ -19,6 +19,10 @@ class MembersConfig(AppConfig):
         register(
             NavItem("members:create", _("New customer"), "bi-person-plus", ("members.add_member",), order=11)
         )
+        # In the 市场 dropdown (marketing registers the group; without it the entry stands alone).
+        register(
+            NavItem("members:tags", _("Tags"), "bi-tags", ("members.view_tag",), order=79, group="marketing")
+        )
         services._register_own_merge_fields()
         timeline.register_defaults()
         checks.register(check_merge_registry, checks.Tags.models)

@@ -9,6 +9,8 @@ from clinic.labels import audit_actions
 audit_actions.register(
     {
         "members.member.registered": _("Customer registered"),
+        "members.tag.created": _("Tag created"),
+        "members.tag.changed": _("Tag changed"),
         "members.member.changed": _("Customer record changed"),
         "members.member.stage_changed": _("Customer stage changed"),
         "members.member.visited": _("Visit recorded on the record"),

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from . import views, views_import
+from . import tag_views, views, views_import
 
 app_name = "members"
 
 urlpatterns = [
     path("", views.member_list, name="list"),
     path("search/", views.member_search, name="search"),
+    path("tags/", tag_views.tag_list, name="tags"),
+    path("tags/<int:tag_id>/", tag_views.tag_edit, name="tag_edit"),
     path("new/", views.member_create, name="create"),
     path("export/", views.member_list_export, name="export"),
     path("import/", views_import.import_upload, name="import"),

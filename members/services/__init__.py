@@ -36,6 +36,7 @@ from .relations import (
     family_link_remove,
     member_opt_out_set,
 )
+from .tags import tag_create, tag_update
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -62,4 +63,6 @@ __all__ = [
     "member_update",
     "member_visit_record",
     "retention_reason",
+    "tag_create",
+    "tag_update",
 ]

@@ -280,6 +280,10 @@ class World:
                 from followups.surveys import survey_token
 
                 out[key] = survey_token(demo_invitation(Branch.objects.get(code="JA")))
+            elif key == "tag_id":
+                from members.models import Tag
+
+                out[key] = Tag.objects.get_or_create(name="坏输入标签")[0].pk
             elif key == "price_id":
                 out[key] = self.campaign_price
             elif key == "unsub_token":

@@ -309,6 +309,7 @@ def _build_world() -> dict:
     assert campaign is not None, "the demo has no upcoming campaign here"
     from clinic.models import ServiceItem
     from marketing.models import CampaignPrice
+    from members.models import Tag
 
     campaign_price = CampaignPrice.objects.create(
         campaign=campaign, item=ServiceItem.objects.get(code="PV02"), price=100
@@ -362,6 +363,7 @@ def _build_world() -> dict:
         "step": "note",  # complaints:act, one action of the complaint page
         "decision": "approve",  # complaints:make_good_decide
         "price_id": campaign_price.pk,  # marketing:campaign_price_remove
+        "tag_id": Tag.objects.get_or_create(name="矩阵标签")[0].pk,  # members:tag_edit
     }
     return {
         "here": here,

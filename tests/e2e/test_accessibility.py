@@ -127,9 +127,11 @@ def world(request, db):
     from clinic.models import ServiceItem
     from marketing.campaign_demo import UPCOMING
     from marketing.models import Campaign, CampaignPrice
+    from members.models import Tag
 
     return {
         "campaign": Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
+        "tag": Tag.objects.get_or_create(name="无障碍标签")[0],
         "campaign_price": CampaignPrice.objects.get_or_create(
             campaign=Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
             item=ServiceItem.objects.get(code="PV02"),
@@ -208,6 +210,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "complaints:make_good_decide": {"pk": w["make_good"].pk, "decision": "approve"},
         "complaints:attachment": {"pk": w["attachment"].pk},
         "complaints:detail": {"pk": w["complaint"].pk},
+        "members:tag_edit": {"tag_id": w["tag"].pk},
         "marketing:campaign_price_remove": {"pk": w["campaign"].pk, "price_id": w["campaign_price"].pk},
     }
     if name in table:
