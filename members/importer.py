@@ -49,11 +49,12 @@ from clinic.phones import PhoneError, normalize_phone
 from clinic.services import audit_record
 
 from . import crypto, names
-from .errors import ImportFileError
+from .errors import ImportFileError, MemberError
 from .fields import EncryptedTextField
 from .idnumbers import IdNumberError, birth_date_of, gender_of, mask_id_number, normalize_id_number
 from .models import AcquisitionChannel, Gender, ImportJob, ImportProfile, Member, Stage, Tag
 from .registry import ValueMap, import_columns
+from .services.records import clean_email
 
 # Header (Chinese as the old systems write it, or English) → field.
 HEADERS = {
@@ -82,6 +83,11 @@ HEADERS = {
     "occupation": "occupation",
     "微信号": "wechat_id",
     "wechat": "wechat_id",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "电子邮件": "email",
+    "email": "email",
+    "e-mail": "email",
     "备注": "notes",
     "notes": "notes",
     "过敏史": "allergies",
@@ -115,6 +121,7 @@ LABELS = {
     "first_visit": "首次就诊日期",
     "last_visit": "最近就诊日期",
     "tags": "标签",
+    "email": "邮箱",
 }
 # The fields offered in the mapping step, in the user's language.
 FIELD_LABELS = {
@@ -128,6 +135,7 @@ FIELD_LABELS = {
     "address": gettext_lazy("Address"),
     "occupation": gettext_lazy("Occupation"),
     "wechat_id": gettext_lazy("WeChat ID"),
+    "email": gettext_lazy("E-mail"),
     "notes": gettext_lazy("Notes"),
     "allergies": gettext_lazy("Drug allergies"),
     "conditions": gettext_lazy("Systemic conditions"),
@@ -136,7 +144,7 @@ FIELD_LABELS = {
     "tags": gettext_lazy("Tags"),
 }
 # Fields an update may fill on an existing person when they are empty there.
-FILLABLE = ["gender", "birth_date", "id_number", "address", "occupation", "wechat_id", "channel_id",
+FILLABLE = ["gender", "birth_date", "id_number", "address", "occupation", "wechat_id", "email", "channel_id",
             "allergies", "conditions", "notes", "first_visit_at", "last_visit_at", "card_no"]  # fmt: skip
 _ONLY = [f.name for f in Member._meta.concrete_fields if f.attname in FILLABLE]
 TAG_SPLIT = re.compile(r"[,，、;；/|\s]+")
@@ -523,6 +531,12 @@ class RowValidator:
                 phone = parse_phone(raw_phone)
             except PhoneError:
                 err("手机号", _("Bad phone number: %(value)s") % {"value": raw_phone})
+        email = ""
+        if raw_email := _text(row, "email"):
+            try:
+                email = clean_email(raw_email)
+            except MemberError:
+                err("邮箱", _("Bad e-mail address: %(value)s") % {"value": raw_email[:100]})
         gender = GENDERS.get(_text(row, "gender").lower())
         if gender is None:
             err("性别", _("Gender must be 男 or 女."))
@@ -619,6 +633,7 @@ class RowValidator:
             address=_text(row, "address")[:255],
             occupation=_text(row, "occupation")[:50],
             wechat_id=_text(row, "wechat_id")[:50],
+            email=email,
             notes=_text(row, "notes"),
             allergies=allergies,
             conditions=conditions,
@@ -827,7 +842,7 @@ def staging_path(job: ImportJob) -> Path:
 # The member columns ``RowValidator.check`` sets per row; the others are the same for every
 # row of a job (the branch, the defaults) and are encoded once.
 _PER_ROW = {"name", "phone", "gender", "birth_date", "id_number", "id_number_hash", "id_number_masked",
-            "channel_id", "stage", "card_no", "address", "occupation", "wechat_id", "notes", "allergies",
+            "channel_id", "stage", "card_no", "address", "occupation", "wechat_id", "email", "notes", "allergies",
             "conditions", "has_medical_alerts", "first_visit_at", "last_visit_at", "pinyin_full",
             "pinyin_initials", "name_grams", "phone_digits", "phone_last4"}  # fmt: skip
 

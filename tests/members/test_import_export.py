@@ -176,3 +176,23 @@ def test_list_export_masks_by_role_escapes_formulas_and_audits(
     assert rows[1][4] == "13812345678"
     audits = list(AuditLog.objects.filter(action="members.list.exported").order_by("id"))
     assert [a.changes["phones"] for a in audits] == ["masked", "full"] and audits[0].actor == marketer
+
+
+def test_an_email_column_is_imported_checked_and_fills_an_empty_one(branch, manager):
+    old = make_member(branch, name="老客户", phone="13700000000")
+    content = xlsx(
+        [
+            ["陈静", "13800007777", "Chen.Jing@Example.COM"],
+            ["王磊", "13800008888", "not-an-address"],
+            ["老客户", "13700000000", "lao@example.com"],
+        ],
+        header=["姓名", "手机号", "邮箱"],
+    )
+    job = importer.import_job_create(actor=manager, branch=branch, upload=upload(content))
+    errors = {e["row"]: e for e in job.errors}
+    assert errors[3]["column"] == "邮箱" and "not-an-address" in errors[3]["message"]
+    assert job.valid_rows == 2
+    importer.import_confirm(actor=manager, job=job)
+    assert Member.objects.get(name="陈静").email == "Chen.Jing@example.com"
+    old.refresh_from_db()
+    assert old.email == "lao@example.com"
