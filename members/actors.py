@@ -52,7 +52,13 @@ class MemberActor:
 
 
 def is_member_actor(actor) -> bool:
-    return bool(getattr(actor, "is_member", False))
+    """A member acting (this class, or the portal's own session actor): no staff account
+    (``pk`` None) and the ``member`` acted for."""
+    if getattr(actor, "is_member", False):
+        return True
+    return (
+        actor is not None and getattr(actor, "pk", 0) is None and getattr(actor, "member", None) is not None
+    )
 
 
 def member_actor(member: Member, login_member: Member | None = None) -> MemberActor:

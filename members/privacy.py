@@ -146,7 +146,7 @@ def export_xlsx(member: Member, *, medical: bool) -> bytes:
             rows = [[section.labels.get(k, k), _flat(v)] for k, v in section.rows.items()]
             sheets.append((title, pair, rows))
         else:
-            keys = list(section.rows[0]) if section.rows else []
+            keys = list(section.rows[0]) if section.rows else list(section.labels)
             header = [section.labels.get(k, k) for k in keys] or ["-"]
             sheets.append((title, header, [[_flat(r.get(k)) for k in keys] for r in section.rows]))
     return workbook_bytes(sheets)
@@ -318,8 +318,13 @@ def members_contributor(member: Member, *, medical: bool) -> list[Section]:
         Section("profile", _PROFILE_SHEET, data["profile"], LABELS),
         Section("medical", _MEDICAL_SHEET, data["medical"], LABELS),
     ]
-    for key in ("consents", "family", "communications"):
-        out.append(Section(key, SHEETS[key], data[key], LABELS))
+    columns = {
+        "consents": ("kind", "channel", "granted_at", "withdrawn_at"),
+        "family": ("relative", "relation", "guardian"),
+        "communications": ("at", "channel", "direction", "summary"),
+    }
+    for key, keys in columns.items():
+        out.append(Section(key, SHEETS[key], data[key], {k: LABELS[k] for k in keys}))
     requests = [
         {
             "kind": r.get_kind_display(),
