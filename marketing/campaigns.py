@@ -147,13 +147,15 @@ def signup_create(
 def member_campaigns(member: Member, *, now: dt.datetime | None = None):
     """Campaigns a member may sign up for in the portal: not over yet, of any branch, aimed
     at everybody or at a tag the person carries; soonest first."""
-    from django.db.models import Q
+    from django.db.models import Count, Q
 
     now = now or timezone.now()
     tags = list(member.tags.values_list("pk", flat=True))
+    held = Q(signups__status__in=(SignupStatus.CONFIRMED, SignupStatus.ATTENDED))
     return (
         Campaign.objects.filter(ends_at__gt=now)
         .filter(Q(target_tag__isnull=True) | Q(target_tag__in=tags))
+        .annotate(taken=Count("signups", filter=held))
         .select_related("branch")
         .order_by("starts_at", "id")
     )

@@ -293,7 +293,12 @@ def _build_world() -> dict:
 
     campaign = Campaign.objects.filter(branch=here, name=UPCOMING).first()
     assert campaign is not None, "the demo has no upcoming campaign here"
+    from members.actors import member_actor
+    from members.privacy import privacy_erasure_request
+
+    privacy_request = privacy_erasure_request(actor=member_actor(member), member=member, reason="matrix")
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
+        ("members/privacy-requests/", privacy_request),
         ("followups/recalls/", recall),
         ("members/import/", job),
         ("marketing/partners/", partner),
