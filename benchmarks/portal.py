@@ -21,6 +21,7 @@ import datetime as dt
 import gzip
 import re
 import time
+from pathlib import Path
 
 from benchmarks._common import (
     bench_line,
@@ -196,7 +197,7 @@ def _asset_bytes(path: str, cache: dict) -> int:
         from django.contrib.staticfiles import finders
 
         found = finders.find(path.removeprefix("/static/").split("?")[0])
-        data = open(found, "rb").read() if found else b""
+        data = Path(found).read_bytes() if found else b""
         cache[path] = len(gzip.compress(data, 6))
     return cache[path]
 
