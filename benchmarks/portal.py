@@ -162,7 +162,7 @@ def _family(branch, service, doctor):
     if event is None:
         start = timezone.now() + dt.timedelta(days=5)
         event = campaigns.campaign_create(
-            actor=None, branch=branch, name="压测讲座", kind=CampaignKind.TALK, starts_at=start,
+            actor=doctor, branch=branch, name="压测讲座", kind=CampaignKind.TALK, starts_at=start,
             ends_at=start + dt.timedelta(hours=2), capacity=50,
         )  # fmt: skip
     if not event.signups.filter(member=member).exists():

@@ -19,3 +19,5 @@ class PortalConfig(AppConfig):
 
         register(PortalNavItem("portal:home", _("Home"), "home", order=10))
         register(PortalNavItem("portal:me", _("Me"), "me", order=90))
+        register(PortalNavItem("portal:appointments", _("Appointments"), "appointments", order=30))
+        register(PortalNavItem("portal:events", _("Events"), "events", order=50))

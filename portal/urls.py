@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import booking_views, event_views, privacy_views, views
 
 app_name = "portal"
 
@@ -18,4 +18,24 @@ urlpatterns = [
     path("card.svg", views.card_qr, name="card_qr"),
     path("me/", views.me, name="me"),
     path("invite/", views.share, name="share"),
+    # Appointments and online booking (portal/booking_views.py, docs/portal_booking.md).
+    path("appointments/", booking_views.appointments, name="appointments"),
+    path("book/", booking_views.book, name="book"),
+    path("appointments/<int:pk>/cancel/", booking_views.appointment_cancel, name="appointment_cancel"),
+    path(
+        "appointments/<int:pk>/reschedule/",
+        booking_views.appointment_reschedule,
+        name="appointment_reschedule",
+    ),
+    # Events and surveys (portal/event_views.py).
+    path("events/", event_views.events, name="events"),
+    path("events/<int:pk>/signup/", event_views.event_signup, name="event_signup"),
+    path("events/<int:pk>/cancel/", event_views.event_cancel, name="event_cancel"),
+    path("events/<int:pk>/ticket/", event_views.event_ticket, name="event_ticket"),
+    path("surveys/", event_views.survey_list, name="surveys"),
+    path("surveys/<int:pk>/", event_views.survey_answer, name="survey"),
+    # My data and privacy (portal/privacy_views.py).
+    path("privacy/", privacy_views.privacy_page, name="privacy"),
+    path("privacy/data.<str:fmt>", privacy_views.privacy_export, name="privacy_export"),
+    path("privacy/erase/", privacy_views.privacy_erase, name="privacy_erase"),
 ]

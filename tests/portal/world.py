@@ -22,7 +22,7 @@ def portal_world(family, other_family) -> dict:
     WeChatIdentity.objects.get_or_create(
         app_id="wxmatrix", openid="o-matrix", defaults={"phone": family.phone}
     )
-    objects_by_route: list[tuple[str, object]] = []
+    objects_by_route: list[tuple[str, object]] = [*booking_world(family)]
     values = {"member_id": family.child.pk}
     return {"objects_by_route": objects_by_route, "values": values}
 
@@ -41,3 +41,65 @@ def portal_url_kwargs(name: str, member_id: int, objects: dict | None = None) ->
     for key in route.pattern.converters:
         out[key] = member_id if key == "member_id" else objects.get(key, objects.get("pk", member_id))
     return out
+
+
+def booking_world(family) -> list[tuple[str, object]]:
+    """The world family's own booking, event sign-up and open survey (portal/booking_views.py,
+    event_views.py): an online booking two days ahead, a sign-up for an event ahead, a survey
+    invitation of a checked-out visit."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from appointments.models import Visit
+    from appointments.services import online
+    from clinic.models import ServiceItem
+    from followups.models import SurveyInvitation
+    from marketing import campaigns
+    from marketing.campaign_demo import UPCOMING
+    from marketing.models import Campaign
+    from members.actors import member_actor
+
+    parent, branch = family.parent, family.parent.branch
+    service = ServiceItem.objects.filter(is_active=True).order_by("duration_minutes", "pk").first()
+    if not service.bookable_online:
+        ServiceItem.objects.filter(pk=service.pk).update(bookable_online=True)
+        service.refresh_from_db()
+    appointment = None
+    for offset in range(2, 10):
+        day = timezone.localdate() + dt.timedelta(days=offset)
+        slots = online.online_slots(service=service, branch=branch, start_day=day, member=parent)
+        if slots:
+            appointment = online.member_appointment_book(
+                actor=member_actor(parent),
+                member=parent,
+                branch=branch,
+                service=service,
+                start=slots[-1].start,
+                doctor_id=slots[-1].doctor_id,
+            )
+            break
+    assert appointment is not None, "no free slot for the world family's booking"
+    event = Campaign.objects.filter(branch=branch, name=UPCOMING).first()
+    assert event is not None, "the demo has no upcoming campaign here"
+    campaigns.member_signup_create(actor=member_actor(parent), campaign=event, member=parent)
+    visit = (
+        Visit.objects.filter(status="checked_out", checked_out_at__isnull=False)
+        .exclude(pk__in=SurveyInvitation.objects.values("visit_id"))
+        .first()
+        or Visit.objects.filter(status="checked_out").first()
+    )
+    invitation = SurveyInvitation.objects.filter(visit=visit).first()
+    if invitation is None:
+        invitation = SurveyInvitation.objects.create(
+            visit=visit, member=parent, branch=branch, doctor_id=visit.doctor_id, nonce="matrix",
+            send_at=timezone.now(),
+        )  # fmt: skip
+    else:
+        SurveyInvitation.objects.filter(pk=invitation.pk).update(member=parent, status="sent")
+        invitation.refresh_from_db()
+    return [
+        ("portal/appointments/", appointment),
+        ("portal/events/", event),
+        ("portal/surveys/", invitation),
+    ]

@@ -28,8 +28,18 @@ from tests.members.factories import make_member
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONES = {
-    "390": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "locale": "zh-CN", "bypass_csp": True},
-    "360": {"viewport": {"width": 360, "height": 640}, "is_mobile": True, "locale": "zh-CN", "bypass_csp": True},
+    "390": {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "locale": "zh-CN",
+        "bypass_csp": True,
+    },
+    "360": {
+        "viewport": {"width": 360, "height": 640},
+        "is_mobile": True,
+        "locale": "zh-CN",
+        "bypass_csp": True,
+    },
 }
 MEMBER_PHONE = "+8613911118888"
 
@@ -47,7 +57,13 @@ def member_context(browser, live_server, size: str):
     store.save()
     context = browser.new_context(**PHONES[size])
     context.add_cookies(
-        [{"name": portal_session.cookie_name(), "value": store.session_key, "url": live_server.url + "/portal/"}]
+        [
+            {
+                "name": portal_session.cookie_name(),
+                "value": store.session_key,
+                "url": live_server.url + "/portal/",
+            }
+        ]
     )
     return context
 
@@ -71,7 +87,9 @@ def world(request, branch, cleaning):
 
 
 @pytest.mark.parametrize("size", ["390", "360"])
-def test_a_member_books_a_free_time_on_a_phone_and_cancels_it(live_server, browser, world, size, branch, front_desk):
+def test_a_member_books_a_free_time_on_a_phone_and_cancels_it(
+    live_server, browser, world, size, branch, front_desk
+):
     width = int(size)
     context = member_context(browser, live_server, size)
     page = context.new_page()
@@ -110,7 +128,9 @@ def test_a_member_books_a_free_time_on_a_phone_and_cancels_it(live_server, brows
 
 
 @pytest.mark.parametrize("size", ["390", "360"])
-def test_a_member_signs_up_for_an_event_and_shows_the_ticket(live_server, browser, world, size, branch, marketer):
+def test_a_member_signs_up_for_an_event_and_shows_the_ticket(
+    live_server, browser, world, size, branch, marketer
+):
     width = int(size)
     start = timezone.now() + dt.timedelta(days=3)
     event = campaigns.campaign_create(

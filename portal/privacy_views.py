@@ -72,12 +72,15 @@ def privacy_erase(request):
     if not form.is_valid():
         return _render(request, form, status=400)
     try:
-        req = privacy.privacy_erasure_request(actor=PortalActor(person), member=person, reason=form.cleaned_data["reason"])
+        req = privacy.privacy_erasure_request(
+            actor=PortalActor(person), member=person, reason=form.cleaned_data["reason"]
+        )
     except MemberError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(
             request,
-            _("Your request is received. We answer by %(date)s.") % {"date": timezone.localtime(req.deadline).strftime("%Y-%m-%d")},
+            _("Your request is received. We answer by %(date)s.")
+            % {"date": timezone.localtime(req.deadline).strftime("%Y-%m-%d")},
         )
     return redirect("portal:privacy")

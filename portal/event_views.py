@@ -53,7 +53,10 @@ def event_signup(request, pk: int):
         messages.error(request, exc.message)
         return redirect("portal:events")
     if signup.status == SignupStatus.WAITING:
-        messages.warning(request, _("The event is full: you are on the waiting list. We will tell you if a place frees up."))
+        messages.warning(
+            request,
+            _("The event is full: you are on the waiting list. We will tell you if a place frees up."),
+        )
         return redirect("portal:events")
     messages.success(request, _("You are signed up. Show your ticket at the door."))
     return redirect("portal:event_ticket", pk=campaign.pk)
@@ -63,7 +66,9 @@ def event_signup(request, pk: int):
 @require_POST
 def event_cancel(request, pk: int):
     person = request.portal.member
-    signup = get_object_or_404(CampaignSignup.objects.select_related("campaign"), campaign_id=pk, member=person)
+    signup = get_object_or_404(
+        CampaignSignup.objects.select_related("campaign"), campaign_id=pk, member=person
+    )
     try:
         campaigns.member_signup_cancel(actor=PortalActor(person), signup=signup)
     except MarketingError as exc:
@@ -89,7 +94,7 @@ def event_ticket(request, pk: int):
     return render(
         request,
         "portal/event_ticket.html",
-        {"nav": "events", "signup": signup, "campaign": signup.campaign, "code": code, "qr": mark_safe(svg)},  # noqa: S308 - segno's own SVG
+        {"nav": "events", "signup": signup, "campaign": signup.campaign, "code": code, "qr": mark_safe(svg)},
     )
 
 
@@ -132,10 +137,11 @@ def survey_answer(request, pk: int):
         else:
             if response.points:
                 messages.success(
-                    request, _("Thank you for your answer: %(points)s points are added.") % {"points": response.points}
+                    request,
+                    _("Thank you for your answer: %(points)s points are added.")
+                    % {"points": response.points},
                 )
             else:
                 messages.success(request, _("Thank you for your answer."))
             return redirect("portal:surveys")
     return render(request, "portal/survey.html", {"nav": "me", "inv": inv, "form": form})
-

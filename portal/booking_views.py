@@ -163,7 +163,9 @@ def book(request):
             hidden.append(("member", person.pk))
         context["slot_hidden"] = hidden
         context["slot_query"] = urlencode(hidden)
-    return render(request, "portal/book.html", context, status=409 if error and request.method == "POST" else 200)
+    return render(
+        request, "portal/book.html", context, status=409 if error and request.method == "POST" else 200
+    )
 
 
 def _recall(value, person):
@@ -189,7 +191,9 @@ def _recall(value, person):
 def appointment_cancel(request, pk: int):
     appt = _own_appointment(request, pk)
     try:
-        online.member_appointment_cancel(actor=_actor(appt.member), appointment=appt, reason=request.POST.get("reason", ""))
+        online.member_appointment_cancel(
+            actor=_actor(appt.member), appointment=appt, reason=request.POST.get("reason", "")
+        )
     except AppointmentError as exc:
         messages.error(request, exc.message)
     else:
@@ -222,10 +226,17 @@ def appointment_reschedule(request, pk: int):
         else:
             messages.success(request, _("Your appointment is moved."))
             return redirect("portal:appointments")
-    context = {"nav": "appointments", "appt": appt, "error": error, "service": appt.service, "branch": appt.branch}
-    context.update(_slot_context(request, person=appt.member, service=appt.service, branch=appt.branch, day=day))
+    context = {
+        "nav": "appointments",
+        "appt": appt,
+        "error": error,
+        "service": appt.service,
+        "branch": appt.branch,
+    }
+    context.update(
+        _slot_context(request, person=appt.member, service=appt.service, branch=appt.branch, day=day)
+    )
     # The booking itself holds its current time: offer the others.
     context["slots"] = [s for s in context["slots"] if s.start != appt.start]
     context["slot_hidden"] = []
     return render(request, "portal/reschedule.html", context, status=409 if error else 200)
-

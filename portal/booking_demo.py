@@ -31,7 +31,10 @@ def seed_portal_booking(*, branches, member) -> dict[str, int]:
     actor = member_actor(member)
     branch = member.branch
     if not Appointment.objects.filter(
-        member=member, channel=Channel.H5, status__in=(Status.BOOKED, Status.CONFIRMED), start__gte=timezone.now()
+        member=member,
+        channel=Channel.H5,
+        status__in=(Status.BOOKED, Status.CONFIRMED),
+        start__gte=timezone.now(),
     ).exists():
         service = ServiceItem.objects.filter(code="PV01").first()
         for offset in range(2, 9):
@@ -88,7 +91,9 @@ def _survey(member, branch) -> int:
         return 0
     visit = Visit.objects.filter(member=member, status="checked_out").order_by("-checked_out_at").first()
     if visit is None:
-        item = ServiceItem.objects.filter(code="EX01").first() or ServiceItem.objects.filter(code="PV01").first()
+        item = (
+            ServiceItem.objects.filter(code="EX01").first() or ServiceItem.objects.filter(code="PV01").first()
+        )
         today = timezone.localdate()
         shifts = schedule.shifts_for_day(branch, today)
         doctors = list(schedule.doctors_for_branch(branch).filter(pk__in=list(shifts)))
