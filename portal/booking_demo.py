@@ -16,12 +16,33 @@ ONLINE_ITEMS = ("PV01", "EX01")
 SURVEY_NOTE = "[demo] 会员端满意度"
 
 
-def seed_portal_booking(*, branches, member) -> dict[str, int]:
+def demo_member(branches):
+    """The portal's demo member (``portal.demo.demo_member`` once the portal's demo family
+    exists), else the first card member of 静安 with a phone."""
+    try:
+        from portal.demo import demo_member as portal_demo_member
+    except ImportError:
+        portal_demo_member = None
+    if portal_demo_member is not None:
+        return portal_demo_member(branches)
+    from members.models import Member, MemberStatus, Stage
+
+    branch = branches.get("JA") or next(iter(branches.values()))
+    return (
+        Member.objects.filter(branch=branch, stage=Stage.MEMBER, status=MemberStatus.ACTIVE)
+        .exclude(phone="")
+        .order_by("pk")
+        .first()
+    )
+
+
+def seed_portal_booking(*, branches, member=None) -> dict[str, int]:
     from appointments.models import Appointment, Channel, Status
     from appointments.services import online
     from members.actors import member_actor
 
     made = {"bookable": 0, "booking": 0, "signup": 0, "survey": 0}
+    member = member or demo_member(branches)
     for item in ServiceItem.objects.filter(code__in=ONLINE_ITEMS, bookable_online=False):
         item.bookable_online = True
         record_save(actor=None, instance=item)

@@ -321,6 +321,12 @@ class Command(BaseCommand):
 
         seed_reports(branches=branches)
 
+        # The member portal: services bookable online, the demo member's upcoming online
+        # booking, their sign-up for the upcoming event and a survey to answer.
+        from portal.booking_demo import seed_portal_booking
+
+        seed_portal_booking(branches=branches)
+
         # Overdue tasks of both (plans and recalls) go up to the branch manager, as each morning:
         # after the commit, when the visits' listeners (on_commit, registered earlier, so run
         # first) have made their tasks.
