@@ -85,12 +85,19 @@ def seed_portal_booking(*, branches, member=None) -> dict[str, int]:
 def _signup(member, actor) -> int:
     from marketing import campaigns
     from marketing.campaign_demo import UPCOMING
-    from marketing.models import Campaign
+    from marketing.models import Campaign, CampaignSignup
 
-    event = (
-        campaigns.member_campaigns(member).filter(name=UPCOMING, branch=member.branch).first()
-        or Campaign.objects.filter(name=UPCOMING, ends_at__gt=timezone.now()).first()
+    if CampaignSignup.objects.filter(member=member, channel="h5").exclude(status="cancelled").exists():
+        return 0
+    open_events = [
+        c
+        for c in campaigns.member_campaigns(member).filter(starts_at__gt=timezone.now())
+        if not c.capacity or c.taken < c.capacity
+    ]
+    event = next((c for c in open_events if c.name == UPCOMING), None) or (
+        open_events[0] if open_events else None
     )
+    event = event or Campaign.objects.filter(name=UPCOMING, ends_at__gt=timezone.now()).first()
     if event is None or event.signups.filter(member=member).exclude(status="cancelled").exists():
         return 0
     campaigns.member_signup_create(actor=actor, campaign=event, member=member)
@@ -110,7 +117,17 @@ def _survey(member, branch) -> int:
 
     if member_surveys_pending(member.pk).exists():
         return 0
-    visit = Visit.objects.filter(member=member, status="checked_out").order_by("-checked_out_at").first()
+    from followups.models import SurveyResponse
+
+    answered = SurveyResponse.objects.filter(member_id=member.pk).values("invitation__visit_id")
+    visit = (
+        Visit.objects.filter(
+            member=member, status="checked_out", checked_out_at__gte=timezone.now() - dt.timedelta(days=5)
+        )
+        .exclude(pk__in=answered)
+        .order_by("-checked_out_at")
+        .first()
+    )
     if visit is None:
         item = (
             ServiceItem.objects.filter(code="EX01").first() or ServiceItem.objects.filter(code="PV01").first()
