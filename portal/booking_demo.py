@@ -137,7 +137,7 @@ def _survey(member, branch) -> int:
         doctors = list(schedule.doctors_for_branch(branch).filter(pk__in=list(shifts)))
         actor = get_user_model().objects.filter(staff__role=Role.FRONT_DESK, staff__branches=branch).first()
         morning = schedule.local_dt(today, dt.time(7))
-        for hour, minute in ((8, 0), (8, 30), (12, 0), (12, 30), (7, 30)):
+        for hour, minute in ((11, 30), (17, 30), (16, 45), (11, 0), (15, 30), (9, 0)):
             start = schedule.local_dt(today, dt.time(hour, minute))
             doctor = next((d for d in doctors if any(s <= start < e for s, e in shifts.get(d.pk, []))), None)
             if doctor is None:
