@@ -156,6 +156,16 @@ class Member(models.Model):
     )
     card_no = models.CharField(_("card number"), max_length=32, null=True, blank=True)
     marketing_opt_out = models.BooleanField(_("refuses all marketing"), default=False)
+    # The channel the person asked to be reached on first (the member portal's profile);
+    # empty: the sender's own order (WeChat when known, else SMS).
+    preferred_channel = models.CharField(
+        _("preferred channel"),
+        max_length=10,
+        blank=True,
+        db_default="",
+        default="",
+        choices=[("sms", _("SMS")), ("wechat", _("WeChat")), ("email", _("E-mail"))],
+    )
     # Medical alerts: encrypted, shown to clinical roles only; the flag is what others see.
     allergies = EncryptedTextField(_("drug allergies"), blank=True)
     conditions = EncryptedTextField(_("systemic conditions"), blank=True)

@@ -18,6 +18,8 @@ class PortalConfig(AppConfig):
         from .nav import PortalNavItem, register
 
         register(PortalNavItem("portal:home", _("Home"), "home", order=10))
+        register(PortalNavItem("portal:points", _("Points"), "points", order=20))
+        register(PortalNavItem("portal:coupons", _("Coupons"), "coupons", order=30))
         register(PortalNavItem("portal:me", _("Me"), "me", order=90))
         register(PortalNavItem("portal:appointments", _("Appointments"), "appointments", order=30))
         register(PortalNavItem("portal:events", _("Events"), "events", order=50))

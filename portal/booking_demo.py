@@ -17,16 +17,15 @@ SURVEY_NOTE = "[demo] 会员端满意度"
 
 
 def demo_member(branches):
-    """The portal's demo member (``portal.demo.demo_member`` once the portal's demo family
-    exists), else the first card member of 静安 with a phone."""
-    try:
-        from portal.demo import demo_member as portal_demo_member
-    except ImportError:
-        portal_demo_member = None
-    if portal_demo_member is not None:
-        return portal_demo_member(branches)
+    """The portal's demo member (portal/demo.py: 张伟, 13812345678), else the first card
+    member of 静安 with a phone."""
     from members.models import Member, MemberStatus, Stage
 
+    from .demo import DEMO_NAME, DEMO_PHONE
+
+    member = Member.objects.filter(name=DEMO_NAME, phone=DEMO_PHONE).first()
+    if member is not None:
+        return member
     branch = branches.get("JA") or next(iter(branches.values()))
     return (
         Member.objects.filter(branch=branch, stage=Stage.MEMBER, status=MemberStatus.ACTIVE)

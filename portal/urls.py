@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import booking_views, event_views, privacy_views, views
+from . import booking_views, event_views, member_views, privacy_views, profile_views, views
 
 app_name = "portal"
 
@@ -18,6 +18,17 @@ urlpatterns = [
     path("card.svg", views.card_qr, name="card_qr"),
     path("me/", views.me, name="me"),
     path("invite/", views.share, name="share"),
+    path("points/", member_views.points, name="points"),
+    path("coupons/", member_views.coupons, name="coupons"),
+    path("coupons/<int:pk>/", member_views.coupon_detail, name="coupon_detail"),
+    path("coupons/<int:pk>/qr.svg", member_views.coupon_qr, name="coupon_qr"),
+    path("rewards/", member_views.rewards, name="rewards"),
+    path("rewards/<int:pk>/redeem/", member_views.reward_redeem, name="reward_redeem"),
+    path("referral/", member_views.referral, name="referral"),
+    path("referral/qr.svg", member_views.referral_qr, name="referral_qr"),
+    path("profile/", profile_views.profile, name="profile"),
+    path("consents/", profile_views.consents, name="consents"),
+    path("family/", profile_views.family, name="family"),
     # Appointments and online booking (portal/booking_views.py, docs/portal_booking.md).
     path("appointments/", booking_views.appointments, name="appointments"),
     path("book/", booking_views.book, name="book"),

@@ -22,7 +22,17 @@ def portal_world(family, other_family) -> dict:
     WeChatIdentity.objects.get_or_create(
         app_id="wxmatrix", openid="o-matrix", defaults={"phone": family.phone}
     )
-    objects_by_route: list[tuple[str, object]] = [*booking_world(family)]
+    from loyalty.coupon_models import CouponTemplate, RewardItem
+    from loyalty.coupons import coupon_issue
+
+    template = CouponTemplate.objects.filter(is_active=True).order_by("pk").first()
+    coupon = coupon_issue(actor=None, template=template, member=family.parent, reason="matrix", system=True)
+    reward = RewardItem.objects.filter(is_active=True).order_by("pk").first()
+    objects_by_route: list[tuple[str, object]] = [
+        ("portal/coupons/", coupon),  # the parent's: another family gets 404
+        ("portal/rewards/", reward),
+        *booking_world(family),
+    ]
     values = {"member_id": family.child.pk}
     return {"objects_by_route": objects_by_route, "values": values}
 
