@@ -37,7 +37,7 @@ from benchmarks._common import (
 MARK = "bench-portal"
 PHONE = "+8613955550001"
 APPT_COLUMNS = (
-    "branch_id", "member_id", "service_id", "doctor_id", "chair_id", "start", "end", "channel", "status",
+    "branch_id", "member_id", "service_id", "doctor_id", "chair_id", "start", '"end"', "channel", "status",
     "notes", "overbooked", "priority_slot", "created_by_id", "created_at", "confirmed_at", "arrived_at",
     "treatment_started_at", "completed_at", "cancelled_at", "cancelled_by_id", "cancel_reason", "no_show_at",
 )  # fmt: skip
