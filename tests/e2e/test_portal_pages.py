@@ -101,7 +101,11 @@ def test_coupon_qr_to_show_at_the_desk(live_server, browser, family):
     page.get_by_test_id("coupons-usable").get_by_role("link").first.click()
     qr = page.get_by_test_id("coupon-qr")
     qr.wait_for()
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", qr.element_handle())
+    # The image arrived and decoded (an SVG from the server, not a broken image).
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=coupon-qr]');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     from loyalty.coupons import code_format
 
     assert page.get_by_test_id("coupon-code").inner_text() == code_format(family.coupon.code)
