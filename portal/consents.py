@@ -46,6 +46,10 @@ class ConsentRow:
     fixed: bool = False  # shown, not changeable here
     note: str = ""
 
+    @property
+    def slug(self) -> str:
+        return self.key.replace(":", "-")
+
 
 def _address(member: Member, channel: str) -> str:
     raw = {Channel.SMS: member.phone, Channel.WECHAT: member.wechat_id, Channel.EMAIL: member.email}[channel]

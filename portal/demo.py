@@ -58,14 +58,17 @@ def seed_portal(*, branches: dict[str, Branch]) -> int:
     )
     made += int(getattr(entry, "was_created", True))
     for n, template in enumerate(CouponTemplate.objects.filter(is_active=True).order_by("pk")[:2]):
-        coupons.coupon_issue(
-            actor=None,
-            template=template,
-            member=parent,
-            reason="演示：会员手机端",
-            issue_key=f"demo:portal:coupon:{n}",
-            system=True,
-        )
+        try:
+            coupons.coupon_issue(
+                actor=None,
+                template=template,
+                member=parent,
+                reason="演示：会员手机端",
+                issue_key=f"demo:portal:coupon:{n}",
+                system=True,
+            )
+        except DomainError:  # already holds the template's limit: the demo has coupons then
+            continue
     made += _book(parent)
     made += _event(parent)
     return made

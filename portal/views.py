@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -192,7 +191,6 @@ def language(request):
             messages.error(request, exc.message)
     response = redirect(safe_next(request))
     _set_language_cookie(response, code)
-    translation.activate(code)
     return response
 
 

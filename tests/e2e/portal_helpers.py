@@ -4,7 +4,8 @@ add, do not rename.
 ``phone_context(browser, live_server, size)`` opens a phone-sized context (390×844 or 360×640,
 Chinese, touch); ``portal_log_in(page, phone)`` logs in as a member does, reading the SMS code
 from the outbox; ``check_phone_page(page)`` asserts no horizontal scrolling, touch targets of
-at least 44 px, and no serious or critical axe-core violation."""
+at least 44 px, no code or English words on a Chinese page, and no serious or critical axe-core
+violation."""
 
 from __future__ import annotations
 
@@ -69,8 +70,40 @@ def check_phone_page(page, name: str = "") -> None:
     assert page.evaluate(OVERFLOW) <= 0, f"{page.url}: scrolls sideways"
     small = page.evaluate(SMALL_TARGETS)
     assert not small, f"{page.url}: touch targets under 44 px: {small}"
+    if page.evaluate("() => document.documentElement.lang") == "zh-CN":
+        from tests.e2e.test_no_raw_codes import VISIBLE_TEXT, offending
+
+        raw = offending(page.evaluate(VISIBLE_TEXT))
+        assert not raw, f"{page.url}: codes or English on a Chinese page: {raw}"
     found = audit_current(page)
     assert not found, f"{page.url}:\n{report({('member', page.url): found})}"
     if name:
         os.makedirs(SCREENSHOTS, exist_ok=True)
         page.screenshot(path=os.path.join(SCREENSHOTS, f"portal-{name}.png"), full_page=True, caret="initial")
+
+
+def member_context(browser, live_server, phone: str, size: str = "390", *, member=None, viewport=None):
+    """A phone context already logged in as ``phone`` (the session the SMS log-in leaves;
+    tests/e2e/test_portal_login.py covers the log-in itself)."""
+    from django.test import Client
+
+    from portal.session import cookie_name
+    from tests.portal.conftest import portal_login
+
+    client = portal_login(Client(), phone, member=member)
+    context = phone_context(browser, live_server, size)
+    if viewport:
+        context.close()
+        context = browser.new_context(
+            base_url=live_server.url, viewport=viewport, locale="zh-CN", bypass_csp=True
+        )
+    context.add_cookies(
+        [
+            {
+                "name": cookie_name(),
+                "value": client.cookies[cookie_name()].value,
+                "url": f"{live_server.url}/portal/",
+            }
+        ]
+    )
+    return context

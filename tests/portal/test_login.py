@@ -236,3 +236,17 @@ def test_wechat_bad_code_or_state_falls_back_to_sms(db, client, wechat_api):
 
 def test_wechat_is_404_when_not_configured(db, client):
     assert client.get(reverse("portal:wechat_start")).status_code == 404
+
+
+def test_purge_removes_only_old_codes(portal_family):
+    from portal.tasks import purge_codes
+
+    services.login_code_request(phone=portal_family.phone)
+    LoginCode.objects.create(
+        phone=portal_family.phone,
+        code_hash="x",
+        created_at=timezone.now() - dt.timedelta(days=3),
+        expires_at=timezone.now() - dt.timedelta(days=3),
+    )
+    assert purge_codes.apply().get() == 1
+    assert LoginCode.objects.count() == 1
