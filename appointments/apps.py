@@ -55,3 +55,7 @@ class AppointmentsConfig(AppConfig):
                 order=30,
             )
         )
+
+        from . import privacy as _privacy
+
+        _privacy.register()

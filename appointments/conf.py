@@ -24,6 +24,14 @@ DEFAULTS: dict[str, Any] = {
     "APPOINTMENTS_SUGGEST_DAYS": 7,
     "APPOINTMENTS_SUGGEST_COUNT": 6,
     "APPOINTMENTS_SWEEP_BATCH": 500,
+    # Online booking by the member (the H5 portal, docs/portal_booking.md): a member may
+    # cancel or move their own booking up to this many minutes before its start; later, they
+    # call the branch. Slots start at least MIN_LEAD minutes from now and at most DAYS days
+    # ahead; a member holds at most MAX_UPCOMING online bookings at once.
+    "APPOINTMENTS_MEMBER_NOTICE_MINUTES": 120,
+    "APPOINTMENTS_ONLINE_MIN_LEAD_MINUTES": 60,
+    "APPOINTMENTS_ONLINE_DAYS": 14,
+    "APPOINTMENTS_ONLINE_MAX_UPCOMING": 3,
     # Which catalog items each yearly benefit (loyalty AllowanceKind) pays for.
     "APPOINTMENTS_ALLOWANCE_ITEMS": {"cleaning": ["PV01"], "exam": ["EX01"]},
 }

@@ -134,6 +134,7 @@ class Channel(models.TextChoices):
     WEB = "web", _("Website")
     WALK_IN = "walk_in", _("Walk-in")
     PLATFORM = "platform", _("Third-party platform")
+    H5 = "h5", _("Member portal (H5)")
 
 
 class Status(models.TextChoices):

@@ -391,8 +391,17 @@ class ServiceCategoryAdmin(ImportExportMixin, AuditedAdmin):
 @admin.register(ServiceItem)
 class ServiceItemAdmin(ImportExportMixin, AuditedAdmin):
     resource_classes = [resources.ServiceItemResource]
-    list_display = ["code", "name", "category", "price", "unit", "duration_minutes", "is_active"]
-    list_filter = ["category", "is_active", "per_tooth"]
+    list_display = [
+        "code",
+        "name",
+        "category",
+        "price",
+        "unit",
+        "duration_minutes",
+        "bookable_online",
+        "is_active",
+    ]
+    list_filter = ["category", "is_active", "per_tooth", "bookable_online"]
     search_fields = ["code", "name", "name_en"]
     list_select_related = ["category"]
     autocomplete_fields = ["category"]

@@ -213,6 +213,13 @@ class ServiceItem(LocalizedNameMixin):
     per_tooth = models.BooleanField(_("charged per tooth"), default=False)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # HQ opens a service to online booking in the member portal (H5): only services whose
+    # length and preparation need no consultation first (cleaning, check-up, review).
+    bookable_online = models.BooleanField(
+        _("bookable online"),
+        default=False,
+        help_text=_("Members may book this service themselves in the member portal."),
+    )
 
     class Meta:
         ordering = ["category__sort_order", "code"]

@@ -29,6 +29,7 @@ urlpatterns = [
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
     path("reports/", include("reports.urls")),
+    path("portal/", include("portal.urls")),
     path("admin/", admin.site.urls),
 ]
 

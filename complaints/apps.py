@@ -34,3 +34,7 @@ class ComplaintsConfig(AppConfig):
                 group="followups",
             )
         )
+
+        from . import privacy as _privacy
+
+        _privacy.register()

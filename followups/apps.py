@@ -62,3 +62,7 @@ class FollowupsConfig(AppConfig):
         from . import recall_receivers
 
         recall_receivers.connect()
+
+        from . import privacy as _privacy
+
+        _privacy.register()

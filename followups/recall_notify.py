@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def preferred_channels(member) -> list[str]:
-    return [Channel.WECHAT, Channel.SMS] if member.wechat_id else [Channel.SMS]
+    """WeChat first when known, then SMS; the channel the person chose (the member portal's
+    profile) goes first. Each is tried in turn until one may carry the message."""
+    order = [Channel.WECHAT, Channel.SMS] if member.wechat_id else [Channel.SMS]
+    chosen = getattr(member, "preferred_channel", "")
+    if chosen and (chosen != Channel.EMAIL or member.email):
+        order = [chosen, *[c for c in order if c != chosen]]
+    return order
 
 
 def after_quiet_hours(now: dt.datetime | None = None) -> dt.datetime | None:

@@ -331,3 +331,34 @@ def satisfaction_total(responses) -> dict:
 
 
 TARGET_RATE = 90
+
+
+# --- the member's own surveys (the H5 portal) -------------------------------------------------
+
+
+def member_surveys_pending(member_id: int, *, now: dt.datetime | None = None):
+    """The person's surveys still open to answer: invited (sent, or due to be sent), not
+    answered, of a visit still checked out, within the link's validity."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=care_policy().survey_valid_days)
+    return (
+        SurveyInvitation.objects.filter(
+            member_id=member_id,
+            status__in=(SurveyStatus.PENDING, SurveyStatus.SENT),
+            visit__status=VisitStatus.CHECKED_OUT,
+            created_at__gte=since,
+        )
+        .exclude(response__isnull=False)
+        .select_related("branch", "doctor__staff", "visit")
+        .order_by("-created_at", "-id")
+    )
+
+
+def member_survey_answer(*, actor, invitation: SurveyInvitation, answer: Answer) -> SurveyResponse:
+    """The member answers their own survey in the portal: the same one answer per visit, the
+    same reward and bad-answer alarm as the link in the message (``survey_answer``)."""
+    from members.actors import is_member_actor
+
+    if not is_member_actor(actor) or actor.member.pk != invitation.member_id:
+        raise FollowupError(_("This survey is not yours."), code="invalid")
+    return survey_answer(token=survey_token(invitation), answer=answer)

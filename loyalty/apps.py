@@ -58,3 +58,7 @@ class LoyaltyConfig(AppConfig):
                 group="benefits",
             )
         )
+
+        from . import privacy as _privacy
+
+        _privacy.register()

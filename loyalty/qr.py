@@ -47,9 +47,23 @@ def svg_response(data: str, *, title: str = "") -> HttpResponse:
     return add_no_store(HttpResponse(qr_svg(data, title=title), content_type=SVG_TYPE))
 
 
+# A higher app (the member portal) registers the public page a friend opens; loyalty never
+# imports it (DESIGN.md §2: lower apps offer registries).
+_REFERRAL_LINK = None
+
+
+def register_referral_link(fn) -> None:
+    """``fn(request, code) -> absolute URL`` that referral QRs and links open from now on."""
+    global _REFERRAL_LINK
+    _REFERRAL_LINK = fn
+
+
 def referral_link(request, code: str) -> str:
-    """What a referral QR encodes: the registration page with the code filled in
-    (``/members/new/?ref=<code>``). The front desk scans it with a tablet to open the form,
-    or with a scanner gun into the 推荐人 field (``referrer_resolve`` reads the code back out
-    of the link)."""
+    """What a referral QR encodes: the public share page a friend opens on their own phone
+    (registered by the member portal: ``/portal/invite/?ref=<code>``), or without a portal
+    the registration page with the code filled in (``/members/new/?ref=<code>``). Either way
+    the link carries ``?ref=<code>``, so a scanner gun into the 推荐人 field still works
+    (``referrer_resolve`` reads the code back out of the link)."""
+    if _REFERRAL_LINK is not None:
+        return _REFERRAL_LINK(request, code)
     return request.build_absolute_uri(reverse("members:create")) + "?" + urlencode({"ref": code})

@@ -35,3 +35,7 @@ class MarketingConfig(AppConfig):
         from .broadcast_apps import ready as broadcasts_ready
 
         broadcasts_ready()
+
+        from . import privacy as _privacy
+
+        _privacy.register()

@@ -15,7 +15,15 @@ from django.utils.translation import gettext_lazy as _
 from clinic.models import Branch
 from members.models import Member, Tag
 
-__all__ = ["Campaign", "CampaignDraw", "CampaignKind", "CampaignPrice", "CampaignSignup", "SignupStatus"]
+__all__ = [
+    "Campaign",
+    "CampaignDraw",
+    "CampaignKind",
+    "CampaignPrice",
+    "CampaignSignup",
+    "SignupChannel",
+    "SignupStatus",
+]
 
 
 class CampaignKind(models.TextChoices):
@@ -92,6 +100,11 @@ class SignupStatus(models.TextChoices):
     ATTENDED = "attended", _("Attended")
 
 
+class SignupChannel(models.TextChoices):
+    STAFF = "staff", _("By staff")
+    H5 = "h5", _("Member portal (H5)")
+
+
 class CampaignSignup(models.Model):
     """One person's place at a campaign. The waiting list is ordered by ``signed_up_at``
     then id; a cancellation promotes the first waiting person."""
@@ -113,6 +126,11 @@ class CampaignSignup(models.Model):
         verbose_name=_("signed up by"),
     )
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    # Where the sign-up came from: staff (front desk, marketing, the door) or the member
+    # themself in the portal.
+    channel = models.CharField(
+        _("signed up through"), max_length=8, choices=SignupChannel.choices, default=SignupChannel.STAFF
+    )
     rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)
 
     class Meta:

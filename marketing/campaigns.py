@@ -15,10 +15,11 @@ from django.utils.translation import gettext as _
 from clinic.money import to_money
 from clinic.selectors import user_branch_ids
 from clinic.services import audit_record
+from members.actors import is_member_actor
 from members.models import Member
 
 from .errors import MarketingError
-from .models import Campaign, CampaignDraw, CampaignKind, CampaignSignup, SignupStatus
+from .models import Campaign, CampaignDraw, CampaignKind, CampaignSignup, SignupChannel, SignupStatus
 
 CAMPAIGN_FIELDS = (
     "name",
@@ -136,15 +137,26 @@ def _has_place(campaign: Campaign) -> bool:
 
 
 @transaction.atomic
-def signup_create(*, actor, campaign: Campaign, member: Member) -> CampaignSignup:
+def signup_create(
+    *, actor, campaign: Campaign, member: Member, channel: str = SignupChannel.STAFF
+) -> CampaignSignup:
     """Sign ``member`` up: a place while there is one, else the end of the waiting list.
-    Signing up again after a cancellation reopens the same row (at the end of the line)."""
+    Signing up again after a cancellation reopens the same row (at the end of the line).
+    Staff sign up people of their own branches' campaigns; a member (``MemberActor``, the
+    portal) signs up only themself, through ``member_signup_create``."""
     campaign = _lock_campaign(campaign)
-    _check_branch(actor, campaign.branch_id)
+    if is_member_actor(actor):
+        if actor.member.pk != member.pk:
+            raise MarketingError(_("You may only sign up yourself or your family."), code="forbidden")
+        channel = SignupChannel.H5
+    else:
+        _check_branch(actor, campaign.branch_id)
     if campaign.ends_at <= timezone.now():
         raise MarketingError(_("This campaign is over."), field="campaign")
     signup = CampaignSignup.objects.filter(campaign=campaign, member=member).first()
     if signup is not None and signup.status != SignupStatus.CANCELLED:
+        if is_member_actor(actor):
+            raise MarketingError(_("You are already signed up."), field="campaign")
         raise MarketingError(_("This person is already signed up."), field="member")
     status = SignupStatus.CONFIRMED if _has_place(campaign) else SignupStatus.WAITING
     by = actor if getattr(actor, "pk", None) else None
@@ -152,20 +164,86 @@ def signup_create(*, actor, campaign: Campaign, member: Member) -> CampaignSignu
         try:
             with transaction.atomic():
                 signup = CampaignSignup.objects.create(
-                    campaign=campaign, member=member, status=status, signed_up_by=by
+                    campaign=campaign, member=member, status=status, signed_up_by=by, channel=channel
                 )
         except IntegrityError as exc:  # pragma: no cover - the campaign lock serialises
             raise MarketingError(_("This person is already signed up."), field="member") from exc
     else:
         signup.status, signup.signed_up_at, signup.signed_up_by = status, timezone.now(), by
-        signup.save(update_fields=["status", "signed_up_at", "signed_up_by"])
+        signup.channel = channel
+        signup.save(update_fields=["status", "signed_up_at", "signed_up_by", "channel"])
     audit_record(
         actor=actor,
         action="marketing.campaign.signed_up",
         target=campaign,
-        changes={"member": member.pk, "status": status},
+        changes={"member": member.pk, "status": status, "channel": channel},
     )
     return signup
+
+
+def member_campaigns(member: Member, *, now: dt.datetime | None = None):
+    """Campaigns a member may sign up for in the portal: not over yet, of any branch, aimed
+    at everybody or at a tag the person carries; soonest first."""
+    from django.db.models import Count, Q
+
+    now = now or timezone.now()
+    tags = list(member.tags.values_list("pk", flat=True))
+    held = Q(signups__status__in=(SignupStatus.CONFIRMED, SignupStatus.ATTENDED))
+    return (
+        Campaign.objects.filter(ends_at__gt=now)
+        .filter(Q(target_tag__isnull=True) | Q(target_tag__in=tags))
+        .annotate(taken=Count("signups", filter=held))
+        .select_related("branch")
+        .order_by("starts_at", "id")
+    )
+
+
+def member_signup_create(*, actor, campaign: Campaign, member: Member) -> CampaignSignup:
+    """The member signs up in the portal: the same rules, capacity and waiting list as staff
+    sign-up, channel H5. A campaign aimed at a tag the person lacks is not open to them."""
+    if not member_campaigns(member).filter(pk=campaign.pk).exists():
+        raise MarketingError(_("This event is not open for sign-up."), field="campaign")
+    return signup_create(actor=actor, campaign=campaign, member=member, channel=SignupChannel.H5)
+
+
+def member_signup_cancel(*, actor, signup: CampaignSignup) -> list[CampaignSignup]:
+    """The member cancels their own sign-up before the event starts; the waiting list moves up."""
+    if not is_member_actor(actor) or actor.member.pk != signup.member_id:
+        raise MarketingError(_("You may only cancel your own sign-up."), code="forbidden")
+    if signup.campaign.starts_at <= timezone.now():
+        raise MarketingError(
+            _("The event has started; it can no longer be cancelled online."), code="too_late"
+        )
+    return signup_cancel(actor=actor, signup=signup)
+
+
+TICKET_PREFIX = "E"
+
+
+def ticket_code(signup: CampaignSignup) -> str:
+    """The code on the member's QR ticket: ``E<sign-up id>-<check>``, the check an HMAC of
+    the id under the site's secret, so a ticket cannot be guessed from another's. Staff scan
+    it at the door like a card (``checkin`` accepts both)."""
+    return f"{TICKET_PREFIX}{signup.pk}-{_ticket_check(signup.pk)}"
+
+
+def _ticket_check(pk: int) -> str:
+    import hmac
+
+    from django.conf import settings
+
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"ticket:{pk}".encode(), hashlib.sha256).hexdigest()
+    return digest[:8].upper()
+
+
+def signup_by_ticket(code: str) -> CampaignSignup | None:
+    code = (code or "").strip().upper()
+    if not code.startswith(TICKET_PREFIX) or "-" not in code:
+        return None
+    pk, check = code[1:].split("-", 1)
+    if not pk.isdigit() or not secrets.compare_digest(check, _ticket_check(int(pk))):
+        return None
+    return CampaignSignup.objects.select_related("member").filter(pk=int(pk)).first()
 
 
 def _promote(actor, campaign: Campaign) -> list[CampaignSignup]:
@@ -196,7 +274,8 @@ def signup_cancel(*, actor, signup: CampaignSignup) -> list[CampaignSignup]:
     """Cancel a sign-up; the freed place goes to the first on the waiting list. Returns the
     sign-ups promoted."""
     campaign = _lock_campaign(signup.campaign)
-    _check_branch(actor, campaign.branch_id)
+    if not is_member_actor(actor):
+        _check_branch(actor, campaign.branch_id)
     signup = CampaignSignup.objects.select_for_update().get(pk=signup.pk)
     if signup.status == SignupStatus.ATTENDED:
         raise MarketingError(_("This person has already checked in."), field="signup")
@@ -232,6 +311,11 @@ def checkin(*, actor, campaign: Campaign, member: Member | None = None, code: st
     _check_branch(actor, campaign.branch_id)
     if member is None:
         member = member_by_code(code)
+        if member is None:
+            ticket = signup_by_ticket(code)
+            if ticket is not None and ticket.campaign_id != campaign.pk:
+                raise MarketingError(_("This ticket is for another event."), field="code")
+            member = ticket.member if ticket is not None else None
         if member is None:
             raise MarketingError(_("No person carries this card or code."), field="code")
     signup = CampaignSignup.objects.select_for_update().filter(campaign=campaign, member=member).first()

@@ -23,9 +23,26 @@ class MembersConfig(AppConfig):
         register(
             NavItem("members:tags", _("Tags"), "bi-tags", ("members.view_tag",), order=79, group="marketing")
         )
+        register(
+            NavItem(
+                "members:privacy_queue",
+                _("Privacy requests"),
+                "bi-shield-lock",
+                ("members.handle_privacyrequest",),
+                order=85,
+                group="more",
+            )
+        )
         services._register_own_merge_fields()
         timeline.register_defaults()
         checks.register(check_merge_registry, checks.Tags.models)
+        from . import privacy
+        from .models import PrivacyRequest
+        from .registry import register_merge_field
+
+        register_merge_field(PrivacyRequest, "member", before_move=privacy.merge_before_move)
+        privacy.register_own()
+        checks.register(privacy.check_contributors, checks.Tags.models)
 
 
 def check_merge_registry(app_configs=None, **kwargs):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -225,30 +224,16 @@ SHEETS = {
 
 
 def person_data_response(*, actor, member: Member, fmt: str) -> HttpResponse:
+    """Staff export a person's data on request: every app's part (members.privacy registry),
+    the medical part only for staff who may see medical records. Audited."""
     if fmt not in {"json", "xlsx"}:
         raise Http404
     medical = actor.has_perm("clinic.view_medical")
-    data = person_data(member, medical=medical)
+    from .privacy import export_response
     from .services import member_data_export_record
 
     member_data_export_record(actor=actor, member=member, fmt=fmt, medical=medical)
-    if fmt == "json":
-        response = HttpResponse(
-            json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
-        )
-    else:
-        pair = [_("Field"), _("Value")]
-        sheets = [
-            (_("Profile"), pair, [[LABELS[k], _flat(v)] for k, v in data["profile"].items()]),
-            (_("Medical"), pair, [[LABELS[k], _flat(v)] for k, v in data["medical"].items()]),
-        ]
-        for key in ("consents", "family", "communications"):
-            rows = data[key]
-            header = [LABELS[k] for k in rows[0]] if rows else ["-"]
-            sheets.append((SHEETS[key], header, [[_flat(v) for v in r.values()] for r in rows]))
-        response = HttpResponse(workbook_bytes(sheets), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="person-{member.pk}.{fmt}"'
-    return response
+    return export_response(member, fmt=fmt, medical=medical)
 
 
 def _flat(value):

@@ -354,3 +354,12 @@ class ImportMappingForm(BootstrapMixin, forms.Form):
                 values.setdefault(target, {})[value] = data[name]
         self.mapping = {"headers": headers, "values": values}
         return data
+
+
+class PrivacyHandleForm(BootstrapMixin, forms.Form):
+    note = forms.CharField(
+        label=_("What was done"),
+        help_text=_("e.g. erased on 2026-05-03; or restricted: medical records kept until 2040-01-10."),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

@@ -36,6 +36,8 @@ audit_actions.register(
         "members.import.mapped": _("Import columns mapped"),
         "members.import.mapping_reset": _("Import column mapping reset"),
         "members.list.exported": _("Customer list exported"),
+        "members.privacy.requested": _("Deletion of personal data requested"),
+        "members.privacy.handled": _("Privacy request handled"),
         "members.keys.rekeyed": _("Search keys recomputed after a key change"),
     }
 )

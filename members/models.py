@@ -156,6 +156,16 @@ class Member(models.Model):
     )
     card_no = models.CharField(_("card number"), max_length=32, null=True, blank=True)
     marketing_opt_out = models.BooleanField(_("refuses all marketing"), default=False)
+    # The channel the person asked to be reached on first (the member portal's profile);
+    # empty: the sender's own order (WeChat when known, else SMS).
+    preferred_channel = models.CharField(
+        _("preferred channel"),
+        max_length=10,
+        blank=True,
+        db_default="",
+        default="",
+        choices=[("sms", _("SMS")), ("wechat", _("WeChat")), ("email", _("E-mail"))],
+    )
     # Medical alerts: encrypted, shown to clinical roles only; the flag is what others see.
     allergies = EncryptedTextField(_("drug allergies"), blank=True)
     conditions = EncryptedTextField(_("systemic conditions"), blank=True)
@@ -543,3 +553,71 @@ class ImportProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PrivacyRequestKind(models.TextChoices):
+    EXPORT = "export", _("Copy of my data")
+    ERASURE = "erasure", _("Deletion of my data")
+
+
+class PrivacyRequestStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    HANDLED = "handled", _("Handled")
+
+
+class PrivacyRequest(models.Model):
+    """A person's request under PIPL art. 44–47: a copy of their data (handled at once when
+    they download it themself) or deletion (a staff queue: a branch manager or HQ handles it
+    under the record-retention rules and writes what was done). ``deadline`` is the end of
+    the 15th working day after the request (clinic/workdays.py, docs/portal_booking.md).
+    Written only through ``members.privacy``."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="privacy_requests", verbose_name=_("person")
+    )
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+", verbose_name=_("branch"))
+    kind = models.CharField(_("request"), max_length=8, choices=PrivacyRequestKind.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PrivacyRequestStatus.choices,
+        default=PrivacyRequestStatus.RECEIVED,
+    )
+    channel = models.CharField(_("channel"), max_length=12, default="h5", blank=True)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    deadline = models.DateTimeField(_("answer by"))
+    reason = models.CharField(_("the person's note"), max_length=500, blank=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+    handling_note = models.TextField(_("what was done"), blank=True)
+
+    class Meta:
+        ordering = ["status", "deadline", "id"]
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
+        default_permissions = ("view",)
+        permissions = [("handle_privacyrequest", _("Handle people's privacy requests"))]
+        indexes = [models.Index(fields=["status", "deadline"], name="privacy_request_queue")]
+        constraints = [
+            # One open deletion request per person: asking twice is the same request.
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(kind="erasure", status="received"),
+                name="privacy_request_one_open_erasure",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.member}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == PrivacyRequestStatus.RECEIVED and self.deadline < timezone.now()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import tag_views, views, views_import
+from . import privacy_views, tag_views, views, views_import
 
 app_name = "members"
 
@@ -15,6 +15,8 @@ urlpatterns = [
     path("import/<int:pk>/", views_import.import_detail, name="import_detail"),
     path("import/<int:pk>/confirm/", views_import.import_confirm, name="import_confirm"),
     path("import/<int:pk>/mapping/", views_import.import_mapping, name="import_mapping"),
+    path("privacy-requests/", privacy_views.privacy_queue, name="privacy_queue"),
+    path("privacy-requests/<int:pk>/handle/", privacy_views.privacy_handle, name="privacy_handle"),
     path("<int:pk>/", views.member_detail, name="detail"),
     path("<int:pk>/edit/", views.member_edit, name="edit"),
     path("<int:pk>/duplicates/", views.member_duplicates, name="duplicates"),

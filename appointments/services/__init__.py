@@ -8,6 +8,7 @@ transaction, writes its audit row and its timeline event inside it. Visits and c
 - ``states``: the state machine (confirm, check in, treatment, complete, cancel) and no-shows;
 - ``reminders``: the booking's reminder rows and the sweep into the outbox;
 - ``shifts``: weekly shifts, leave and extra shifts, moving a doctor's bookings in bulk;
+- ``online``: the member's own booking from the H5 portal (free slots, book, cancel, move);
 - ``walk_ins``: fair assignment of people without a booking;
 - ``common``: helpers the others share.
 """
@@ -23,6 +24,13 @@ from .booking import (
 from .common import (
     _event,  # noqa: F401  (appointments.checkout writes its timeline events with it)
     doctor_name,
+)
+from .online import (
+    member_appointment_book,
+    member_appointment_cancel,
+    member_appointment_reschedule,
+    online_services,
+    online_slots,
 )
 from .reminders import reminders_sweep
 from .shifts import (
@@ -57,7 +65,12 @@ __all__ = [
     "appointment_start_treatment",
     "appointments_bulk_move",
     "doctor_name",
+    "member_appointment_book",
+    "member_appointment_cancel",
+    "member_appointment_reschedule",
     "no_shows_mark",
+    "online_services",
+    "online_slots",
     "reminders_sweep",
     "shift_exception_add",
     "shift_template_set",

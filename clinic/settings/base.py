@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "followups.apps.FollowupsConfig",
     "complaints.apps.ComplaintsConfig",
     "reports.apps.ReportsConfig",
+    "portal.apps.PortalConfig",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.session.PortalSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -333,6 +335,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=9, minute=0),
     },
     "followups-surveys-send": {"task": "followups.recall_tasks.surveys_send", "schedule": 600.0},
+    # Member portal (docs/portal.md): log-in code rows past the rate limits' windows.
+    "portal-purge-codes": {"task": "portal.tasks.purge_codes", "schedule": crontab(hour=3, minute=40)},
 }
 # Task modules that are not an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["followups.recall_tasks"]

@@ -48,6 +48,7 @@ EDITABLE_FIELDS = (
     "notes",
     "stage",
     "language",
+    "preferred_channel",
 )
 _SENSITIVE = {"id_number"}
 _EMAIL_MAX = 254

@@ -147,6 +147,8 @@ class World:
 
         member = Membership.objects.select_related("member").order_by("pk").first().member
         self.member = member.pk
+        # The member portal's pages are probed with this person's member session too.
+        self.portal_phone = member.phone
         self.other = Membership.objects.exclude(member=member).order_by("pk").first().member_id
         consent = Consent.objects.filter(member_id=self.member).first() or Consent.objects.first()
         self.consent = consent.pk
@@ -223,6 +225,10 @@ class World:
         """URL kwargs for a pattern, or None when the test cannot build it."""
         names = re.findall(r"<(?:\w+:)?(\w+)>", route)
         app = name.split(":")[0]
+        if app == "portal":
+            from tests.portal.world import portal_url_kwargs
+
+            return portal_url_kwargs(name, self.member)
         out = {}
         for key in names:
             if key == "pk":
@@ -407,6 +413,9 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
     client = Client(raise_request_exception=False)
     client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
     world = World()
+    from tests.portal.conftest import portal_login
+
+    portal_login(client, world.portal_phone)
     probe = Probe(client)
 
     patterns = [

@@ -26,7 +26,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic.models import Branch, Role
@@ -41,6 +41,10 @@ DECLARATION = Path(__file__).resolve().parents[2] / "docs" / "url_access.toml"
 ROLES = [str(role) for role in Role]
 OTHER = "other_branch_manager"
 ANON = "anonymous"
+# Member portal sessions (portal/session.py): the world's portal family, and another family.
+MEMBER = "member"
+MEMBER_OTHER = "member_other_family"
+MEMBERS = (MEMBER, MEMBER_OTHER)
 ADMIN_PAGES = ("changelist", "add", "change", "delete", "history")
 
 
@@ -314,7 +318,20 @@ def _build_world() -> dict:
     campaign_price = CampaignPrice.objects.create(
         campaign=campaign, item=ServiceItem.objects.get(code="PV02"), price=100
     )
+    from members.actors import member_actor
+    from members.privacy import privacy_erasure_request
+
+    privacy_request = privacy_erasure_request(actor=member_actor(member), member=member, reason="matrix")
+    # The member portal: a family (parent, spouse on the same phone, child in the parent's
+    # care) whose ids fill the portal's URLs, and another family that must get 404 on them.
+    from tests.portal.conftest import make_family
+    from tests.portal.world import portal_world
+
+    family = make_family(here, phone="+8613911119901", surname="矩阵")
+    other_family = make_family(here, phone="+8613922229902", surname="别家")
+    portal = portal_world(family, other_family)
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
+        ("members/privacy-requests/", privacy_request),
         ("followups/recalls/", recall),
         ("members/import/", job),
         ("marketing/partners/", partner),
@@ -334,6 +351,7 @@ def _build_world() -> dict:
         ("complaints/make-goods/", make_good),
         ("complaints/attachments/", attachment),
         ("complaints/", complaint),
+        *portal["objects_by_route"],
     ]
     values = {
         "consent_id": consent.pk,
@@ -364,6 +382,7 @@ def _build_world() -> dict:
         "decision": "approve",  # complaints:make_good_decide
         "price_id": campaign_price.pk,  # marketing:campaign_price_remove
         "tag_id": Tag.objects.get_or_create(name="矩阵标签")[0].pk,  # members:tag_edit
+        **portal["values"],
     }
     return {
         "here": here,
@@ -372,6 +391,8 @@ def _build_world() -> dict:
         "objects_by_route": objects_by_route,
         "values": values,
         "admin_objects": _admin_objects(users, here, hq, batch),
+        "portal_phones": {MEMBER: family.phone, MEMBER_OTHER: other_family.phone},
+        "portal_family": family,
     }
 
 
@@ -412,7 +433,20 @@ def world(django_db_setup, django_db_blocker):
                 client = Client()
                 client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
                 built["sessions"][key] = client.cookies[settings.SESSION_COOKIE_NAME].value
-            yield built
+            from portal.session import cookie_name
+            from tests.portal.conftest import portal_login
+
+            for key, phone in built["portal_phones"].items():
+                client = portal_login(Client(), phone, member=built["portal_family"].parent)
+                built["sessions"][key] = client.cookies[cookie_name()].value
+            # WeChat log-in configured (no request reaches WeChat: the start page only
+            # redirects, and the callback without a state never calls out).
+            wechat = override_settings(PORTAL_WECHAT={"app_id": "wxmatrix", "app_secret": "matrix"})
+            wechat.enable()
+            try:
+                yield built
+            finally:
+                wechat.disable()
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
@@ -423,14 +457,18 @@ def visit(world, django_db_blocker):
     """``visit(persona, method, url) -> (outcome, content)``, each in a rolled-back savepoint."""
 
     def go(persona: str, method: str, url: str):
+        from portal.session import cookie_name
+
         client = Client(raise_request_exception=False)
-        if persona != ANON:
+        if persona in MEMBERS:
+            client.cookies[cookie_name()] = world["sessions"][persona]
+        elif persona != ANON:
             client.cookies[settings.SESSION_COOKIE_NAME] = world["sessions"][persona]
         with django_db_blocker.unblock(), transaction.atomic():
             response = client.get(url) if method == "GET" else client.post(url, {})
             content = response.content if not response.streaming else b""
             transaction.set_rollback(True)
-        return classify(response, anonymous=persona == ANON), content
+        return classify(response, anonymous=persona == ANON or persona in MEMBERS), content
 
     return go
 
@@ -439,6 +477,8 @@ def classify(response, *, anonymous: bool = False) -> str:
     status = response.status_code
     if status in (301, 302, 303, 307, 308):
         path = urlsplit(response["Location"]).path
+        if path == reverse("portal:login"):
+            return "portal_login"
         if path in (reverse("login"), reverse("admin:login")):
             # Logging out ends at the log-in page: that is the logout working.
             logout = response.wsgi_request.path in (reverse("logout"), reverse("admin:logout"))
@@ -509,6 +549,35 @@ def fill(route: Route, world) -> str:
 
 
 PERSONAS = [*ROLES, OTHER, ANON]
+STAFF_URL_PERSONAS = [*PERSONAS, *MEMBERS]
+
+
+def member_expected(persona: str, decl: dict, method: str, *, has_ids: bool) -> set[str]:
+    """The outcomes that count as right on a member-portal URL (``member = ...``).
+
+    ``member = "own"``: a member session is needed; the ids in the URL are the world family's,
+    so another family gets 404 (``other_family = "as_member"`` when the URL names no one's
+    data); staff sessions and anonymous visitors are sent to the portal's log-in (staff may
+    also be refused outright). ``member = "public"``: everyone, by ``get``/``post``;
+    ``redirect_ok = true`` when being sent on to the portal's log-in is the page working
+    (the log-in steps, the log-out, WeChat's callback without a state)."""
+    spec = decl.get(method.lower(), "none")
+    assert spec in ("member", "public", "none"), (
+        f"{spec!r}: a member URL's get/post is member, public or none"
+    )
+    scope = decl["member"]
+    assert scope in ("own", "public"), f"member = {scope!r}: own or public"
+    if scope == "public":
+        if spec == "none":
+            return {"not_allowed"}
+        return {"ok", "portal_login"} if decl.get("redirect_ok") else {"ok"}
+    if persona not in MEMBERS:
+        return {"portal_login"} if persona == ANON else {"portal_login", "forbidden", "not_found"}
+    if spec == "none":
+        return {"not_allowed"}
+    if persona == MEMBER_OTHER and has_ids and decl.get("other_family", "not_found") == "not_found":
+        return {"not_found"}
+    return {"ok"}
 
 
 @pytest.mark.parametrize("route", APP_ROUTES, ids=[r.name for r in APP_ROUTES])
@@ -519,11 +588,35 @@ def test_url_access_matches_the_declaration(route, world, visit):
     if decl.get("query"):
         url = f"{url}?{decl['query']}"
     has_ids = bool(route.kwargs)
+    if "member" in decl:
+        wrong = []
+        for method in ("GET", "POST"):
+            for persona in STAFF_URL_PERSONAS:
+                want = member_expected(persona, decl, method, has_ids=has_ids)
+                got, _content = visit(persona, method, url)
+                if got not in want:
+                    wrong.append(f"{method} as {persona}: got {got}, declared {sorted(want)}")
+        assert not wrong, f"{route.name} {url}:\n  " + "\n  ".join(wrong)
+        return
     other = decl.get("other_branch", "not_found" if has_ids else "as_role")
     wrong = []
     for method in ("GET", "POST"):
         allowed = roles_for(decl.get(method.lower(), "none"))
-        for persona in PERSONAS:
+        for persona in STAFF_URL_PERSONAS:
+            if persona in MEMBERS:
+                # A member session is no staff session: judged as an anonymous visitor.
+                want = expected(
+                    ANON,
+                    allowed,
+                    public=decl.get("public", False),
+                    has_ids=has_ids,
+                    other=other,
+                    is_admin=route.route.startswith("admin/"),
+                )
+                got, _content = visit(persona, method, url)
+                if got not in want:
+                    wrong.append(f"{method} as {persona}: got {got}, declared {sorted(want)}")
+                continue
             want = expected(
                 persona,
                 allowed,

@@ -216,6 +216,10 @@ def url_kwargs(name: str, w: dict) -> dict:
     if name in table:
         return table[name]
     namespace, _, short = name.partition(":")
+    if namespace == "portal":  # staff are sent to the portal's log-in (tests/e2e/test_portal_*)
+        from tests.portal.world import portal_url_kwargs
+
+        return portal_url_kwargs(name, w["member"].pk)
     if namespace in {"members", "loyalty"}:
         return member
     if namespace == "marketing" and short.startswith("consult_"):

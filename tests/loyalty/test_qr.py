@@ -63,12 +63,13 @@ def test_anonymous_is_sent_to_log_in(client, gold):
     assert response.status_code == 302 and "login" in response["Location"]
 
 
-def test_referral_qr_encodes_the_registration_link_with_the_code(client_for, front_desk, outsider, gold):
+def test_referral_qr_encodes_the_portal_share_link_with_the_code(client_for, front_desk, outsider, gold):
     url = reverse("loyalty:referral_qr", args=[gold.member.pk])
     response = client_for(front_desk).get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     code = referrals.referral_code_for(gold.member)
-    link = f"http://testserver{reverse('members:create')}?ref={code}"
+    # The member portal's public share page (portal/links.py), where a friend registers.
+    link = f"http://testserver{reverse('portal:share')}?ref={code}"
     assert dark_path(response.content) == dark_path(qr.qr_svg(link))
     assert client_for(outsider).get(url).status_code == 404
 

@@ -321,6 +321,18 @@ class Command(BaseCommand):
 
         seed_reports(branches=branches)
 
+        # The member portal (H5): 张伟's phone 13812345678 reaches him and his son 张小宝, with
+        # points about to expire, coupons, a booking in the coming days and the family event.
+        from portal.demo import seed_portal
+
+        seed_portal(branches=branches)
+
+        # The member portal: services bookable online, the demo member's upcoming online
+        # booking, their sign-up for the upcoming event and a survey to answer.
+        from portal.booking_demo import seed_portal_booking
+
+        seed_portal_booking(branches=branches)
+
         # Overdue tasks of both (plans and recalls) go up to the branch manager, as each morning:
         # after the commit, when the visits' listeners (on_commit, registered earlier, so run
         # first) have made their tasks.
@@ -334,3 +346,6 @@ class Command(BaseCommand):
             )
             for username, full_name, role, _title, codes in STAFF:
                 self.stdout.write(f"  {username:<14} {full_name:<6} {Role(role).label} ({', '.join(codes)})")
+            self.stdout.write(
+                "  Member portal /portal/: mobile 13812345678 (张伟 and his son), the SMS code in var/outbox/"
+            )

@@ -182,3 +182,20 @@ def test_satisfaction_page_query_count(invited, manager, django_assert_max_num_q
     c = login(manager)
     with django_assert_max_num_queries(15):
         c.get(reverse("followups:satisfaction"))
+
+
+def test_the_member_sees_and_answers_their_pending_survey_in_the_portal(invited, person, branch):
+    from members.actors import member_actor
+    from tests.members.factories import make_member
+
+    assert list(surveys.member_surveys_pending(person.pk)) == [invited]
+    other = make_member(branch, name="李四", phone="13900002222")
+    assert not surveys.member_surveys_pending(other.pk).exists()
+    with pytest.raises(FollowupError):
+        surveys.member_survey_answer(actor=member_actor(other), invitation=invited, answer=GOOD)
+    response = surveys.member_survey_answer(actor=member_actor(person), invitation=invited, answer=GOOD)
+    assert response.points == 50
+    assert not surveys.member_surveys_pending(person.pk).exists()
+    with pytest.raises(FollowupError) as err:
+        surveys.member_survey_answer(actor=member_actor(person), invitation=invited, answer=GOOD)
+    assert err.value.code == "answered"
