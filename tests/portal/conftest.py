@@ -25,17 +25,19 @@ from tests.members.factories import make_member
 
 _loyalty_seed = importlib.import_module("loyalty.migrations.0002_programme_and_roles")
 _portal_templates = importlib.import_module("portal.migrations.0002_login_template")
+_channels = importlib.import_module("members.migrations.0002_acquisition_channels")
 
 
 @pytest.fixture(autouse=True)
 def _portal_seed(request):
-    """Tiers and the log-in SMS template come from data migrations; a transactional test may
+    """Tiers, acquisition channels and the log-in SMS template come from data migrations; a transactional test may
     have flushed them, so put them back (idempotent)."""
     if request.node.get_closest_marker("django_db") is None and "db" not in request.fixturenames:
         return
     request.getfixturevalue("db")
     _loyalty_seed.seed(apps, None)
     _portal_templates.add_templates(apps, None)
+    _channels.add_channels(apps, None)  # 朋友介绍, the share page's channel
 
 
 PARENT_PHONE = "+8613911110001"
