@@ -164,6 +164,7 @@ class StaffProfile(models.Model):
         ordering = ["full_name"]
         verbose_name = _("staff member")
         verbose_name_plural = _("staff")
+        permissions = [("reset_two_factor", _("Can reset a staff member's two-factor device"))]
 
     def __str__(self) -> str:
         return self.full_name

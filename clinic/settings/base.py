@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "members.apps.MembersConfig",
     "loyalty.apps.LoyaltyConfig",
@@ -87,6 +90,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Two-factor: OTPMiddleware marks request.user verified from the session; the clinic's
+    # gate then holds a signed-in user who still owes a code to the enrolment/verify pages.
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -163,6 +170,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Two-factor log-in (docs/permissions.md): TOTP required for the roles below and for anyone
+# who may open Django admin; every other staff member may enrol. Off only in browser tests
+# that exercise other pages (tests/e2e/conftest.py).
+CLINIC_TWO_FACTOR_REQUIRED = env.bool("CLINIC_TWO_FACTOR_REQUIRED", default=True)
+CLINIC_TWO_FACTOR_ROLES = ("branch_manager", "hq_admin")
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic CRM")
+OTP_TOTP_THROTTLE_FACTOR = 1
+# How many one-time backup codes an enrolment hands out.
+CLINIC_TWO_FACTOR_BACKUP_CODES = 10
 
 # A front desk shares one IP: lock the username on that IP, never the IP alone.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
