@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from celery import shared_task
+from clinic.jobs import clinic_task
 
 from .services import heartbeat_record
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=60, soft_time_limit=50)
+@clinic_task(time_limit=60, soft_time_limit=50)
 def heartbeat(self) -> str:
     """Beat → worker round trip, recorded so the home page can show the jobs are alive."""
     beat = heartbeat_record(name="clinic.heartbeat")
