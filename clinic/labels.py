@@ -148,7 +148,9 @@ audit_actions.register(
         "clinic.two_factor.reset": gettext_lazy("Two-step verification reset by HQ"),
     }
 )
-job_names.register({"clinic.heartbeat": gettext_lazy("Worker heartbeat")})
+job_names.register(
+    {"clinic.heartbeat": gettext_lazy("Worker heartbeat"), "clinic.backup": gettext_lazy("Database backup")}
+)
 change_keys.register(
     {
         "entry": gettext_lazy("ledger entry"),

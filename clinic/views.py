@@ -30,12 +30,15 @@ class LoginView(auth_views.LoginView):
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    from .backups import backup_health
+
     show_jobs = request.user.has_perm("clinic.view_jobheartbeat")
     return render(
         request,
         "clinic/home.html",
         {
             "heartbeats": list(job_heartbeats()) if show_jobs else None,
+            "backup": backup_health() if show_jobs else None,
             "catalog_form": CatalogSearchForm(),
         },
     )

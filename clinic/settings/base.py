@@ -290,6 +290,8 @@ CELERY_BEAT_SCHEDULE = {
     # Complaints (docs/complaints.md): overdue acknowledgements and proposals go up.
     "complaints-escalate": {"task": "complaints.tasks.escalate", "schedule": 15 * 60.0},
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},
+    # Backups (docs/operations.md): nightly pg_dump with rotation, after the loyalty jobs.
+    "clinic-backup": {"task": "clinic.tasks.backup", "schedule": crontab(hour=3, minute=40)},
     "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
     # Loyalty (docs/loyalty.md): expiry after midnight, then reconciliation; warnings by day.
     "loyalty-points-expire": {"task": "loyalty.tasks.points_expire", "schedule": crontab(hour=0, minute=30)},
@@ -425,6 +427,18 @@ MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""
 MEMBERS_IMPORT_SYNC_ROWS = env.int("MEMBERS_IMPORT_SYNC_ROWS", default=2000)
 # How many people of other branches one user may receive ("在本店接待") per hour.
 MEMBERS_RECEIVE_PER_HOUR = env.int("MEMBERS_RECEIVE_PER_HOUR", default=20)
+
+# --- Backups (docs/operations.md "Backup") ---------------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+# Optional: a 32-byte key, base64 (AES-256-GCM, streamed). Without it dumps are plain.
+BACKUP_ENCRYPTION_KEY = read_secret("BACKUP_ENCRYPTION_KEY", default="") or ""
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
+BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12)
+# Where pg_dump/pg_restore live when the PATH's do not match the server's major version.
+BACKUP_PG_BIN_DIR = env.str("BACKUP_PG_BIN_DIR", default="")
+# The home page warns when the newest good backup is older than this.
+BACKUP_STALE_HOURS = env.int("BACKUP_STALE_HOURS", default=26)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -12,7 +12,16 @@ from clinic import jobs
 from clinic.celery import app
 from clinic.errors import ClinicError
 
-OUR_PACKAGES = ("clinic", "members", "loyalty", "appointments", "marketing", "followups", "complaints", "reports")
+OUR_PACKAGES = (
+    "clinic",
+    "members",
+    "loyalty",
+    "appointments",
+    "marketing",
+    "followups",
+    "complaints",
+    "reports",
+)
 
 
 def our_tasks():
