@@ -48,6 +48,11 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # Two-factor devices (clinic.two_factor). Listed before clinic so that clinic/admin.py,
+    # imported after their admin modules, can unregister their device admins (secrets).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "clinic.apps.ClinicConfig",
     "clinic.notifications.apps.NotificationsConfig",
     "django.contrib.admin",
@@ -67,9 +72,6 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "axes",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
     "csp",
     "members.apps.MembersConfig",
     "loyalty.apps.LoyaltyConfig",
