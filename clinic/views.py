@@ -111,6 +111,7 @@ def _landing(request: HttpRequest) -> str:
     return reverse(landing_for(request.user))
 
 
+@require_GET
 def two_factor(request: HttpRequest) -> HttpResponse:
     """两步验证: status and settings of the signed-in user's own second factor."""
     from . import two_factor as tf
