@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -37,6 +36,9 @@ from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
 PASSWORD = "Load@test-2026"
+# One key for the data prepared here and the server reading it (ID numbers and medical notes
+# are encrypted with keys derived from it). The load database is a throwaway one.
+LOAD_SECRET_KEY = "load-test-only-secret-key-never-in-production-0123456789abcdefghij"
 ROLES = {  # role → share of the staff users
     "front_desk": 0.45,
     "doctor": 0.2,
@@ -74,6 +76,7 @@ def prepare(users: int) -> dict:
     """Migrate, seed the demo clinic, create ``users`` load logins (TOTP devices for the
     roles that need one) and list the ids the users work on."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "clinic.settings.local"
+    os.environ["SECRET_KEY"] = LOAD_SECRET_KEY
     sys.path.insert(0, str(BASE))
     import django
 
@@ -198,7 +201,7 @@ def main() -> int:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "benchmarks._load_settings",
-        "SECRET_KEY": secrets.token_urlsafe(64),
+        "SECRET_KEY": LOAD_SECRET_KEY,
         "PYTHONPATH": str(BASE),
         "LOG_LEVEL": "WARNING",
         "CLINIC_VAR_DIR": str(work / "var"),

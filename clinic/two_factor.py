@@ -75,9 +75,10 @@ def pending_step(user, session=None) -> str | None:
 
 
 def forget_enrolment(sender, request, user, **kwargs) -> None:
-    """``user_logged_in`` receiver: the next request looks the devices up afresh."""
+    """``user_logged_in`` receiver: look the devices up afresh, once, at log-in (so no page
+    of a user who never enrolled pays a query for it)."""
     if request is not None and hasattr(request, "session"):
-        request.session.pop(ENROLLED_SESSION_KEY, None)
+        request.session[ENROLLED_SESSION_KEY] = is_enrolled(user)
 
 
 def backup_codes_left(user) -> int:

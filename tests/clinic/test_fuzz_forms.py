@@ -56,7 +56,14 @@ ROLE_ORDER = list(DEMO_USERS)
 # Pages whose forms end the session or change who is logged in.
 SKIP_FUZZ = SKIP_NAMES | {"two_factor_setup", "two_factor_verify", "two_factor_disable", "branch_switch"}
 # What a page shows when it refuses input: a field error, an alert, a form-wide error.
-ERROR_MARKERS = ("invalid-feedback", "is-invalid", "alert-danger", "alert-warning", "errorlist", 'role="alert"')
+ERROR_MARKERS = (
+    "invalid-feedback",
+    "is-invalid",
+    "alert-danger",
+    "alert-warning",
+    "errorlist",
+    'role="alert"',
+)
 
 hostile_text = st.one_of(
     st.just(""),
@@ -68,7 +75,7 @@ hostile_text = st.one_of(
     st.just("\u202egnp.exe"),  # RTL override
     st.just("😀🦷" * 20),
     st.just("<script>alert(1)</script>"),
-    st.just("=HYPERLINK(\"http://x\")"),
+    st.just('=HYPERLINK("http://x")'),
 )
 hostile_number = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
@@ -143,7 +150,11 @@ def forms_world(quiet_logs, db):
         probe.names[url] = name
         response = probe.send("get", url)
         found = False
-        if response is not None and response.status_code == 200 and "html" in response.get("Content-Type", ""):
+        if (
+            response is not None
+            and response.status_code == 200
+            and "html" in response.get("Content-Type", "")
+        ):
             parser = FormParser()
             parser.feed(response.content.decode("utf-8", "replace"))
             for form in parser.forms:
