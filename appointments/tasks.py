@@ -3,21 +3,20 @@ job that overlaps the previous run, or runs twice, does nothing twice."""
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import services
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=120, soft_time_limit=100)
+@clinic_task(time_limit=120, soft_time_limit=100)
 def send_reminders(self) -> dict:
     counts = services.reminders_sweep()
     heartbeat_record(name="appointments.send_reminders")
     return counts
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=120, soft_time_limit=100)
+@clinic_task(time_limit=120, soft_time_limit=100)
 def mark_no_shows(self) -> int:
     marked = services.no_shows_mark()
     heartbeat_record(name="appointments.mark_no_shows")

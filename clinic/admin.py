@@ -24,6 +24,8 @@ from django.http import Http404
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from import_export.admin import ImportExportMixin as _ImportExportMixin
 
 from . import resources, services
@@ -47,6 +49,22 @@ from .selectors import scope_to_branches, user_branch_ids
 admin.site.site_header = _("Clinic CRM administration")
 admin.site.site_title = _("Clinic CRM")
 admin.site.index_title = _("Configuration")
+
+_site_has_permission = admin.site.has_permission
+
+
+def _has_verified_permission(request) -> bool:
+    """The admin site refuses a session that has not passed two-step verification (for
+    everyone who may open admin: clinic.two_factor.is_required)."""
+    from .two_factor import is_required
+
+    if not _site_has_permission(request):
+        return False
+    is_verified = getattr(request.user, "is_verified", None)
+    return bool(is_verified and is_verified()) or not is_required(request.user)
+
+
+admin.site.has_permission = _has_verified_permission
 
 User = get_user_model()
 
@@ -423,10 +441,27 @@ class StaffProfileAdmin(BranchScopedMixin, ClinicAdmin):
     autocomplete_fields = ["user"]
 
     branch_field = "branches"
+    actions = ["reset_two_factor"]
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("user").prefetch_related("branches")
         return qs.distinct()
+
+    def has_reset_two_factor_permission(self, request) -> bool:
+        return request.user.has_perm("clinic.reset_two_factor")
+
+    @admin.action(description=_("Reset two-step verification (lost phone)"), permissions=["reset_two_factor"])
+    def reset_two_factor(self, request, queryset):
+        from .two_factor import two_factor_reset
+
+        done = sum(1 for profile in queryset if two_factor_reset(actor=request.user, user=profile.user))
+        messages.success(
+            request,
+            _(
+                "Two-step verification reset for %(count)d staff member(s); they set it up again at their next log-in."
+            )
+            % {"count": done},
+        )
 
     @admin.display(description=_("branches"))
     def branch_list(self, obj):
@@ -837,3 +872,10 @@ class UserAdmin(ClinicAdmin, DjangoUserAdmin):
                 widget=FilteredSelectMultiple(_("user permissions"), is_stacked=False),
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+# django-otp's device admins would show the secrets; HQ resets a device with the staff
+# action above, and staff manage their own on the 两步验证 page.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

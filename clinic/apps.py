@@ -14,6 +14,11 @@ class ClinicConfig(AppConfig):
         # Later apps add permissions in their own migrations; re-apply the role table after
         # every migrate so the groups always match docs/permissions.md.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="clinic.sync_roles")
+        from django.contrib.auth.signals import user_logged_in
+
+        from .two_factor import forget_enrolment
+
+        user_logged_in.connect(forget_enrolment, dispatch_uid="clinic.two_factor.forget_enrolment")
         navigation.register_defaults()
         # Every app's labels.py: the translated names of its audit actions, jobs, templates.
         labels.autodiscover()

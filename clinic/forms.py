@@ -33,3 +33,19 @@ class CatalogSearchForm(forms.Form):
 class BranchSwitchForm(forms.Form):
     branch = forms.IntegerField(min_value=1)
     next = ShortTextField(required=False, max_length=500)
+
+
+class TwoFactorTokenForm(forms.Form):
+    """A code from the authenticator app (6 digits) or a backup code (8 characters)."""
+
+    token = ShortTextField(
+        label=_("Verification code"),
+        max_length=16,
+        help_text=_("The 6 digits your authenticator app shows, or one of your backup codes."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["token"].widget.attrs.update(
+            {"class": "form-control", "autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        )

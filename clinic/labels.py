@@ -141,9 +141,16 @@ audit_actions.register(
         "clinic.role.deleted": gettext_lazy("Role deleted"),
         "clinic.staff.created": gettext_lazy("Staff member added"),
         "clinic.staff.changed": gettext_lazy("Staff member changed"),
+        "clinic.two_factor.enrolled": gettext_lazy("Two-step verification set up"),
+        "clinic.two_factor.backup_code_used": gettext_lazy("Backup code used to log in"),
+        "clinic.two_factor.backup_codes_renewed": gettext_lazy("New backup codes issued"),
+        "clinic.two_factor.disabled": gettext_lazy("Two-step verification turned off"),
+        "clinic.two_factor.reset": gettext_lazy("Two-step verification reset by HQ"),
     }
 )
-job_names.register({"clinic.heartbeat": gettext_lazy("Worker heartbeat")})
+job_names.register(
+    {"clinic.heartbeat": gettext_lazy("Worker heartbeat"), "clinic.backup": gettext_lazy("Database backup")}
+)
 change_keys.register(
     {
         "entry": gettext_lazy("ledger entry"),

@@ -129,3 +129,59 @@ class RefuseNulMiddleware:
 
 def _has_nul(data) -> bool:
     return any("\x00" in key or any("\x00" in v for v in values) for key, values in data.lists())
+
+
+class TwoFactorMiddleware:
+    """Hold a signed-in user who still owes a second factor on the enrolment or verify page.
+
+    After django-otp's ``OTPMiddleware``. Someone who must use two-step verification and has
+    not enrolled yet reaches only the enrolment page (and log-out, the language switch); someone
+    enrolled reaches only the code page until they enter a code. An htmx request gets an
+    ``HX-Redirect`` instead of a page fragment.
+    """
+
+    EXEMPT = frozenset(
+        {
+            "logout",
+            "clinic:two_factor_setup",
+            "clinic:two_factor_verify",
+            "set_language",
+            "javascript-catalog",
+            "healthz",
+            "favicon",
+        }
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import HttpResponse
+        from django.shortcuts import redirect
+        from django.urls import Resolver404, resolve, reverse
+        from django.utils.http import urlencode
+
+        from .two_factor import pending_step
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if match.view_name in self.EXEMPT:
+            return self.get_response(request)
+        step = pending_step(user, request.session)
+        if step is None:
+            return self.get_response(request)
+        target = reverse("clinic:two_factor_setup" if step == "setup" else "clinic:two_factor_verify")
+        # HtmxMiddleware runs later: read the header itself.
+        htmx = request.headers.get("HX-Request") == "true"
+        if request.method == "GET" and not htmx:
+            target += "?" + urlencode({"next": request.get_full_path()})
+        if htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return add_no_store(response)
+        return add_no_store(redirect(target))

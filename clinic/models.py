@@ -170,6 +170,7 @@ class StaffProfile(models.Model):
         ordering = ["full_name"]
         verbose_name = _("staff member")
         verbose_name_plural = _("staff")
+        permissions = [("reset_two_factor", _("Can reset a staff member's two-factor device"))]
 
     def __str__(self) -> str:
         return self.full_name
@@ -374,3 +375,40 @@ class CalendarDay(models.Model):
     def __str__(self) -> str:
         kind = _("extra working day") if self.is_working_day else _("closed")
         return f"{self.branch} {self.day:%Y-%m-%d} {kind}"
+
+
+class BackupStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    OK = "ok", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class BackupRun(models.Model):
+    """One run of the database backup (``clinic.backups``): the heartbeat the home page shows
+    to managers and HQ, and, after a restore drill, what the drill found."""
+
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=BackupStatus.choices, default=BackupStatus.RUNNING
+    )
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(_("size"), default=0)
+    encrypted = models.BooleanField(_("encrypted"), default=False)
+    # Row count of every table, from the very snapshot pg_dump dumped (the drill compares).
+    table_counts = models.JSONField(_("row counts"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    drill_at = models.DateTimeField(_("restore drill at"), null=True, blank=True)
+    drill_status = models.CharField(
+        _("restore drill status"), max_length=10, choices=BackupStatus.choices, blank=True
+    )
+    drill_report = models.JSONField(_("restore drill report"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("database backup")
+        verbose_name_plural = _("database backups")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return self.file_name or str(self.started_at)

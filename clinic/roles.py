@@ -552,6 +552,11 @@ _COMPLAINTS_GRANTS: dict[str, set[str]] = {
 for _role, _perms in _COMPLAINTS_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+# Trust (issue 19): HQ resets a staff member's lost two-factor device.
+_TRUST_GRANTS: dict[str, set[str]] = {Role.HQ_ADMIN: {"clinic.reset_two_factor"}}
+for _role, _perms in _TRUST_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
 # A senior doctor may do everything a doctor may (their own grants were added above).
 ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] = ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] | ROLE_PERMISSIONS[Role.DOCTOR]
 

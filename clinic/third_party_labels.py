@@ -28,4 +28,13 @@ THIRD_PARTY_MSGIDS = [
     gettext_noop("contexts"),
     gettext_noop("events"),
     gettext_noop("middleware events"),
+    # django-otp (two-step verification): its plugin apps and device models.
+    gettext_noop("Otp_Static"),
+    gettext_noop("Otp_Totp"),
+    gettext_noop("static device"),
+    gettext_noop("static devices"),
+    gettext_noop("static token"),
+    gettext_noop("static tokens"),
+    gettext_noop("TOTP device"),
+    gettext_noop("TOTP devices"),
 ]

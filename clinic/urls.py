@@ -10,6 +10,11 @@ from . import views
 clinic_patterns = [
     path("catalog/", views.catalog, name="catalog"),
     path("branch/", views.branch_switch, name="branch_switch"),
+    path("two-factor/", views.two_factor, name="two_factor"),
+    path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
+    path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
+    path("two-factor/backup-codes/", views.two_factor_backup_codes, name="two_factor_backup_codes"),
+    path("two-factor/disable/", views.two_factor_disable, name="two_factor_disable"),
 ]
 
 urlpatterns = [

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from .errors import ClinicError
 from .forms import BranchSwitchForm, CatalogSearchForm
 from .middleware import ActiveBranchMiddleware
 from .selectors import catalog_items, get_branch_for_user, job_heartbeats
@@ -29,12 +30,15 @@ class LoginView(auth_views.LoginView):
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    from .backups import backup_health
+
     show_jobs = request.user.has_perm("clinic.view_jobheartbeat")
     return render(
         request,
         "clinic/home.html",
         {
             "heartbeats": list(job_heartbeats()) if show_jobs else None,
+            "backup": backup_health() if show_jobs else None,
             "catalog_form": CatalogSearchForm(),
         },
     )
@@ -87,3 +91,118 @@ def favicon(request: HttpRequest) -> HttpResponse:
     from django.templatetags.static import static
 
     return redirect(static("img/favicon.svg"), permanent=True)
+
+
+# --- two-step verification (clinic.two_factor) ----------------------------------------------
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+def _landing(request: HttpRequest) -> str:
+    from django.urls import reverse
+
+    from .navigation import landing_for
+
+    return reverse(landing_for(request.user))
+
+
+@require_GET
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """两步验证: status and settings of the signed-in user's own second factor."""
+    from . import two_factor as tf
+
+    enrolled = tf.is_enrolled(request.user)
+    return render(
+        request,
+        "clinic/two_factor.html",
+        {
+            "enrolled": enrolled,
+            "required": tf.is_required(request.user),
+            "codes_left": tf.backup_codes_left(request.user) if enrolled else 0,
+        },
+    )
+
+
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Enrolment: scan the QR code, confirm with a code, receive the backup codes (once)."""
+    from . import two_factor as tf
+    from .forms import TwoFactorTokenForm
+
+    if tf.is_enrolled(request.user) and not request.user.is_verified():
+        # Replacing a device needs the current one first.
+        return redirect("clinic:two_factor_verify")
+    device = tf.two_factor_setup_start(user=request.user)
+    form = TwoFactorTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = tf.two_factor_enrol(actor=request.user, request=request, token=form.cleaned_data["token"])
+        except ClinicError as exc:
+            form.add_error("token", exc.message)
+        else:
+            return render(
+                request,
+                "clinic/two_factor_codes.html",
+                {"codes": codes, "next": _safe_next(request, _landing(request))},
+            )
+    return render(
+        request,
+        "clinic/two_factor_setup.html",
+        {
+            "form": form,
+            "qr_svg": tf.provisioning_qr_svg(device, label=_("QR code for your authenticator app")),
+            "secret": tf.secret_base32(device),
+            "required": tf.is_required(request.user),
+            "next": _safe_next(request, ""),
+        },
+    )
+
+
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of log-in: a code from the app or a backup code."""
+    from . import two_factor as tf
+    from .forms import TwoFactorTokenForm
+
+    if request.user.is_verified():
+        return redirect(_safe_next(request, _landing(request)))
+    if not tf.is_enrolled(request.user):
+        request.session[tf.ENROLLED_SESSION_KEY] = False
+        return redirect("clinic:two_factor_setup" if tf.is_required(request.user) else "home")
+    form = TwoFactorTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tf.two_factor_verify(request=request, token=form.cleaned_data["token"])
+        except ClinicError as exc:
+            form.add_error("token", exc.message)
+        else:
+            return redirect(_safe_next(request, _landing(request)))
+    return render(request, "clinic/two_factor_verify.html", {"form": form, "next": _safe_next(request, "")})
+
+
+@require_POST
+def two_factor_backup_codes(request: HttpRequest) -> HttpResponse:
+    from . import two_factor as tf
+
+    try:
+        codes = tf.two_factor_backup_codes_renew(actor=request.user)
+    except ClinicError as exc:
+        messages.error(request, exc.message)
+        return redirect("clinic:two_factor")
+    return render(request, "clinic/two_factor_codes.html", {"codes": codes, "next": ""})
+
+
+@require_POST
+def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    from . import two_factor as tf
+
+    try:
+        tf.two_factor_disable(actor=request.user, request=request)
+    except ClinicError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Two-step verification is off."))
+    return redirect("clinic:two_factor")

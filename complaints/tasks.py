@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import services
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),  # transient database trouble only
-    retry_backoff=30,
-    max_retries=3,
-    time_limit=600,
-    soft_time_limit=540,
-)
+@clinic_task(retry_backoff=30, time_limit=600, soft_time_limit=540)
 def escalate(self) -> dict:
     """Every 15 minutes: overdue acknowledgements and proposals, and medical disputes, go up
     (each level once per complaint)."""

@@ -3,22 +3,14 @@ calls an idempotent service: a retry or a second beat makes nothing twice."""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import plans
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),  # transient database trouble only
-    retry_backoff=30,
-    max_retries=3,
-    time_limit=1800,
-    soft_time_limit=1700,
+@clinic_task(  # transient database trouble only
+    retry_backoff=30, time_limit=1800, soft_time_limit=1700
 )
 def generate(self) -> int:
     """Every hour: visits of the last days that have no follow-up tasks yet get theirs."""
@@ -27,15 +19,7 @@ def generate(self) -> int:
     return made
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=30,
-    max_retries=3,
-    time_limit=1800,
-    soft_time_limit=1700,
-)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def escalate(self) -> dict:
     """Every morning: overdue tasks go up to the branch manager (once each)."""
     counts = plans.tasks_escalate_overdue()

@@ -1,20 +1,15 @@
 """The recall, dormancy, care and survey jobs on the beat schedule (``followups-*`` in
 ``CELERY_BEAT_SCHEDULE``; this module is in ``CELERY_IMPORTS``). Each calls an idempotent service, so a
-retry or a second beat applies nothing twice; only transient database errors are retried,
-with backoff."""
+retry or a second beat applies nothing twice; only transient errors are retried,
+with backoff (clinic.jobs)."""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
-TRANSIENT = (OperationalError, InterfaceError)
-_RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 60, "retry_backoff_max": 900, "max_retries": 3}
 
-
-@shared_task(bind=True, acks_late=True, time_limit=1800, soft_time_limit=1700, **_RETRY)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def recall_nightly(self) -> dict:
     """Nightly: recalls of new trigger visits, recall phone tasks, dormancy and spend drops."""
     from .dormancy import reactivations_run
@@ -29,7 +24,7 @@ def recall_nightly(self) -> dict:
     return out
 
 
-@shared_task(bind=True, acks_late=True, time_limit=1800, soft_time_limit=1700, **_RETRY)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def recall_reminders(self) -> dict:
     """Daily in the morning: recall reminders (due −14 days and on the due day)."""
     from .recall import recall_reminders_send
@@ -39,7 +34,7 @@ def recall_reminders(self) -> dict:
     return out
 
 
-@shared_task(bind=True, acks_late=True, time_limit=1800, soft_time_limit=1700, **_RETRY)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def care_daily(self) -> dict:
     """Daily: birthday, holiday and anniversary greetings."""
     from .care import care_run
@@ -49,7 +44,7 @@ def care_daily(self) -> dict:
     return out
 
 
-@shared_task(bind=True, acks_late=True, time_limit=600, soft_time_limit=540, **_RETRY)
+@clinic_task(time_limit=600, soft_time_limit=540)
 def surveys_send(self) -> dict:
     """Every 10 minutes: survey invitations due now (and any a lost signal missed)."""
     from .surveys import surveys_invite_missing, surveys_send_due

@@ -12,10 +12,11 @@ class LoyaltyConfig(AppConfig):
     def ready(self) -> None:
         from clinic.navigation import NavItem, register
 
-        from . import importing, profile
+        from . import backup_checks, importing, profile
 
         profile.register()
         importing.register()
+        backup_checks.register()
         # Staff navigation, by role (docs/permissions.md): the front desk's rewards screen,
         # marketing's coupon batches, the referral leaderboard.
         register(

@@ -3,14 +3,13 @@ retry or a second beat never applies anything twice."""
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import services
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=3600, soft_time_limit=3300)
+@clinic_task(time_limit=3600, soft_time_limit=3300)
 def points_expire(self) -> dict:
     """Nightly: expire the lots whose last valid day has passed (one expire entry per lot)."""
     lots, points = services.points_expire_due()
@@ -18,7 +17,7 @@ def points_expire(self) -> dict:
     return {"lots": lots, "points": points}
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def points_expiry_warn(self) -> int:
     """Daily: warn members 30 days before their points expire (once per expiry date)."""
     sent = services.points_expiry_warn()
@@ -26,7 +25,7 @@ def points_expiry_warn(self) -> int:
     return sent
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=3600, soft_time_limit=3300)
+@clinic_task(time_limit=3600, soft_time_limit=3300)
 def points_reconcile(self) -> int:
     """Nightly: balance == sum(entries) == sum(open lots) for every account; report drift."""
     drifts = services.points_reconcile()
@@ -34,7 +33,7 @@ def points_reconcile(self) -> int:
     return len(drifts)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=3600, soft_time_limit=3300)
+@clinic_task(time_limit=3600, soft_time_limit=3300)
 def stored_value_reconcile(self) -> int:
     """Nightly: both parts of every stored value balance == the sums of its entries."""
     drifts = services.stored_value_reconcile()
@@ -42,7 +41,7 @@ def stored_value_reconcile(self) -> int:
     return len(drifts)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def tier_reviews(self) -> dict:
     """Daily: tier anniversary warnings (30 days ahead) and one-step downgrades."""
     counts = services.tier_reviews_run()
@@ -50,7 +49,7 @@ def tier_reviews(self) -> dict:
     return counts
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=1800, soft_time_limit=1700)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def birthday_coupons(self) -> int:
     """Daily: the birthday coupon (``LOYALTY_AUTO_COUPONS["birthday"]``), once a year each."""
     from .auto_coupons import coupons_birthday_issue

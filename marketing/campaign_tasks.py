@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 
-@shared_task(
-    name="marketing.campaign_tasks.reminders_send",
-    bind=True,
-    acks_late=True,
-    max_retries=0,
-    time_limit=600,
-    soft_time_limit=540,
-)
+@clinic_task(name="marketing.campaign_tasks.reminders_send", time_limit=600, soft_time_limit=540)
 def reminders_send(self) -> int:
     """Every 5 minutes: the campaign reminders now due (a day and 2 hours before)."""
     from .campaigns import campaign_reminders_send

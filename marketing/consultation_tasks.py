@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
 from django.utils import timezone
 
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 
-@shared_task(
-    name="marketing.consultation_tasks.enrolments_sync",
-    bind=True,
-    acks_late=True,
-    max_retries=0,
-    time_limit=600,
-    soft_time_limit=540,
-)
+@clinic_task(name="marketing.consultation_tasks.enrolments_sync", time_limit=600, soft_time_limit=540)
 def enrolments_sync(self) -> int:
     """Hourly: enrolments (办卡) of the last two days onto the consultations they belong to
     (enrolment has no signal; the checkout listener covers the usual case at once)."""
@@ -29,14 +22,7 @@ def enrolments_sync(self) -> int:
     return stamped
 
 
-@shared_task(
-    name="marketing.consultation_tasks.funnel_refresh",
-    bind=True,
-    acks_late=True,
-    max_retries=0,
-    time_limit=600,
-    soft_time_limit=540,
-)
+@clinic_task(name="marketing.consultation_tasks.funnel_refresh", time_limit=600, soft_time_limit=540)
 def funnel_refresh(self) -> int:
     """Every few minutes: rebuild the funnel rollup of the months whose consultations changed."""
     from .funnel import funnel_refresh as refresh

@@ -36,6 +36,7 @@ class ReportsConfig(AppConfig):
         item("reports:operations", _("Operations"), "bi-clock-history", (VIEW_PERM,), 9)
         item("reports:customers", _("Customer analysis"), "bi-people", (VIEW_PERM,), 10)
         item("reports:marketing", _("Marketing analysis"), "bi-funnel", (VIEW_PERM,), 11)
+        item("reports:audit_log", _("Audit log"), "bi-journal-text", ("clinic.view_auditlog",), 12)
         # Everyone sees their own performance, managers everyone's (staff_views).
         item("reports:staff", _("Performance"), "bi-person-badge", (), 12)
         item("reports:months", _("Closed months"), "bi-calendar-check", (MONTHS_PERM,), 13)

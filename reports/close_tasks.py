@@ -3,15 +3,13 @@ closes last month for every branch; idempotent (a closed month is never closed a
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import month_close
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def month_close_due(self) -> int:
     closed = month_close.close_due_months()
     heartbeat_record(name="reports.month_close_due")

@@ -3,23 +3,13 @@ second run rebuilds the same days to the same figures."""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import rollups
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=30,
-    max_retries=3,
-    time_limit=1800,
-    soft_time_limit=1700,
-)
+@clinic_task(time_limit=1800, soft_time_limit=1700)
 def rollup_refresh(self) -> int:
     """Every ten minutes: rebuild the days changed since the last run."""
     written = rollups.rollup_refresh()

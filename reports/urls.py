@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from .audit_urls import urlpatterns as audit_patterns
 from .cashup_urls import urlpatterns as cashup_patterns
 from .close_urls import urlpatterns as close_patterns
 from .dashboard_urls import urlpatterns as dashboard_patterns
@@ -18,4 +19,5 @@ urlpatterns = (
     + close_patterns
     + staff_patterns
     + operations_patterns
+    + audit_patterns
 )

@@ -90,9 +90,33 @@ def outsider(other_branch):
 
 
 def login(user) -> Client:
+    """A client signed in as ``user``; for a user who must use two-step verification
+    (店长, 总部, admin users: clinic.two_factor.is_required) the session is also marked
+    verified with a TOTP device, as after entering a code at log-in."""
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    verify_two_factor(client, user)
     return client
+
+
+def verify_two_factor(client: Client, user, *, force: bool = False):
+    """Mark the client's session as having passed two-step verification (the test
+    counterpart of entering a code): a confirmed TOTP device for the user, its id in the
+    session. Only for users who need it, unless ``force``. Returns the device or None."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from clinic.two_factor import TOTP_NAME, is_required
+
+    if not (force or is_required(user)):
+        return None
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
 
 
 @pytest.fixture

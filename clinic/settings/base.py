@@ -48,6 +48,11 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # Two-factor devices (clinic.two_factor). Listed before clinic so that clinic/admin.py,
+    # imported after their admin modules, can unregister their device admins (secrets).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "clinic.apps.ClinicConfig",
     "clinic.notifications.apps.NotificationsConfig",
     "django.contrib.admin",
@@ -89,6 +94,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.session.PortalSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Two-factor: OTPMiddleware marks request.user verified from the session; the clinic's
+    # gate then holds a signed-in user who still owes a code to the enrolment/verify pages.
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -165,6 +174,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Two-factor log-in (docs/permissions.md): TOTP required for the roles below and for anyone
+# who may open Django admin; every other staff member may enrol. Off only in browser tests
+# that exercise other pages (tests/e2e/conftest.py).
+CLINIC_TWO_FACTOR_REQUIRED = env.bool("CLINIC_TWO_FACTOR_REQUIRED", default=True)
+CLINIC_TWO_FACTOR_ROLES = ("branch_manager", "hq_admin")
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic CRM")
+OTP_TOTP_THROTTLE_FACTOR = 1
+# How many one-time backup codes an enrolment hands out.
+CLINIC_TWO_FACTOR_BACKUP_CODES = 10
 
 # A front desk shares one IP: lock the username on that IP, never the IP alone.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -275,6 +294,8 @@ CELERY_BEAT_SCHEDULE = {
     # Complaints (docs/complaints.md): overdue acknowledgements and proposals go up.
     "complaints-escalate": {"task": "complaints.tasks.escalate", "schedule": 15 * 60.0},
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},
+    # Backups (docs/operations.md): nightly pg_dump with rotation, after the loyalty jobs.
+    "clinic-backup": {"task": "clinic.tasks.backup", "schedule": crontab(hour=3, minute=40)},
     "notifications-send-due": {"task": "clinic.notifications.tasks.send_due", "schedule": 60.0},
     # Loyalty (docs/loyalty.md): expiry after midnight, then reconciliation; warnings by day.
     "loyalty-points-expire": {"task": "loyalty.tasks.points_expire", "schedule": crontab(hour=0, minute=30)},
@@ -415,6 +436,18 @@ MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""
 MEMBERS_IMPORT_SYNC_ROWS = env.int("MEMBERS_IMPORT_SYNC_ROWS", default=2000)
 # How many people of other branches one user may receive ("在本店接待") per hour.
 MEMBERS_RECEIVE_PER_HOUR = env.int("MEMBERS_RECEIVE_PER_HOUR", default=20)
+
+# --- Backups (docs/operations.md "Backup") ---------------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+# Optional: a 32-byte key, base64 (AES-256-GCM, streamed). Without it dumps are plain.
+BACKUP_ENCRYPTION_KEY = read_secret("BACKUP_ENCRYPTION_KEY", default="") or ""
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
+BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12)
+# Where pg_dump/pg_restore live when the PATH's do not match the server's major version.
+BACKUP_PG_BIN_DIR = env.str("BACKUP_PG_BIN_DIR", default="")
+# The home page warns when the newest good backup is older than this.
+BACKUP_STALE_HOURS = env.int("BACKUP_STALE_HOURS", default=26)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

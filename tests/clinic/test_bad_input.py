@@ -37,6 +37,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.conftest import verify_two_factor
+
 HOSTILE = [
     "9999-12-31",
     "0001-01-01",
@@ -412,6 +414,7 @@ def test_hostile_input_to_every_url_never_gives_a_500_or_a_half_saved_row(quiet_
     admin = get_user_model().objects.get(username="hqadmin")
     client = Client(raise_request_exception=False)
     client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
+    verify_two_factor(client, admin)
     world = World()
     from tests.portal.conftest import portal_login
 

@@ -75,3 +75,51 @@ def test_production_settings_switch_demo_data_off():
     result = run_python(code, env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("reports:audit_log", None),
+        ("reports:audit_log_export", ["xlsx"]),
+        ("reports:audit_log_export", ["csv"]),
+        ("reports:staff_export", ["csv"]),
+        ("clinic:two_factor", None),
+        ("clinic:two_factor_setup", None),
+    ],
+)
+def test_audit_log_exports_and_two_factor_pages_are_not_stored(client_for, manager, member, name, args):
+    response = client_for(manager).get(reverse(name, args=args))
+    assert response.status_code == 200, response.status_code
+    assert _no_store(response), response.get("Cache-Control")
+
+
+def test_the_two_factor_gate_and_backup_codes_are_not_stored(manager):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    client = Client()
+    client.post(reverse("login"), {"username": manager.username, "password": PASSWORD})
+    gate = client.get(reverse("members:list"))
+    assert gate.status_code == 302 and _no_store(gate)
+    codes = client_for_enrolled(manager).post(reverse("clinic:two_factor_backup_codes"))
+    assert codes.status_code == 200 and _no_store(codes)
+
+
+def client_for_enrolled(user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.conftest import login
+
+    client = login(user)
+    TOTPDevice.objects.filter(user=user).update(confirmed=True)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_public_survey_page_is_not_stored(client):
+    """The one page with personal data an anonymous visitor sees (a survey link by SMS)."""
+    response = client.get(reverse("followups:survey", args=["abc:def"]))
+    assert response.status_code in (200, 400, 404)
+    assert "no-store" in response.get("Cache-Control", "")

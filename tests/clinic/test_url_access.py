@@ -31,7 +31,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic.models import Branch, Role
 from clinic.roles import ADMIN_SITE_ROLES, ROLE_PERMISSIONS
-from tests.conftest import make_staff
+from tests.conftest import make_staff, verify_two_factor
 
 # Every test here reads the database: the mark also makes pytest-django set up the test
 # database (and each test a savepoint inside the module's world).
@@ -432,6 +432,7 @@ def world(django_db_setup, django_db_blocker):
             for key, user in built["users"].items():
                 client = Client()
                 client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+                verify_two_factor(client, user)
                 built["sessions"][key] = client.cookies[settings.SESSION_COOKIE_NAME].value
             from portal.session import cookie_name
             from tests.portal.conftest import portal_login

@@ -83,3 +83,12 @@ def nav_click(page, name: str) -> None:
         menu = nav.locator("li.dropdown").filter(has=page.locator("a.dropdown-item", has_text=name))
         menu.locator(".dropdown-toggle").click()
     link.click()
+
+
+@pytest.fixture(autouse=True)
+def _two_factor_off_unless_marked(request, settings):
+    """Browser tests of other pages log in with a password only: two-step verification is
+    not required there (an enrolled user is still asked for a code). The log-in and
+    enrolment tests (``@pytest.mark.two_factor``) run with it required, as in production."""
+    if request.node.get_closest_marker("two_factor") is None:
+        settings.CLINIC_TWO_FACTOR_REQUIRED = False

@@ -202,6 +202,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "reports:drill": {"code": "visits"},
         "reports:drill_export": {"code": "visits", "ext": "xlsx"},
         "reports:staff_export": {"ext": "xlsx"},
+        "reports:audit_log_export": {"ext": "xlsx"},
         "reports:month": {"year": w["closed_month"].year, "month": w["closed_month"].month},
         "reports:month_pdf": {"year": w["closed_month"].year, "month": w["closed_month"].month},
         "reports:month_close": {"year": w["closed_month"].year, "month": w["closed_month"].month},

@@ -1,0 +1,99 @@
+"""The task policy (clinic.jobs): every task of every app retries transient errors with
+backoff, a bounded number of times, and never retries a domain error or a bug."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import redis.exceptions
+from django.db import OperationalError
+
+from clinic import jobs
+from clinic.celery import app
+from clinic.errors import ClinicError
+
+OUR_PACKAGES = (
+    "clinic",
+    "members",
+    "loyalty",
+    "appointments",
+    "marketing",
+    "followups",
+    "complaints",
+    "reports",
+)
+
+
+def our_tasks():
+    app.loader.import_default_modules()
+    return {name: task for name, task in app.tasks.items() if name.startswith(OUR_PACKAGES)}
+
+
+def test_every_task_uses_the_retry_policy():
+    tasks = our_tasks()
+    assert len(tasks) >= 20, sorted(tasks)
+    for name, task in tasks.items():
+        assert tuple(task.autoretry_for) == jobs.TRANSIENT_ERRORS, name
+        assert 1 <= task.max_retries <= 5, name
+        assert task.retry_backoff and task.retry_jitter, name
+        assert task.acks_late, name
+        assert task.time_limit, f"{name} has no time limit"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("server closed the connection unexpectedly"),
+        redis.exceptions.ConnectionError("Connection refused"),
+        httpx.ConnectTimeout("timed out"),
+    ],
+)
+def test_a_transient_error_is_retried_then_succeeds(monkeypatch, error):
+    from clinic import tasks
+
+    calls = []
+
+    def flaky(*, name):
+        calls.append(name)
+        if len(calls) < 3:
+            raise error
+        return type("Beat", (), {"last_run_at": __import__("datetime").datetime(2026, 12, 7)})()
+
+    monkeypatch.setattr(tasks, "heartbeat_record", flaky)
+    result = tasks.heartbeat.apply()
+    assert result.successful(), result.traceback
+    assert len(calls) == 3
+
+
+def test_retries_are_bounded(monkeypatch):
+    from clinic import tasks
+
+    calls = []
+
+    def down(*, name):
+        calls.append(name)
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(tasks, "heartbeat_record", down)
+    result = tasks.heartbeat.apply()
+    assert result.failed()
+    assert len(calls) == tasks.heartbeat.max_retries + 1
+
+
+@pytest.mark.parametrize("error", [ClinicError("rule broken"), ValueError("a bug"), httpx.HTTPStatusError])
+def test_a_domain_error_or_a_bug_is_not_retried(monkeypatch, error):
+    from clinic import tasks
+
+    if error is httpx.HTTPStatusError:
+        request = httpx.Request("POST", "https://sms.example/")
+        error = httpx.HTTPStatusError("400", request=request, response=httpx.Response(400, request=request))
+    calls = []
+
+    def broken(*, name):
+        calls.append(name)
+        raise error
+
+    monkeypatch.setattr(tasks, "heartbeat_record", broken)
+    result = tasks.heartbeat.apply()
+    assert result.failed()
+    assert len(calls) == 1
