@@ -29,6 +29,8 @@ class LoginView(auth_views.LoginView):
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    from .navigation import home_panels_for
+
     show_jobs = request.user.has_perm("clinic.view_jobheartbeat")
     return render(
         request,
@@ -36,6 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "heartbeats": list(job_heartbeats()) if show_jobs else None,
             "catalog_form": CatalogSearchForm(),
+            "home_panels": home_panels_for(request),
         },
     )
 
