@@ -153,10 +153,12 @@ def stock_receive(
     unit_cost: Decimal,
     quantity: int,
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> Movement:
     """Receive ``quantity`` units of a lot at ``branch``: the batch is created on its first
-    receipt; a later receipt of the same lot must match its expiry date. Needs
-    ``inventory.manage_stock``."""
+    receipt; a later receipt of the same lot must match its expiry date. A lot expired on the
+    day of receipt is refused. ``at`` (the system only: the demo, an opening balance) dates
+    a receipt in the past. Needs ``inventory.manage_stock``."""
     _require(actor, MANAGE_PERM)
     _check_branch(actor, branch)
     quantity = _quantity(quantity)
@@ -171,7 +173,9 @@ def stock_receive(
     unit_cost = to_money(unit_cost)
     if unit_cost < 0:
         raise InventoryError(_("The cost cannot be negative."), field="unit_cost")
-    if expiry_date < timezone.localdate():
+    if at is not None and actor is not None:
+        raise InventoryError(_("Only the system may date a receipt in the past."), code="forbidden")
+    if expiry_date < timezone.localdate(at or timezone.now()):
         raise InventoryError(_("This lot has already expired: it cannot be received."), field="expiry_date")
     Batch.objects.bulk_create(
         [
@@ -194,7 +198,7 @@ def stock_receive(
         )
     balance = _locked_balances([branch.pk], batch)[branch.pk]
     return _move(
-        actor=actor, balance=balance, batch=batch, kind=MovementKind.RECEIVE, quantity=quantity, reason=reason
+        actor=actor, balance=balance, batch=batch, kind=MovementKind.RECEIVE, quantity=quantity, reason=reason, at=at
     )
 
 
@@ -222,6 +226,7 @@ def stock_use(
     visit_id: int | None = None,
     charge_line_id: int | None = None,
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> list[Movement]:
     """Take ``quantity`` units of ``item`` at ``branch``: from ``batch`` when given, else
     first-expiry-first-out over the batches not yet expired (a use may span batches: one
@@ -231,8 +236,10 @@ def stock_use(
     (appointments) has checked its own permission, and records the use for the line."""
     if charge_line_id is None:
         _require(actor, USE_PERM)
+    if at is not None and actor is not None:
+        raise InventoryError(_("Only the system may date a use in the past."), code="forbidden")
     quantity = _quantity(quantity)
-    today = timezone.localdate()
+    today = timezone.localdate(at or timezone.now())
     if batch is not None:
         batch = _batch(batch)
         if batch.item_id != item.pk:
