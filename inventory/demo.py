@@ -89,7 +89,14 @@ def seed_inventory(*, branches: dict[str, Branch]) -> int:
     items = {}
     for code, name, name_en, kind, unit, level in ITEMS:
         items[code], _ = Item.objects.get_or_create(
-            code=code, defaults={"name": name, "name_en": name_en, "kind": kind, "unit": unit, "default_reorder_level": level}
+            code=code,
+            defaults={
+                "name": name,
+                "name_en": name_en,
+                "kind": kind,
+                "unit": unit,
+                "default_reorder_level": level,
+            },
         )
     ReorderLevel.objects.get_or_create(item=items["FL01"], branch=branches["JA"], defaults={"level": 15})
     ReorderLevel.objects.get_or_create(item=items["IP02"], branch=branches["JA"], defaults={"level": 2})

@@ -198,7 +198,13 @@ def stock_receive(
         )
     balance = _locked_balances([branch.pk], batch)[branch.pk]
     return _move(
-        actor=actor, balance=balance, batch=batch, kind=MovementKind.RECEIVE, quantity=quantity, reason=reason, at=at
+        actor=actor,
+        balance=balance,
+        batch=batch,
+        kind=MovementKind.RECEIVE,
+        quantity=quantity,
+        reason=reason,
+        at=at,
     )
 
 

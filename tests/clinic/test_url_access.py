@@ -293,7 +293,13 @@ def _build_world() -> dict:
 
     campaign = Campaign.objects.filter(branch=here, name=UPCOMING).first()
     assert campaign is not None, "the demo has no upcoming campaign here"
+    from inventory.models import Batch, Item
+
+    stock_item = Item.objects.get(code="AN01")
+    stock_batch = Batch.objects.get(lot_number="AN2601X")  # stocked at this branch only
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
+        ("inventory/items/", stock_item),
+        ("inventory/batches/", stock_batch),
         ("followups/recalls/", recall),
         ("members/import/", job),
         ("marketing/partners/", partner),

@@ -124,6 +124,7 @@ def world(request, db):
         complaint=complaint,
         upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
+    from inventory.models import Batch, Item
     from marketing.campaign_demo import UPCOMING
     from marketing.models import Campaign
 
@@ -156,6 +157,8 @@ def world(request, db):
         "mapping_job": mapping_job,
         "consultation": Consultation.objects.filter(branch=ja).order_by("pk").first(),
         "closed_month": MonthClose.objects.filter(branch=ja).order_by("-month").first().month,
+        "stock_item": Item.objects.get(code="AN01"),
+        "stock_batch": Batch.objects.get(lot_number="AN2601X"),
     }
 
 
@@ -194,6 +197,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         "complaints:make_good_decide": {"pk": w["make_good"].pk, "decision": "approve"},
         "complaints:attachment": {"pk": w["attachment"].pk},
         "complaints:detail": {"pk": w["complaint"].pk},
+        "inventory:item": {"pk": w["stock_item"].pk},
+        "inventory:batch": {"pk": w["stock_batch"].pk},
     }
     if name in table:
         return table[name]
@@ -205,7 +210,11 @@ def url_kwargs(name: str, w: dict) -> dict:
     if namespace == "followups":
         return {"pk": w["task"].pk}
     if namespace == "appointments":
-        return {"pk": w["visit" if short in {"visit", "checkout", "void", "receipt"} else "appointment"].pk}
+        return {
+            "pk": w[
+                "visit" if short in {"visit", "checkout", "void", "receipt", "materials"} else "appointment"
+            ].pk
+        }
     if namespace == "marketing" and short.startswith("statement_"):
         return {"pk": w["statement"].pk}
     if name == "marketing:partner_contact_remove":
