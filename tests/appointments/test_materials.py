@@ -128,3 +128,20 @@ def test_an_implant_lot_shows_on_the_visit_and_the_timeline(
     entries = [e for e in timeline_for(visit.member, nurse) if e.kind == "appointment.implant"]
     assert entries and "ST-2026-07" in entries[0].detail
     _ = timezone, dt
+
+
+def test_usage_per_doctor_in_reports(visit, service, gloves, keeper, front_desk, manager, branch, doc):
+    from reports.stock_views import usage_by_doctor
+
+    receive(keeper, branch, gloves, quantity=10, cost="1.50")
+    checkout.charge_line_add(actor=front_desk, visit=visit, item=service)
+    pay(front_desk, visit)
+    (row,) = usage_by_doctor(branch)
+    assert (row["line__doctor__staff__full_name"], row["units"], row["cost"]) == (
+        "陈医生",
+        2,
+        Decimal("3.00"),
+    )
+    assert login(manager).get(reverse("reports:stock_usage")).status_code == 200
+    checkout.visit_void(actor=manager, visit=visit, reason="录错")
+    assert usage_by_doctor(branch) == []

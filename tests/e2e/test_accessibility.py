@@ -40,6 +40,7 @@ ROLES = {
     "marketing": "marketing",
     "branch_manager": "manager",
     "hq_admin": "hqadmin",
+    "stock_keeper": "stock",
 }
 MANAGERS = {"branch_manager", "hq_admin"}
 # Not pages of the staff UI: the log-in flow, language and JS catalogue, probes, the admin
