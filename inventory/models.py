@@ -121,7 +121,7 @@ class StockBalance(models.Model):
 
 
 class MovementKind(models.TextChoices):
-    RECEIVE = "receive", _("Received")
+    RECEIVE = "receive", pgettext_lazy("stock movement", "Received")
     USE = "use", _("Used on a visit")
     TRANSFER_OUT = "transfer_out", _("Transferred out")
     TRANSFER_IN = "transfer_in", _("Transferred in")
