@@ -294,6 +294,7 @@ class MaterialForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["line"].queryset = visit.lines.select_related("item")
         self.fields["line"].label_from_instance = lambda obj: obj.item.display_name
+        self.fields["line"].empty_label = None  # most visits have one line: it is the default
         self.fields["item"].queryset = Item.objects.filter(is_active=True).order_by("kind", "code")
         self.fields["item"].label_from_instance = lambda obj: f"{obj.code} {obj.display_name}（{obj.unit}）"
         self.fields["batch"].queryset = (

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from clinic.errors import DomainError
 
@@ -32,6 +33,7 @@ def _form_error(form, exc: DomainError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
+@require_GET
 @permission_required(VIEW, raise_exception=True)
 def stock_list(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)
@@ -43,6 +45,7 @@ def stock_list(request: HttpRequest) -> HttpResponse:
     return render(request, "inventory/stock.html", {"form": form, "rows": rows, "branch": branch})
 
 
+@require_GET
 @permission_required(VIEW, raise_exception=True)
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.get_item_for_user(request.user, pk)
@@ -55,6 +58,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_GET
 @permission_required(VIEW, raise_exception=True)
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = selectors.get_batch_for_user(request.user, pk)
@@ -158,6 +162,7 @@ def stock_take(request: HttpRequest) -> HttpResponse:
     return render(request, "inventory/stock_take.html", {"form": form, "branch": branch})
 
 
+@require_GET
 @permission_required(REPORTS, raise_exception=True)
 def reports(request: HttpRequest) -> HttpResponse:
     branch = _branch(request)

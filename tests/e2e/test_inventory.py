@@ -113,8 +113,8 @@ def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stoc
     page.get_by_test_id("add-line").click()
     expect(page.get_by_test_id("line-materials")).to_contain_text("一次性医用手套 ×2")
     form = page.get_by_test_id("material-form")
-    form.get_by_label("耗材", exact=True).select_option(label="GL01 一次性医用手套（副）")
-    form.get_by_label("数量").fill("1")
+    form.locator("#id_item").select_option(label="GL01 一次性医用手套（副）")
+    form.locator("#id_quantity").fill("1")
     form.get_by_test_id("add-material").click()
     expect(page.get_by_test_id("line-materials")).to_contain_text("一次性医用手套 ×3")
     assert axe(page) == []
