@@ -53,7 +53,9 @@ class StockFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update({"placeholder": _("Code, name or lot"), "autocomplete": "off"})
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": _("Code, name or lot"), "autocomplete": "off", "class": "form-control"}
+        )
         _styled(self)
 
 

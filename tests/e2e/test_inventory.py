@@ -31,6 +31,16 @@ def log_in(page, base_url: str, username: str) -> None:
     page.wait_for_url(lambda u: "/login/" not in u)
 
 
+def shot(page, name: str) -> None:
+    """A full-page screenshot of this page (the ``screenshot`` fixture shoots its own page)."""
+    import os
+
+    from .conftest import SCREENSHOTS
+
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True, caret="initial")
+
+
 def axe(page) -> list:
     page.add_script_tag(path=str(AXE))
     return page.evaluate(AXE_RUN)
@@ -63,7 +73,7 @@ def stock_world(branch, front_desk, nurse, staff_factory):
     return {"keeper": keeper, "gloves": gloves, "visit": appt.visit, "branch": branch}
 
 
-def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stock_world, screenshot):
+def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stock_world):
     w = stock_world
     expiry = timezone.localdate() + dt.timedelta(days=20)
     context = browser.new_context(bypass_csp=True, locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -85,11 +95,11 @@ def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stoc
     form.get_by_label("单价（元）").fill("1.20")
     form.get_by_label("数量").fill("30")
     assert axe(page) == []
-    screenshot("inventory-1-receive")
+    shot(page, "inventory-1-receive")
     page.get_by_test_id("stock-submit").click()
     expect(page.get_by_test_id("batch-on-hand")).to_contain_text("30")
     expect(page.get_by_test_id("movements")).to_contain_text("入库")
-    screenshot("inventory-2-batch")
+    shot(page, "inventory-2-batch")
 
     # The home page shows the alert (within 30 days).
     page.goto(f"{live_server.url}/")
@@ -97,11 +107,11 @@ def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stoc
     expect(alerts).to_contain_text("GL-2612")
     expect(alerts).to_contain_text("30 天内到期")
     assert axe(page) == []
-    screenshot("inventory-3-home-alert")
+    shot(page, "inventory-3-home-alert")
     page.goto(f"{live_server.url}/inventory/")
     expect(page.get_by_test_id("badge-expiry")).to_contain_text("30 天内到期")
     assert axe(page) == []
-    screenshot("inventory-4-stock-list")
+    shot(page, "inventory-4-stock-list")
     context.close()
 
     # The nurse adds a cleaning (its gloves come with it); the front desk checks out.
@@ -118,7 +128,7 @@ def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stoc
     form.get_by_test_id("add-material").click()
     expect(page.get_by_test_id("line-materials")).to_contain_text("一次性医用手套 ×3")
     assert axe(page) == []
-    screenshot("inventory-5-visit-materials")
+    shot(page, "inventory-5-visit-materials")
     context.close()
 
     context = browser.new_context(bypass_csp=True, locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -129,14 +139,14 @@ def test_receive_see_the_alert_and_use_it_at_checkout(live_server, browser, stoc
     expect(page.get_by_test_id("receipt")).to_contain_text("张三")
     page.goto(f"{live_server.url}/appointments/visits/{w['visit'].pk}/")
     expect(page.get_by_test_id("line-materials")).to_contain_text("GL-2612")
-    screenshot("inventory-6-visit-after-checkout")
+    shot(page, "inventory-6-visit-after-checkout")
     context.close()
     batch = Batch.objects.get(lot_number="GL-2612")
     assert StockBalance.objects.get(batch=batch, branch=w["branch"]).quantity == 27
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
-def test_the_stock_pages_on_a_phone(live_server, browser, stock_world, screenshot):
+def test_the_stock_pages_on_a_phone(live_server, browser, stock_world):
     from inventory import services
 
     w = stock_world
@@ -150,12 +160,14 @@ def test_the_stock_pages_on_a_phone(live_server, browser, stock_world, screensho
         unit_cost="1.20",
         quantity=5,
     )
-    context = browser.new_context(bypass_csp=True, locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    context = browser.new_context(
+        bypass_csp=True, locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
     page = context.new_page()
     log_in(page, live_server.url, "keeper")
     expect(page.get_by_test_id("stock-alerts")).to_contain_text("60 天内到期")
     assert axe(page) == []
-    screenshot("inventory-phone-1-home")
+    shot(page, "inventory-phone-1-home")
     for path, name in (
         ("/inventory/", "stock"),
         ("/inventory/stock-take/", "stock-take"),
@@ -166,5 +178,5 @@ def test_the_stock_pages_on_a_phone(live_server, browser, stock_world, screensho
         assert axe(page) == [], path
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, (path, overflow)
-        screenshot(f"inventory-phone-{name}")
+        shot(page, f"inventory-phone-{name}")
     context.close()
