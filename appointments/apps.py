@@ -45,6 +45,7 @@ class AppointmentsConfig(AppConfig):
         register_timeline_source(
             "appointments.events", timeline.events, permission="appointments.view_appointment"
         )
+        register_timeline_source("appointments.implants", timeline.implants, permission="clinic.view_medical")
         register_profile_tab(
             ProfileTab(
                 key="appointments",

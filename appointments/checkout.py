@@ -17,7 +17,7 @@ from clinic.money import ZERO, format_cny, to_money
 from clinic.services import audit_record
 from members.services import member_visit_record
 
-from . import integration, pricing, registry
+from . import integration, materials, pricing, registry
 from .errors import AppointmentError
 from .fdi import validate_tooth
 from .models import (
@@ -128,6 +128,7 @@ def charge_line_add(
         list_amount=to_money(price * quantity),
         net_amount=to_money(price * quantity),
     )
+    materials.add_defaults(line)
     audit_record(
         actor=actor,
         action="appointments.visit.line_added",
@@ -244,6 +245,9 @@ def visit_checkout(
             % {"paid": format_cny(paid), "due": format_cny(result.amount_due)},
             field="payments",
         )
+    # The materials first: a checkout that cannot take them from stock (expired, not enough)
+    # is refused before any money is recorded.
+    materials.consume(actor=actor, visit=visit, lines=lines)
     now = timezone.now()
     by_key = {line.pk: line for line in lines}
     for priced in result.lines:
@@ -339,6 +343,7 @@ def visit_void(*, actor, visit: Visit, reason: str) -> Visit:
         ]
     )
     integration.after_void(actor=actor, visit=visit, reason=reason)
+    materials.give_back(actor=actor, visit=visit, reason=reason)
     visit.status, visit.voided_at, visit.void_reason = VisitStatus.VOIDED, now, reason[:200]
     visit.voided_by = actor if getattr(actor, "pk", None) else None
     visit.save(update_fields=["status", "voided_at", "void_reason", "voided_by"])

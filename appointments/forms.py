@@ -275,3 +275,40 @@ class VoidForm(forms.Form):
 
 class MemberPickForm(forms.Form):
     q = ShortTextField(label=_("Find a person"), max_length=50, required=False)
+
+
+class MaterialForm(forms.Form):
+    """A material for one of the visit's charge lines (the batch is optional: without one,
+    checkout takes first-expiry-first-out)."""
+
+    line = forms.ModelChoiceField(label=_("Charge line"), queryset=None)
+    item = forms.ModelChoiceField(label=_("Material"), queryset=None)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=999, initial=1)
+    batch = forms.ModelChoiceField(
+        label=_("Batch"), queryset=None, required=False, empty_label=_("First expiry first out")
+    )
+
+    def __init__(self, *args, visit, **kwargs):
+        from inventory.models import Batch, Item
+
+        super().__init__(*args, **kwargs)
+        self.fields["line"].queryset = visit.lines.select_related("item")
+        self.fields["line"].label_from_instance = lambda obj: obj.item.display_name
+        self.fields["line"].empty_label = None  # most visits have one line: it is the default
+        self.fields["item"].queryset = Item.objects.filter(is_active=True).order_by("kind", "code")
+        self.fields["item"].label_from_instance = lambda obj: f"{obj.code} {obj.display_name}（{obj.unit}）"
+        self.fields["batch"].queryset = (
+            Batch.objects.filter(
+                balances__branch_id=visit.branch_id,
+                balances__quantity__gt=0,
+                expiry_date__gte=timezone.localdate(),
+            )
+            .select_related("item")
+            .order_by("item__code", "expiry_date")
+        )
+        self.fields["batch"].label_from_instance = lambda obj: (
+            f"{obj.item.display_name} · {obj.lot_number} · {obj.expiry_date:%Y-%m-%d}"
+        )
+        for f in self.fields.values():
+            if isinstance(f.widget, forms.Select):
+                f.widget.attrs.setdefault("class", "form-select")

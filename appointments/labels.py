@@ -24,6 +24,8 @@ audit_actions.register(
         "appointments.visit.opened": _("Visit opened"),
         "appointments.visit.line_added": _("Charge line added"),
         "appointments.visit.line_removed": _("Charge line removed"),
+        "appointments.visit.material_added": _("Material added to a visit"),
+        "appointments.visit.material_removed": _("Material removed from a visit"),
         "appointments.visit.checked_out": _("Visit checked out"),
         "appointments.visit.voided": _("Visit voided"),
         "appointments.visit.refunded": _("Visit partly refunded"),

@@ -538,3 +538,48 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.amount}"
+
+
+class ChargeLineMaterial(models.Model):
+    """A material a charge line uses (issue 20): planned from the service's defaults when the
+    line is added, editable while the visit is open, taken from stock at checkout (FEFO,
+    or the batch chosen, e.g. an implant's lot). A use that spans two batches is two rows.
+    ``movement`` is the stock ledger's row; a void puts the units back."""
+
+    line = models.ForeignKey(
+        ChargeLine, on_delete=models.CASCADE, related_name="materials", verbose_name=_("charge line")
+    )
+    item = models.ForeignKey(
+        "inventory.Item", on_delete=models.PROTECT, related_name="+", verbose_name=_("stock item")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    batch = models.ForeignKey(
+        "inventory.Batch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("batch"),
+    )
+    movement = models.OneToOneField(
+        "inventory.Movement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("stock movement"),
+    )
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("material used")
+        verbose_name_plural = _("materials used")
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="charge_line_material_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} ×{self.quantity}"

@@ -53,6 +53,34 @@ def events(member, user, limit):
         )
 
 
+def implants(member, user, limit):
+    """Implants placed (issue 20): the item and its lot, from the materials of the person's
+    checked-out visits, so that a recalled lot can be traced to the patient."""
+    from .models import ChargeLineMaterial, VisitStatus
+
+    rows = (
+        ChargeLineMaterial.objects.filter(
+            line__visit__member=member,
+            line__visit__status=VisitStatus.CHECKED_OUT,
+            item__kind="implant",
+            movement__isnull=False,
+        )
+        .select_related("item", "batch", "line__visit", "line__item", "movement")
+        .order_by("-movement__at")[:limit]
+    )
+    for m in rows:
+        teeth = " ".join(str(t) for t in m.line.teeth)
+        yield TimelineEntry(
+            at=m.movement.at,
+            kind="appointment.implant",
+            title=_("Implant placed"),
+            detail=f"{m.item.display_name} · {_('lot')} {m.batch.lot_number} · {m.line.item.display_name}"
+            + (f" · {teeth}" if teeth else ""),
+            icon="bi-nut",
+            url=reverse("appointments:visit", args=[m.line.visit_id]),
+        )
+
+
 def profile_tab(member, user) -> dict:
     """The person's bookings (newest first) and visit statistics, for the profile tab."""
     from .selectors import member_visit_stats
@@ -65,4 +93,4 @@ def profile_tab(member, user) -> dict:
     return {"bookings": bookings, "stats": member_visit_stats(member)}
 
 
-__all__ = ["events", "profile_tab", "title"]
+__all__ = ["events", "implants", "profile_tab", "title"]

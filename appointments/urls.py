@@ -23,6 +23,7 @@ urlpatterns = [
     path("<int:pk>/<slug:action>/", views.transition, name="transition"),
     path("visits/<int:pk>/", views.visit, name="visit"),
     path("visits/<int:pk>/lines/<int:line_id>/remove/", views.line_remove, name="line_remove"),
+    path("visits/<int:pk>/materials/", views.visit_materials, name="materials"),
     path("visits/<int:pk>/checkout/", views.visit_checkout, name="checkout"),
     path("visits/<int:pk>/void/", views.visit_void, name="void"),
     path("visits/<int:pk>/receipt/", views.receipt, name="receipt"),

@@ -32,12 +32,14 @@ from .forms import (
     CheckoutForm,
     FilterForm,
     LeaveForm,
+    MaterialForm,
     MemberPickForm,
     MoveForm,
     VoidForm,
     WalkInForm,
     split_codes,
 )
+from .materials import materials_by_line
 from .models import Reminder, Status, VisitStatus
 from .registry import attach_arrival_notes
 
@@ -456,6 +458,9 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
                 lines = list(v.lines.select_related("item"))
     else:
         lines = list(v.lines.select_related("item"))
+    used = materials_by_line(v)
+    for line in lines:
+        line.used_materials = used.get(line.pk, [])
     pay = CheckoutForm(
         initial={
             "checkout_key": uuid.uuid4().hex,
@@ -475,6 +480,9 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
             "line_form": line_form,
             "pay": pay,
             "void_form": VoidForm(),
+            "material_form": MaterialForm(visit=v)
+            if v.status == VisitStatus.OPEN and request.user.has_perm("inventory.use_stock")
+            else None,
             "stored_value": integration.stored_value_balance(v.member)
             if v.status == VisitStatus.OPEN
             else None,
@@ -490,6 +498,41 @@ def line_remove(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
         raise Http404
     try:
         checkout.charge_line_remove(actor=request.user, line=line)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("appointments:visit", pk=v.pk)
+
+
+@require_POST
+def visit_materials(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a material to a line (``line``, ``item``, ``quantity``, ``batch``) or remove one
+    (``remove`` = its id), while the visit is open."""
+    from . import materials
+    from .models import ChargeLineMaterial
+
+    v = selectors.get_visit_for_user(request.user, pk, perm="appointments.change_visit")
+    if not request.user.has_perm("inventory.use_stock"):
+        raise PermissionDenied
+    remove = parse_int(request.POST.get("remove"))
+    try:
+        if remove is not None:
+            material = (
+                ChargeLineMaterial.objects.filter(pk=remove, line__visit=v)
+                .select_related("item", "line")
+                .first()
+            )
+            if material is None:
+                raise Http404
+            materials.material_remove(actor=request.user, material=material)
+        else:
+            form = MaterialForm(request.POST, visit=v)
+            if not form.is_valid():
+                messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+                return redirect("appointments:visit", pk=v.pk)
+            d = form.cleaned_data
+            materials.material_add(
+                actor=request.user, line=d["line"], item=d["item"], quantity=d["quantity"], batch=d["batch"]
+            )
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("appointments:visit", pk=v.pk)

@@ -124,3 +124,34 @@ def register_defaults() -> None:
         )
     )
     register(NavItem("admin:index", _("Administration"), "bi-gear", order=900, staff_only=True, group="more"))
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    """A panel of the staff home page that a higher app adds (e.g. the stock alerts):
+    ``context(request)`` returns the template's context, or None to show nothing."""
+
+    key: str
+    template: str
+    context: object
+    permissions: tuple[str, ...] = ()
+    order: int = 100
+
+
+HOME_PANELS: list[HomePanel] = []
+
+
+def register_home_panel(panel: HomePanel) -> None:
+    if all(existing.key != panel.key for existing in HOME_PANELS):
+        HOME_PANELS.append(panel)
+        HOME_PANELS.sort(key=lambda p: p.order)
+
+
+def home_panels_for(request) -> list[tuple[HomePanel, dict]]:
+    out = []
+    for panel in HOME_PANELS:
+        if all(request.user.has_perm(p) for p in panel.permissions):
+            context = panel.context(request)
+            if context is not None:
+                out.append((panel, context))
+    return out

@@ -557,6 +557,46 @@ _TRUST_GRANTS: dict[str, set[str]] = {Role.HQ_ADMIN: {"clinic.reset_two_factor"}
 for _role, _perms in _TRUST_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+# inventory (issue 20): the stock keeper runs the stock of their branch; managers see the
+# stock and its reports; doctors and nurses record the materials a visit used; HQ all.
+_STOCK_READ = {
+    "inventory.view_item",
+    "inventory.view_batch",
+    "inventory.view_stockbalance",
+    "inventory.view_movement",
+}
+_INVENTORY_GRANTS: dict[str, set[str]] = {
+    Role.STOCK_KEEPER: _STOCK_READ
+    | {"inventory.manage_stock", "inventory.use_stock", "inventory.view_stock_reports"},
+    Role.DOCTOR: {"inventory.view_item", "inventory.use_stock"},
+    Role.NURSE: {"inventory.view_item", "inventory.use_stock"},
+    Role.BRANCH_MANAGER: _STOCK_READ
+    | {
+        "inventory.view_stock_reports",
+        "inventory.view_reorderlevel",
+        "inventory.view_servicematerialdefault",
+    },
+    Role.HQ_ADMIN: _STOCK_READ
+    | {
+        "inventory.manage_stock",
+        "inventory.use_stock",
+        "inventory.view_stock_reports",
+        "inventory.add_item",
+        "inventory.change_item",
+        "inventory.change_batch",
+        "inventory.view_reorderlevel",
+        "inventory.add_reorderlevel",
+        "inventory.change_reorderlevel",
+        "inventory.delete_reorderlevel",
+        "inventory.view_servicematerialdefault",
+        "inventory.add_servicematerialdefault",
+        "inventory.change_servicematerialdefault",
+        "inventory.delete_servicematerialdefault",
+    },
+}
+for _role, _perms in _INVENTORY_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
 # A senior doctor may do everything a doctor may (their own grants were added above).
 ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] = ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] | ROLE_PERMISSIONS[Role.DOCTOR]
 

@@ -30,6 +30,7 @@ urlpatterns = [
     path("members/", include("members.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("appointments/", include("appointments.urls")),
+    path("inventory/", include("inventory.urls")),
     path("marketing/", include("marketing.urls")),
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),

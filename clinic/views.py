@@ -31,6 +31,7 @@ class LoginView(auth_views.LoginView):
 
 def home(request: HttpRequest) -> HttpResponse:
     from .backups import backup_health
+    from .navigation import home_panels_for
 
     show_jobs = request.user.has_perm("clinic.view_jobheartbeat")
     return render(
@@ -40,6 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "heartbeats": list(job_heartbeats()) if show_jobs else None,
             "backup": backup_health() if show_jobs else None,
             "catalog_form": CatalogSearchForm(),
+            "home_panels": home_panels_for(request),
         },
     )
 

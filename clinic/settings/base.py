@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "csp",
     "members.apps.MembersConfig",
     "loyalty.apps.LoyaltyConfig",
+    "inventory.apps.InventoryConfig",
     "appointments.apps.AppointmentsConfig",
     "marketing.apps.MarketingConfig",
     "followups.apps.FollowupsConfig",
@@ -291,6 +292,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Inventory (docs/inventory.md): near-expiry and low-stock alerts to the stock keepers.
+    "inventory-stock-alerts": {
+        "task": "inventory.tasks.stock_alerts",
+        "schedule": crontab(hour=7, minute=30),
+    },
     # Complaints (docs/complaints.md): overdue acknowledgements and proposals go up.
     "complaints-escalate": {"task": "complaints.tasks.escalate", "schedule": 15 * 60.0},
     "clinic-heartbeat": {"task": "clinic.tasks.heartbeat", "schedule": 60.0},

@@ -204,6 +204,10 @@ class World:
         self.make_good = complaint_services.make_good_request(
             actor=None, complaint=complaint, kind="points", points=20_000
         ).pk  # over the limit: waits for a manager
+        from inventory.models import Batch, Item
+
+        self.stock_item = Item.objects.order_by("pk").first().pk
+        self.stock_batch = Batch.objects.filter(lot_number="AN2601X").first().pk
 
     def complaints_pk(self, name: str) -> int:
         if name == "complaints:make_good_decide":
@@ -244,6 +248,7 @@ class World:
                     "marketing": self.marketing_pk(name, route),
                     "followups": self.task,
                     "complaints": self.complaints_pk(name),
+                    "inventory": self.stock_batch if "batch" in name else self.stock_item,
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1

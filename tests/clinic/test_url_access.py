@@ -330,7 +330,13 @@ def _build_world() -> dict:
     family = make_family(here, phone="+8613911119901", surname="矩阵")
     other_family = make_family(here, phone="+8613922229902", surname="别家")
     portal = portal_world(family, other_family)
+    from inventory.models import Batch, Item
+
+    stock_item = Item.objects.get(code="AN01")
+    stock_batch = Batch.objects.get(lot_number="AN2601X")  # stocked at this branch only
     objects_by_route = [  # route prefix → the object its <pk> names (longest prefix first)
+        ("inventory/items/", stock_item),
+        ("inventory/batches/", stock_batch),
         ("members/privacy-requests/", privacy_request),
         ("followups/recalls/", recall),
         ("members/import/", job),

@@ -40,6 +40,7 @@ ROLES = {
     "marketing": "marketing",
     "branch_manager": "manager",
     "hq_admin": "hqadmin",
+    "stock_keeper": "stock",
 }
 MANAGERS = {"branch_manager", "hq_admin"}
 # Not pages of the staff UI: the log-in flow, language and JS catalogue, probes, the admin
@@ -125,6 +126,7 @@ def world(request, db):
         upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
     from clinic.models import ServiceItem
+    from inventory.models import Batch, Item
     from marketing.campaign_demo import UPCOMING
     from marketing.models import Campaign, CampaignPrice
     from members.models import Tag
@@ -164,6 +166,8 @@ def world(request, db):
         "mapping_job": mapping_job,
         "consultation": Consultation.objects.filter(branch=ja).order_by("pk").first(),
         "closed_month": MonthClose.objects.filter(branch=ja).order_by("-month").first().month,
+        "stock_item": Item.objects.get(code="AN01"),
+        "stock_batch": Batch.objects.get(lot_number="AN2601X"),
     }
 
 
@@ -213,6 +217,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         "complaints:detail": {"pk": w["complaint"].pk},
         "members:tag_edit": {"tag_id": w["tag"].pk},
         "marketing:campaign_price_remove": {"pk": w["campaign"].pk, "price_id": w["campaign_price"].pk},
+        "inventory:item": {"pk": w["stock_item"].pk},
+        "inventory:batch": {"pk": w["stock_batch"].pk},
     }
     if name in table:
         return table[name]
@@ -228,7 +234,11 @@ def url_kwargs(name: str, w: dict) -> dict:
     if namespace == "followups":
         return {"pk": w["task"].pk}
     if namespace == "appointments":
-        return {"pk": w["visit" if short in {"visit", "checkout", "void", "receipt"} else "appointment"].pk}
+        return {
+            "pk": w[
+                "visit" if short in {"visit", "checkout", "void", "receipt", "materials"} else "appointment"
+            ].pk
+        }
     if namespace == "marketing" and short.startswith("statement_"):
         return {"pk": w["statement"].pk}
     if name == "marketing:partner_contact_remove":

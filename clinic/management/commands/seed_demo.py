@@ -52,6 +52,7 @@ STAFF = [
     ("manager", "周静", Role.BRANCH_MANAGER, "店长", ["JA"]),
     ("hqadmin", "吴总", Role.HQ_ADMIN, "运营总监", ["JA", "PD"]),
     ("frontdesk_pd", "黄丽", Role.FRONT_DESK, "前台", ["PD"]),
+    ("stock", "郑海涛", Role.STOCK_KEEPER, "库管", ["JA", "PD"]),
 ]
 
 TRAINEE_ROLE = "前台（实习）"
@@ -270,6 +271,12 @@ class Command(BaseCommand):
         from loyalty.demo import seed_loyalty
 
         seed_loyalty(branches=branches)
+
+        # Stock: batches near expiry, one expired, one item low, service defaults, past use
+        # (before the visits below are checked out, so that their checkouts take materials).
+        from inventory.demo import seed_inventory
+
+        seed_inventory(branches=branches)
 
         # Chairs, shifts, today's bookings in every state, tomorrow's with reminders pending.
         from appointments.demo import seed_appointments
