@@ -28,6 +28,7 @@ urlpatterns = [
     path("marketing/", include("marketing.urls")),
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
+    path("clinical/", include("clinical.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]
