@@ -190,6 +190,21 @@ class World:
             actor=None, complaint=complaint, kind="points", points=20_000
         ).pk  # over the limit: waits for a manager
 
+    def clinical_pk(self, name: str, route: str) -> int:
+        from clinical.models import ClinicalNote, TreatmentPlan
+
+        note = ClinicalNote.objects.order_by("pk").first()
+        plan = TreatmentPlan.objects.order_by("pk").first()
+        if "clinical/members/" in route:
+            return plan.member_id if plan else self.member
+        if "clinical/visits/" in route:
+            return note.visit_id if note else self.visit
+        if "clinical/notes/" in route:
+            return note.pk if note else 1
+        if "clinical/plans/" in route:
+            return plan.pk if plan else 1
+        return 1  # attachments: the demo has none; the malformed-id probes cover the view
+
     def complaints_pk(self, name: str) -> int:
         if name == "complaints:make_good_decide":
             return self.make_good
@@ -225,6 +240,7 @@ class World:
                     "marketing": self.marketing_pk(name, route),
                     "followups": self.task,
                     "complaints": self.complaints_pk(name),
+                    "clinical": self.clinical_pk(name, route) if app == "clinical" else 1,
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1
@@ -263,6 +279,8 @@ class World:
                 out[key] = "note"  # complaints:act
             elif key == "decision":
                 out[key] = "approve"  # complaints:make_good_decide
+            elif key == "op":
+                out[key] = "phase"  # clinical:plan_act
             elif key == "token":
                 from clinic.models import Branch
                 from followups.recall_demo import demo_invitation
