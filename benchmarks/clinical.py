@@ -124,7 +124,7 @@ def _visits(people: list[int], n: int, branch, doctors, item) -> None:
     missing = n - have
 
     def visit_rows():
-        for i in range(missing):
+        for _ in range(missing):
             at = (START + dt.timedelta(seconds=rnd.randrange(span))).isoformat()
             yield (
                 "checked_out", at, "6800.00", "0.00", "6800.00", "6800.00", 0, "0.00", "", None, at, None, "", None,

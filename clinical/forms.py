@@ -57,7 +57,7 @@ class FindingForm(forms.Form):
     teeth = TeethField(
         label=_("Teeth (FDI)"), max_length=200, help_text=_("e.g. 16 26, or 55 for a primary tooth")
     )
-    kind = forms.ChoiceField(label=_("Finding"), choices=FindingKind.choices)
+    kind = forms.ChoiceField(label=_("What was found"), choices=FindingKind.choices)
     surfaces = forms.MultipleChoiceField(
         label=_("Surfaces"),
         choices=[c for c in Surface.choices if c[0]],

@@ -115,6 +115,7 @@ def chart(request: HttpRequest, pk: int) -> HttpResponse:
         "primary_grid": selectors.chart_grid(findings, primary=True),
         "findings": sorted(findings, key=lambda f: (f.tooth, f.surface)),
         "as_of": at,
+        "as_of_day": (at - dt.timedelta(days=1)).date() if at else None,
         "as_of_visit": visit,
         "asof_form": asof_form,
         "visits": selectors.chart_dates(member.pk),
