@@ -26,6 +26,16 @@ def _css(form: forms.Form) -> None:
         widget.attrs.setdefault("class", cls)
 
 
+POCKET_SITE_LABELS = (
+    _("Mesio-buccal pocket"),
+    _("Buccal pocket"),
+    _("Disto-buccal pocket"),
+    _("Mesio-lingual pocket"),
+    _("Lingual pocket"),
+    _("Disto-lingual pocket"),
+)
+
+
 class TeethField(ShortTextField):
     def clean(self, value):
         value = super().clean(value)
