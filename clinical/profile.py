@@ -13,7 +13,16 @@ def profile_tab(member, user) -> dict:
     current = [(n, services.note_current(n)) for n in notes]
     plans = list(selectors.plans_for_user(user).filter(member=member)[:20])
     findings = selectors.chart_as_of(member.pk)
+    from appointments.models import Visit
+
+    visits = list(
+        Visit.objects.filter(member=member)
+        .exclude(status="voided")
+        .select_related("branch", "doctor__staff", "clinical_note")
+        .order_by("-opened_at")[:10]
+    )
     return {
+        "visits": visits,
         "notes": current,
         "attachments": list(member.clinical_attachments.select_related("uploaded_by__staff")[:30]),
         "plans": plans,
