@@ -117,8 +117,18 @@ def trace_lines(user, *, date_from: dt.date, date_to: dt.date, values: dict) -> 
         value = values.get(f.key)
         if value not in (None, ""):
             qs = f.apply(qs, value)
-    return qs.select_related("visit__member", "visit__branch", "item", "doctor__staff").order_by(
-        "visit__checked_out_at", "pk"
+    # Only what a row shows: the person's encrypted medical columns are never read here.
+    return (
+        qs.select_related("visit__member", "item")
+        .only(
+            "teeth",
+            "visit__checked_out_at",
+            "visit__member__name",
+            "visit__member__phone",
+            "item__name",
+            "item__name_en",
+        )
+        .order_by("visit__checked_out_at", "pk")
     )
 
 
