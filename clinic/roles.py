@@ -597,8 +597,41 @@ _INVENTORY_GRANTS: dict[str, set[str]] = {
 for _role, _perms in _INVENTORY_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+# clinical: the dental chart, notes, attachments, treatment plans (issue 20). Doctors and
+# nurses write the records (reading them needs clinic.view_medical too); doctors write plans;
+# senior doctors review them (added below, after they get every doctor grant); managers and HQ
+# see plans and trace patients (masked: no medical notes); HQ configures plan types and review.
+_CLINICAL_RECORDS = {
+    "clinical.add_toothfinding",
+    "clinical.view_toothfinding",
+    "clinical.add_clinicalnote",
+    "clinical.view_clinicalnote",
+    "clinical.add_clinicalattachment",
+    "clinical.view_clinicalattachment",
+}
+_CLINICAL_GRANTS: dict[str, set[str]] = {
+    Role.DOCTOR: _CLINICAL_RECORDS
+    | {"clinical.add_treatmentplan", "clinical.change_treatmentplan", "clinical.view_treatmentplan"},
+    Role.NURSE: _CLINICAL_RECORDS | {"clinical.view_treatmentplan"},
+    Role.BRANCH_MANAGER: {"clinical.view_treatmentplan", "clinical.trace_patients"},
+    Role.HQ_ADMIN: {
+        "clinical.view_treatmentplan",
+        "clinical.trace_patients",
+        "clinical.view_plantype",
+        "clinical.add_plantype",
+        "clinical.change_plantype",
+        "clinical.view_reviewsettings",
+        "clinical.change_reviewsettings",
+    },
+}
+for _role, _perms in _CLINICAL_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
 # A senior doctor may do everything a doctor may (their own grants were added above).
 ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] = ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] | ROLE_PERMISSIONS[Role.DOCTOR]
+# The review of treatment plans is the senior doctor's own; so is tracing the patients a plan
+# type or a doctor affected (with managers and HQ).
+ROLE_PERMISSIONS[Role.SENIOR_DOCTOR] |= {"clinical.review_treatmentplan", "clinical.trace_patients"}
 
 
 def sync_roles(apps: Any = None) -> dict[str, int]:

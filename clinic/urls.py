@@ -34,6 +34,7 @@ urlpatterns = [
     path("marketing/", include("marketing.urls")),
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
+    path("clinical/", include("clinical.urls")),
     path("reports/", include("reports.urls")),
     path("portal/", include("portal.urls")),
     path("admin/", admin.site.urls),

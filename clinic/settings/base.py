@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "loyalty.apps.LoyaltyConfig",
     "inventory.apps.InventoryConfig",
     "appointments.apps.AppointmentsConfig",
+    "clinical.apps.ClinicalConfig",
     "marketing.apps.MarketingConfig",
     "followups.apps.FollowupsConfig",
     "complaints.apps.ComplaintsConfig",
@@ -376,6 +377,10 @@ FOLLOWUPS_MAX_ATTEMPTS = env.int("FOLLOWUPS_MAX_ATTEMPTS", default=3)
 # Open tasks overdue by this many days or more go up to the branch manager.
 # Complaints (docs/complaints.md).
 COMPLAINTS_ATTACHMENT_MAX_MB = env.int("COMPLAINTS_ATTACHMENT_MAX_MB", default=10)
+# Clinical attachments (X-rays, intra-oral photos, consent forms): a private folder that no URL
+# serves (not MEDIA_ROOT, not static); only clinical:attachment, after its permission check.
+CLINICAL_PRIVATE_ROOT = Path(env.str("CLINICAL_PRIVATE_ROOT", default=str(VAR_DIR / "private" / "clinical")))
+CLINICAL_ATTACHMENT_MAX_MB = env.int("CLINICAL_ATTACHMENT_MAX_MB", default=20)
 COMPLAINTS_MAKE_GOOD_LIMIT = env.int("COMPLAINTS_MAKE_GOOD_LIMIT", default=100)
 COMPLAINTS_POINTS_PER_YUAN = env.int("COMPLAINTS_POINTS_PER_YUAN", default=100)
 FOLLOWUPS_ESCALATE_AFTER_DAYS = env.int("FOLLOWUPS_ESCALATE_AFTER_DAYS", default=1)

@@ -209,6 +209,21 @@ class World:
         self.stock_item = Item.objects.order_by("pk").first().pk
         self.stock_batch = Batch.objects.filter(lot_number="AN2601X").first().pk
 
+    def clinical_pk(self, name: str, route: str) -> int:
+        from clinical.models import ClinicalNote, TreatmentPlan
+
+        note = ClinicalNote.objects.order_by("pk").first()
+        plan = TreatmentPlan.objects.order_by("pk").first()
+        if "clinical/members/" in route:
+            return plan.member_id if plan else self.member
+        if "clinical/visits/" in route:
+            return note.visit_id if note else self.visit
+        if "clinical/notes/" in route:
+            return note.pk if note else 1
+        if "clinical/plans/" in route:
+            return plan.pk if plan else 1
+        return 1  # attachments: the demo has none; the malformed-id probes cover the view
+
     def complaints_pk(self, name: str) -> int:
         if name == "complaints:make_good_decide":
             return self.make_good
@@ -249,6 +264,7 @@ class World:
                     "followups": self.task,
                     "complaints": self.complaints_pk(name),
                     "inventory": self.stock_batch if "batch" in name else self.stock_item,
+                    "clinical": self.clinical_pk(name, route) if app == "clinical" else 1,
                 }.get(app, 1)
                 if name in ("members:import_detail", "members:import_confirm", "members:import_mapping"):
                     out[key] = 1
@@ -287,6 +303,8 @@ class World:
                 out[key] = "note"  # complaints:act
             elif key == "decision":
                 out[key] = "approve"  # complaints:make_good_decide
+            elif key == "op":
+                out[key] = "phase"  # clinical:plan_act
             elif key == "token":
                 from clinic.models import Branch
                 from followups.recall_demo import demo_invitation

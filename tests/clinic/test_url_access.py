@@ -306,6 +306,19 @@ def _build_world() -> dict:
         complaint=complaint,
         upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
+    from clinical import services as clinical_services
+    from clinical.demo import REVIEW_TITLE
+    from clinical.models import ClinicalNote, TreatmentPlan
+
+    clinical_note = ClinicalNote.objects.filter(branch=here).order_by("pk").first()
+    clinical_plan = TreatmentPlan.objects.get(title=REVIEW_TITLE)
+    clinical_attachment = clinical_services.attachment_add(
+        actor=users[Role.DOCTOR],
+        member=clinical_plan.member,
+        kind="xray",
+        upload=SimpleUploadedFile("xray.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+    )
+    assert clinical_note is not None, "the demo has no clinical note in this branch"
     from marketing.campaign_demo import UPCOMING
     from marketing.models import Campaign
 
@@ -358,6 +371,11 @@ def _build_world() -> dict:
         ("complaints/attachments/", attachment),
         ("complaints/", complaint),
         *portal["objects_by_route"],
+        ("clinical/members/", clinical_plan.member),
+        ("clinical/visits/", clinical_note.visit),
+        ("clinical/notes/", clinical_note),
+        ("clinical/attachments/", clinical_attachment),
+        ("clinical/plans/", clinical_plan),
     ]
     values = {
         "consent_id": consent.pk,
@@ -389,6 +407,7 @@ def _build_world() -> dict:
         "price_id": campaign_price.pk,  # marketing:campaign_price_remove
         "tag_id": Tag.objects.get_or_create(name="矩阵标签")[0].pk,  # members:tag_edit
         **portal["values"],
+        "op": "phase",  # clinical:plan_act, one action of the plan page (empty: refused as 400)
     }
     return {
         "here": here,

@@ -126,12 +126,25 @@ def world(request, db):
         upload=SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
     )
     from clinic.models import ServiceItem
+    from clinical import services as clinical_services
+    from clinical.demo import ACCEPTED_TITLE
+    from clinical.models import ClinicalNote, TreatmentPlan
     from inventory.models import Batch, Item
     from marketing.campaign_demo import UPCOMING
     from marketing.models import Campaign, CampaignPrice
     from members.models import Tag
 
+    plan = TreatmentPlan.objects.get(title=ACCEPTED_TITLE)
+    clinical_attachment = clinical_services.attachment_add(
+        actor=get_user_model().objects.get(username="doctor"),
+        member=plan.member,
+        kind="intraoral",
+        upload=SimpleUploadedFile("口内照.png", b"\x89PNG\r\n\x1a\n" + bytes(32), content_type="image/png"),
+    )
     return {
+        "clinical_plan": plan,
+        "clinical_note": ClinicalNote.objects.filter(member=plan.member).order_by("pk").first(),
+        "clinical_attachment": clinical_attachment,
         "campaign": Campaign.objects.filter(branch=ja, name=UPCOMING).first(),
         "tag": Tag.objects.get_or_create(name="无障碍标签")[0],
         "campaign_price": CampaignPrice.objects.get_or_create(
@@ -219,6 +232,11 @@ def url_kwargs(name: str, w: dict) -> dict:
         "marketing:campaign_price_remove": {"pk": w["campaign"].pk, "price_id": w["campaign_price"].pk},
         "inventory:item": {"pk": w["stock_item"].pk},
         "inventory:batch": {"pk": w["stock_batch"].pk},
+        "clinical:visit_note": {"pk": w["clinical_note"].visit_id},
+        "clinical:note": {"pk": w["clinical_note"].pk},
+        "clinical:note_amend": {"pk": w["clinical_note"].pk},
+        "clinical:attachment": {"pk": w["clinical_attachment"].pk},
+        "clinical:plan_act": {"pk": w["clinical_plan"].pk, "op": "phase"},
     }
     if name in table:
         return table[name]
@@ -233,6 +251,10 @@ def url_kwargs(name: str, w: dict) -> dict:
         return member if short == "consult_attribution" else {"pk": w["consultation"].pk}
     if namespace == "followups":
         return {"pk": w["task"].pk}
+    if namespace == "clinical" and short.startswith("plan") and short != "plan_new":
+        return {"pk": w["clinical_plan"].pk}
+    if namespace == "clinical":
+        return {"pk": w["clinical_plan"].member_id}
     if namespace == "appointments":
         return {
             "pk": w[

@@ -318,6 +318,11 @@ class Command(BaseCommand):
 
         seed_complaints(branches=branches)
 
+        # Clinical records: charts and notes, a plan in review, an accepted plan in progress.
+        from clinical.demo import seed_clinical
+
+        seed_clinical(branches=branches, password=DEMO_PASSWORD)
+
         # The last three days' cash-up: top-ups, counts (one day short), 静安 signed off.
         from reports.cashup_demo import seed_cashup
 
