@@ -92,11 +92,30 @@ def _apply_doctor(qs, value):
     return qs.filter(doctor=value)
 
 
+def _batch_field():
+    return forms.CharField(
+        label=_("Material lot number"),
+        required=False,
+        max_length=60,
+        help_text=_("Everyone whose treatment used this lot (implants, drugs, consumables)."),
+        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )
+
+
+def _apply_batch(qs, value):
+    # The lots a charge line used are recorded at checkout (appointments.ChargeLineMaterial).
+    lot = " ".join(str(value).split())
+    return qs.filter(materials__batch__lot_number__iexact=lot).distinct() if lot else qs
+
+
 def register_defaults() -> None:
     register_trace_filter(
         TraceFilter("plan_type", _("Plan type"), _plan_type_field, _apply_plan_type, order=10)
     )
     register_trace_filter(TraceFilter("doctor", _("Doctor"), _doctor_field, _apply_doctor, order=20))
+    register_trace_filter(
+        TraceFilter("batch", _("Material lot number"), _batch_field, _apply_batch, order=30)
+    )
 
 
 def trace_lines(user, *, date_from: dt.date, date_to: dt.date, values: dict) -> QuerySet[ChargeLine]:

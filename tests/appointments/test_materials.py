@@ -145,3 +145,25 @@ def test_usage_per_doctor_in_reports(visit, service, gloves, keeper, front_desk,
     assert login(manager).get(reverse("reports:stock_usage")).status_code == 200
     checkout.visit_void(actor=manager, visit=visit, reason="录错")
     assert usage_by_doctor(branch) == []
+
+
+def test_tracing_finds_everyone_treated_with_a_lot(
+    visit, service, keeper, front_desk, nurse, manager, branch
+):
+    """Seed 004's 快速追溯: the lot number on the trace page finds the people it was used on."""
+    from clinical import tracing
+
+    implant = make_item("IM01", "种植体 4.1×10", kind=ItemKind.IMPLANT, unit="颗")
+    batch = receive(keeper, branch, implant, lot="ST-2026-07", quantity=2, cost="3200").batch
+    line = checkout.charge_line_add(actor=front_desk, visit=visit, item=service)
+    materials.material_add(actor=nurse, line=line, item=implant, quantity=1, batch=batch)
+    pay(front_desk, visit)
+    visit.refresh_from_db()
+    day = timezone.localtime(visit.checked_out_at).date()
+    found = tracing.trace_rows(
+        tracing.trace_lines(manager, date_from=day, date_to=day, values={"batch": " st-2026-07 "})
+    )
+    assert [r["member"].pk for r in found] == [visit.member_id]
+    other = tracing.trace_lines(manager, date_from=day, date_to=day, values={"batch": "NO-SUCH-LOT"})
+    assert tracing.trace_rows(other) == []
+    assert "batch" in [f.key for f in tracing.trace_filters()]
