@@ -448,6 +448,10 @@ def _admin_objects(users, here, hq, batch) -> dict:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
+    # The module's log-ins outlive the run however slow the machine: each visit's savepoint is
+    # rolled back, so the sessions' sliding expiry never moves (30 minutes idle otherwise).
+    long_sessions = override_settings(SESSION_COOKIE_AGE=24 * 3600)
+    long_sessions.enable()
     with django_db_blocker.unblock():
         atomic = transaction.atomic()
         atomic.__enter__()
@@ -476,6 +480,7 @@ def world(django_db_setup, django_db_blocker):
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
+            long_sessions.disable()
 
 
 @pytest.fixture
