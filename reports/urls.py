@@ -3,6 +3,7 @@ from __future__ import annotations
 from .cashup_urls import urlpatterns as cashup_patterns
 from .close_urls import urlpatterns as close_patterns
 from .dashboard_urls import urlpatterns as dashboard_patterns
+from .export_urls import urlpatterns as export_patterns
 from .frontdesk_urls import urlpatterns as frontdesk_patterns
 from .hq_urls import urlpatterns as hq_patterns
 from .operations_urls import urlpatterns as operations_patterns
@@ -18,4 +19,5 @@ urlpatterns = (
     + close_patterns
     + staff_patterns
     + operations_patterns
+    + export_patterns
 )

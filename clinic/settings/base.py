@@ -313,6 +313,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.close_tasks.month_close_due",
         "schedule": crontab(hour=3, minute=10),
     },
+    # Export jobs: files older than REPORTS_EXPORT_KEEP_DAYS deleted each night.
+    "reports-export-files-purge": {
+        "task": "reports.export_tasks.export_files_purge",
+        "schedule": crontab(hour=3, minute=40),
+    },
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",
@@ -411,6 +416,13 @@ MEMBERS_HASH_KEY = read_secret("MEMBERS_HASH_KEY", default="") or ""
 MEMBERS_IMPORT_SYNC_ROWS = env.int("MEMBERS_IMPORT_SYNC_ROWS", default=2000)
 # How many people of other branches one user may receive ("在本店接待") per hour.
 MEMBERS_RECEIVE_PER_HOUR = env.int("MEMBERS_RECEIVE_PER_HOUR", default=20)
+
+# --- Reports: export jobs (docs/reports.md, "Exports") --------------------------------
+# A drill-down list longer than this is written by a Celery job instead of in the request.
+REPORTS_EXPORT_INLINE_ROWS = env.int("REPORTS_EXPORT_INLINE_ROWS", default=20_000)
+# Where the jobs' files are kept (outside the web root and MEDIA), and for how many days.
+REPORTS_EXPORT_DIR = Path(env.str("REPORTS_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+REPORTS_EXPORT_KEEP_DAYS = env.int("REPORTS_EXPORT_KEEP_DAYS", default=7)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {
