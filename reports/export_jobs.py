@@ -125,7 +125,7 @@ def export_job_run(job_id: int) -> int:
         with open(partial, "wb") as out:
             exports.write_table(out, title=title, header=header, rows=counted(), fmt=job.fmt)
         os.replace(partial, target)
-    except Exception:  # noqa: BLE001  (the job says it failed; the log has the trace)
+    except Exception:  # the job says it failed; the log has the trace
         log.exception("export job %s: the file could not be written", job.pk)
         partial.unlink(missing_ok=True)
         _fail(job, ExportJob.Reason.WRITE_FAILED)
