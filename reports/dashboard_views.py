@@ -89,6 +89,9 @@ def drilldown(request: HttpRequest, code: str) -> HttpResponse:
             "shown": len(rows),
             "code": code,
             "may_export": request.user.has_perm(EXPORT_PERM),
+            "latest_export": (export_jobs.recent_jobs(request.user, 1) or [None])[0]
+            if request.user.has_perm(EXPORT_PERM)
+            else None,
         },
     )
 
