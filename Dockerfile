@@ -22,6 +22,7 @@ RUN python -m clinic.i18n_compile \
     && SECRET_KEY=build-only-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ \
        DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
        python manage.py collectstatic --no-input \
+    && mkdir -p /app/var/exports \
     && chown -R clinic /app
 USER clinic
 EXPOSE 8000

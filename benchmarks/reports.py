@@ -13,6 +13,10 @@ reading the rollups, measured in the same run:
    (they are shared between viewers for REPORTS_LIVE_CACHE_SECONDS, like the rollups' cadence).
 4. An ad-hoc year on the base tables: visits and revenue of the last 365 days by branch and
    day, straight from the visits (``adhoc_year_s``).
+5. An export job (``reports.export_jobs.export_job_run``): one branch's checked-out visits of
+   the last 365 days written as CSV by the job's own code, rows a second
+   (``export_rows_per_s``), and the floor: PostgreSQL's ``COPY ... TO STDOUT`` of the same
+   rows and columns (``export_floor_ratio`` is job time ÷ floor time).
 
     python -m benchmarks.reports                 # 1,000,000 people, 5,000,000 visits
     python -m benchmarks.reports --small         # 20,000 people, 100,000 visits
@@ -183,6 +187,7 @@ def main() -> None:
         cur.fetchall()
     adhoc_s = time.perf_counter() - start
     print(f"ad-hoc year on the base tables: {adhoc_s:.2f}s", flush=True)
+    export_rate, export_ratio = _export(branches[0], today)
     bench_line(
         "reports",
         members=members,
@@ -192,7 +197,52 @@ def main() -> None:
         dashboard_cold_ms_max=max(colds),
         rollup_refresh_s=refresh_s,
         adhoc_year_s=adhoc_s,
+        export_rows_per_s=export_rate,
+        export_floor_ratio=export_ratio,
     )
+
+
+def _export(branch, today: dt.date) -> tuple[float, float]:
+    """One long export job over a branch's year of visits, and the COPY floor of its rows."""
+    import tempfile
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from reports import export_jobs, kpis
+    from reports.export_models import ExportJob
+
+    settings.REPORTS_EXPORT_DIR = tempfile.mkdtemp(prefix="reports-bench-exports-")
+    user, _ = get_user_model().objects.get_or_create(
+        username=MARK, defaults={"is_superuser": True, "is_staff": True}
+    )  # every permission: phones shown, no masking cost hidden
+    lo, hi = today - dt.timedelta(days=365), today + dt.timedelta(days=1)
+    job = ExportJob.objects.create(
+        requested_by=user, branch=branch, code="visits", period="bench", lo=lo, hi=hi, fmt="csv"
+    )
+    start = time.perf_counter()
+    rows = export_jobs.export_job_run(job.pk)
+    job_s = time.perf_counter() - start
+    job.refresh_from_db()
+    assert job.status == "done", job.error
+    start_at, end_at = kpis.period_bounds(lo, hi)
+    start = time.perf_counter()
+    with connection.cursor() as cur, open(settings.REPORTS_EXPORT_DIR + "/floor.csv", "wb") as out:
+        sql = (
+            "COPY (SELECT v.checked_out_at, m.name, m.phone, v.amount_paid FROM appointments_visit v "
+            "JOIN members_member m ON m.id = v.member_id WHERE v.branch_id = %s AND v.status = 'checked_out' "
+            "AND v.checked_out_at >= %s AND v.checked_out_at < %s ORDER BY v.checked_out_at, v.id) TO STDOUT WITH CSV"
+        )
+        with cur.cursor.copy(sql, [branch.pk, start_at, end_at]) as copy:
+            for chunk in copy:
+                out.write(chunk)
+    floor_s = time.perf_counter() - start
+    rate = rows / max(job_s, 1e-6)
+    print(
+        f"export job: {rows} rows in {job_s:.2f}s ({rate:.0f} rows/s), COPY floor {floor_s:.2f}s", flush=True
+    )
+    return rate, job_s / max(floor_s, 1e-6)
 
 
 if __name__ == "__main__":

@@ -503,6 +503,7 @@ for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
         "reports.close_month",
         "reports.export_reports",
         "reports.view_staff_performance",
+        "reports.view_exportjob",  # the branch's export jobs in admin (the record, not the file)
     }
 # reports: the end-of-day cash-up (front desk count their own cash, the manager signs the day
 # off), the front desk's start page, and HQ's every-branch view.

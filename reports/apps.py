@@ -15,7 +15,7 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from clinic.navigation import NavGroup, NavItem, register, register_group, register_landing
 
-        from . import close_tasks, labels, rollup_tasks  # noqa: F401  (labels, Celery)
+        from . import close_tasks, export_tasks, labels, rollup_tasks  # noqa: F401  (labels, Celery)
         from .cashup import VIEW_PERM as CASHUP_PERM
         from .dashboard import VIEW_PERM
         from .frontdesk import VIEW_PERM as FRONT_PERM

@@ -9,11 +9,11 @@ import datetime as dt
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import dashboard, drill, exports
+from . import dashboard, drill, export_jobs, exports
 from .db import reads_replica
 from .exports import EXPORT_PERM
 
@@ -89,6 +89,9 @@ def drilldown(request: HttpRequest, code: str) -> HttpResponse:
             "shown": len(rows),
             "code": code,
             "may_export": request.user.has_perm(EXPORT_PERM),
+            "latest_export": (export_jobs.recent_jobs(request.user, 1) or [None])[0]
+            if request.user.has_perm(EXPORT_PERM)
+            else None,
         },
     )
 
@@ -103,6 +106,20 @@ def drill_export(request: HttpRequest, code: str, ext: str) -> HttpResponse:
         raise PermissionDenied
     branch = _branch(request)
     period, lo, hi = period_of(request)
+    total = export_jobs.drill_count(code=code, branch=branch, lo=lo, hi=hi)
+    if total > export_jobs.inline_limit():
+        # A long list is written by a Celery job; its page shows the progress.
+        job = export_jobs.export_job_create(
+            actor=request.user,
+            branch=branch,
+            code=code,
+            period=period,
+            lo=lo,
+            hi=hi,
+            fmt=ext,
+            rows_total=total,
+        )
+        return redirect("reports:export_job", pk=job.pk)
     return exports.drill_response(
         actor=request.user, branch=branch, code=code, period=period, lo=lo, hi=hi, fmt=ext
     )

@@ -112,22 +112,40 @@ def drill_header() -> list:
     return [_("Time"), _("Person"), _("Phone"), _("Detail")]
 
 
-def drill_response(*, actor, branch, code: str, period: str, lo: dt.date, hi: dt.date, fmt: str):
-    reveal = actor.has_perm("clinic.reveal_contact")
+def drill_table(*, code: str, branch, lo: dt.date, hi: dt.date, reveal: bool):
+    """(title, header, rows, stem) of a drill-down list: the one definition the inline export
+    and the export job (export_jobs) both write."""
     rows = (
         (r.when, r.person, r.phone, r.detail) for r in drill.iter_rows(code, branch, lo, hi, reveal=reveal)
+    )
+    stem = f"{code}-{lo:%Y%m%d}-{(hi - dt.timedelta(days=1)):%Y%m%d}"
+    return str(drill.title(code)), drill_header(), rows, stem
+
+
+def drill_response(*, actor, branch, code: str, period: str, lo: dt.date, hi: dt.date, fmt: str):
+    title, header, rows, stem = drill_table(
+        code=code, branch=branch, lo=lo, hi=hi, reveal=actor.has_perm("clinic.reveal_contact")
     )
     return table_response(
         actor=actor,
         branch=branch,
         report=f"drill:{code}",
-        title=str(drill.title(code)),
-        header=drill_header(),
+        title=title,
+        header=header,
         rows=rows,
         fmt=fmt,
-        stem=f"{code}-{lo:%Y%m%d}-{(hi - dt.timedelta(days=1)):%Y%m%d}",
+        stem=stem,
         period=period,
     )
+
+
+def write_table(out, *, title: str, header: list, rows: Iterable, fmt: str) -> None:
+    """The same file ``table_response`` answers with, written to the binary file ``out``."""
+    if fmt == "csv":
+        for chunk in _csv_stream(header, rows):
+            out.write(chunk)
+    else:
+        out.write(workbook_bytes(_sheets(title, header, rows)))
 
 
 def dashboard_workbook(data: dict) -> bytes:

@@ -11,12 +11,14 @@ job_names.register(
     {
         "reports.rollup_refresh": _("Report daily rollups"),
         "reports.month_close_due": _("Month close"),
+        "reports.export_files_purge": _("Old export files deleted"),
     }
 )
 audit_actions.register(
     {
         "reports.month.closed": _("Month closed"),
         "reports.exported": _("Report exported"),
+        "reports.export.queued": _("Long report export queued"),
         "reports.cash_count.recorded": _("Cash counted (end-of-day cash-up)"),
         "reports.cash_count.recounted": _("Cash count corrected (end-of-day cash-up)"),
         "reports.day.signed_off": _("Day signed off (end-of-day cash-up)"),

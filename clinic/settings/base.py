@@ -343,6 +343,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.close_tasks.month_close_due",
         "schedule": crontab(hour=3, minute=10),
     },
+    # Export jobs: files older than REPORTS_EXPORT_KEEP_DAYS deleted each night.
+    "reports-export-files-purge": {
+        "task": "reports.export_tasks.export_files_purge",
+        "schedule": crontab(hour=3, minute=40),
+    },
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",
@@ -459,6 +464,12 @@ BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12)
 BACKUP_PG_BIN_DIR = env.str("BACKUP_PG_BIN_DIR", default="")
 # The home page warns when the newest good backup is older than this.
 BACKUP_STALE_HOURS = env.int("BACKUP_STALE_HOURS", default=26)
+# --- Reports: export jobs (docs/reports.md, "Exports") --------------------------------
+# A drill-down list longer than this is written by a Celery job instead of in the request.
+REPORTS_EXPORT_INLINE_ROWS = env.int("REPORTS_EXPORT_INLINE_ROWS", default=20_000)
+# Where the jobs' files are kept (outside the web root and MEDIA), and for how many days.
+REPORTS_EXPORT_DIR = Path(env.str("REPORTS_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+REPORTS_EXPORT_KEEP_DAYS = env.int("REPORTS_EXPORT_KEEP_DAYS", default=7)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -18,3 +18,8 @@ REPORTS_LIVE_CACHE_SECONDS = 0
 
 # The providers' push URLs answer only with this secret (clinic/notifications/inbound.py).
 NOTIFICATIONS_INBOUND_TOKEN = "inbound-test-token"
+
+# Export jobs' files (reports.export_jobs) go to a scratch directory, not the checkout's var/.
+import tempfile as _tempfile  # noqa: E402
+
+REPORTS_EXPORT_DIR = Path(_tempfile.gettempdir()) / "clinic-test-exports"

@@ -283,6 +283,20 @@ def _build_world() -> dict:
 
     closed_month = MonthClose.objects.filter(branch=here).order_by("-month").first()
     assert closed_month is not None, "the demo has no closed month in this branch"
+    from reports import export_jobs
+    from reports.export_models import ExportJob
+
+    today = timezone_now().date()
+    export_job = ExportJob.objects.create(
+        requested_by=users[Role.BRANCH_MANAGER],
+        branch=here,
+        code="visits",
+        period="mtd",
+        lo=today.replace(day=1),
+        hi=today + dt.timedelta(days=1),
+        fmt="csv",
+    )
+    export_jobs.export_job_run(export_job.pk)  # a finished file to download
     from clinic.notifications.models import ContactCap
     from marketing.models import Broadcast, BroadcastSettings, QuadrantThreshold, Segment
 
@@ -352,6 +366,7 @@ def _build_world() -> dict:
         ("inventory/batches/", stock_batch),
         ("members/privacy-requests/", privacy_request),
         ("followups/recalls/", recall),
+        ("reports/exports/", export_job),
         ("members/import/", job),
         ("marketing/partners/", partner),
         ("marketing/statements/", statement),

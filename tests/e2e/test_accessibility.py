@@ -11,6 +11,7 @@ axe-core is loaded from node_modules (package.json), never from a CDN."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -102,6 +103,22 @@ def world(request, db):
         ),
     )
     assert mapping_job.status == "mapping", mapping_job.message
+    from django.utils import timezone as tz
+
+    from reports import export_jobs
+    from reports.export_models import ExportJob
+
+    today = tz.localdate()
+    export_job = ExportJob.objects.create(
+        requested_by=manager,
+        branch=ja,
+        code="visits",
+        period="mtd",
+        lo=today.replace(day=1),
+        hi=today + dt.timedelta(days=1),
+        fmt="csv",
+    )
+    export_jobs.export_job_run(export_job.pk)
     family = FamilyLink.objects.filter(member__branch=ja).first()
     from followups.models import Recall, Task
     from followups.recall_demo import demo_invitation
@@ -177,6 +194,7 @@ def world(request, db):
         "outbox": Outbox.objects.filter(branch=ja).first(),
         "job": job,
         "mapping_job": mapping_job,
+        "export_job": export_job,
         "consultation": Consultation.objects.filter(branch=ja).order_by("pk").first(),
         "closed_month": MonthClose.objects.filter(branch=ja).order_by("-month").first().month,
         "stock_item": Item.objects.get(code="AN01"),
@@ -218,6 +236,8 @@ def url_kwargs(name: str, w: dict) -> dict:
         },
         "reports:drill": {"code": "visits"},
         "reports:drill_export": {"code": "visits", "ext": "xlsx"},
+        "reports:export_job": {"pk": w["export_job"].pk},
+        "reports:export_download": {"pk": w["export_job"].pk},
         "reports:staff_export": {"ext": "xlsx"},
         "reports:audit_log_export": {"ext": "xlsx"},
         "reports:month": {"year": w["closed_month"].year, "month": w["closed_month"].month},
