@@ -56,7 +56,12 @@ def branch_switch(request: HttpRequest) -> HttpResponse:
     request.session[ActiveBranchMiddleware.SESSION_KEY] = branch.pk
     messages.success(request, _("You are now working at %(branch)s.") % {"branch": branch})
     target = form.cleaned_data["next"]
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # A path of this site only (redirect() would read "9999-12-31" as a URL name).
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    ):
         return redirect(target)
     return redirect("home")
 
@@ -100,7 +105,12 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # A path of this site only (redirect() would read "9999-12-31" as a URL name).
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    ):
         return target
     return default
 
@@ -189,6 +199,9 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 def two_factor_backup_codes(request: HttpRequest) -> HttpResponse:
     from . import two_factor as tf
 
+    if request.POST.get("confirm") != "renew":  # the page's button says so; nothing else renews
+        messages.error(request, _("Press “New backup codes” to replace your backup codes."))
+        return redirect("clinic:two_factor")
     try:
         codes = tf.two_factor_backup_codes_renew(actor=request.user)
     except ClinicError as exc:

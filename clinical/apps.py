@@ -23,6 +23,9 @@ class ClinicalConfig(AppConfig):
 
         receivers.connect()
         tracing.register_defaults()
+        from . import privacy as _privacy
+
+        _privacy.register()
         for model in (ToothFinding, ClinicalNote, ClinicalAttachment, TreatmentPlan):
             register_merge_field(model, "member")
         register_profile_tab(

@@ -357,7 +357,7 @@ class ImportMappingForm(BootstrapMixin, forms.Form):
 
 
 class PrivacyHandleForm(BootstrapMixin, forms.Form):
-    note = forms.CharField(
+    note = LongTextField(
         label=_("What was done"),
         help_text=_("e.g. erased on 2026-05-03; or restricted: medical records kept until 2040-01-10."),
         max_length=4000,

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from . import export_jobs
 
 
-@shared_task(bind=True, acks_late=True, time_limit=3600, soft_time_limit=3500)
+@clinic_task(time_limit=3600, soft_time_limit=3500)
 def export_run(self, job_id: int) -> int:
     return export_jobs.export_job_run(job_id)
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
+@clinic_task(time_limit=600, soft_time_limit=550)
 def export_files_purge(self) -> int:
     """Daily: delete the files of export jobs older than REPORTS_EXPORT_KEEP_DAYS."""
     deleted = export_jobs.export_files_purge()

@@ -71,7 +71,12 @@ def unsubscribe(request: HttpRequest, unsub_token: str) -> HttpResponse:
         return render(request, "notifications/unsubscribe.html", {"invalid": True}, status=400)
     channel, recipient = found
     context = {"channel": Channel(channel).label, "recipient": mask_recipient(channel, recipient)}
-    if request.method == "POST":
+    # The page's button (confirm) or a mail client's RFC 8058 one-click body; any other POST
+    # only shows the question again.
+    confirmed = (
+        request.POST.get("confirm") == "unsubscribe" or request.POST.get("List-Unsubscribe") == "One-Click"
+    )
+    if request.method == "POST" and confirmed:
         try:
             services.optout_set(
                 actor=None,

@@ -3,7 +3,19 @@
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+
+def grant_roles(apps, schema_editor):
+    """The export jobs' view permission to managers and HQ (clinic/roles.py)."""
+    from clinic.roles import sync_roles
+
+    app_config = apps.get_app_config("reports")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    sync_roles(apps)
 
 
 class Migration(migrations.Migration):
@@ -94,4 +106,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(grant_roles, migrations.RunPython.noop),
     ]

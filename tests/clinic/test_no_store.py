@@ -103,7 +103,7 @@ def test_the_two_factor_gate_and_backup_codes_are_not_stored(manager):
     client.post(reverse("login"), {"username": manager.username, "password": PASSWORD})
     gate = client.get(reverse("members:list"))
     assert gate.status_code == 302 and _no_store(gate)
-    codes = client_for_enrolled(manager).post(reverse("clinic:two_factor_backup_codes"))
+    codes = client_for_enrolled(manager).post(reverse("clinic:two_factor_backup_codes"), {"confirm": "renew"})
     assert codes.status_code == 200 and _no_store(codes)
 
 

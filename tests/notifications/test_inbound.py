@@ -191,11 +191,15 @@ def test_the_unsubscribe_link_asks_first_then_opts_out(templates):
     assert page.status_code == 200 and "z***@example.com" in page.content.decode()
     assert "no-store" in page["Cache-Control"]
     assert not OptOut.objects.exists()  # a link scanner's GET unsubscribes no one
-    done = client.post(url)
+    assert client.post(url, {"x": "1"}).status_code == 200 and not OptOut.objects.exists()
+    done = client.post(url, {"confirm": "unsubscribe"})
     assert done.status_code == 200 and 'data-testid="unsubscribe-done"' in done.content.decode()
     assert OptOut.objects.get(channel=Channel.EMAIL, recipient="zhang@example.com").reason == "退订链接"
     # A forged or damaged token is refused with a page that says what to do.
-    bad = client.post(reverse("notifications:unsubscribe", kwargs={"unsub_token": token[:-3] + "xyz"}))
+    bad = client.post(
+        reverse("notifications:unsubscribe", kwargs={"unsub_token": token[:-3] + "xyz"}),
+        {"confirm": "unsubscribe"},
+    )
     assert bad.status_code == 400 and 'data-testid="unsubscribe-invalid"' in bad.content.decode()
     assert OptOut.objects.count() == 1
 
@@ -226,7 +230,12 @@ def test_marketing_mail_carries_the_link_and_list_unsubscribe_service_mail_does_
     assert "List-Unsubscribe" not in service.extra_headers and "unsubscribe" not in service.body
     # The stored text is what was sent, link included; following it opts the address out.
     assert link in Outbox.objects.get(dedupe_key="promo:mail").body
-    assert Client().post(link.replace("http://localhost:8000", "")).status_code == 200
+    assert (
+        Client()
+        .post(link.replace("http://localhost:8000", ""), {"List-Unsubscribe": "One-Click"})
+        .status_code
+        == 200
+    )
     assert OptOut.objects.filter(channel=Channel.EMAIL, recipient="zhang@example.com").exists()
 
 

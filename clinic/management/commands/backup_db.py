@@ -15,6 +15,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--generate-key", action="store_true", help="print a new BACKUP_ENCRYPTION_KEY and exit"
         )
+        parser.add_argument(
+            "--decrypt",
+            nargs=2,
+            metavar=("IN", "OUT"),
+            help="decrypt an encrypted dump IN (with BACKUP_ENCRYPTION_KEY) into OUT for pg_restore, and exit",
+        )
 
     def handle(self, *args, **options):
         if options.get("generate_key"):
