@@ -75,7 +75,10 @@ def seed_clinical(*, branches, password: str = "Demo@2026") -> int:
     for v in visits:
         by_member.setdefault(v.member_id, []).append(v)
     people = [vs for vs in by_member.values() if len(vs) >= 2][:3] or list(by_member.values())[:3]
-    for member_visits in people:
+    # Charted once: a later run sees other visits (other seeders check more out) and must not
+    # chart new people.
+    charted = ToothFinding.objects.filter(branch=branches["JA"]).exists()
+    for member_visits in [] if charted else people:
         member = member_visits[0].member
         if ToothFinding.objects.filter(member=member).exists():
             continue
