@@ -205,6 +205,8 @@ def test_seed_demo_is_idempotent():
         "consultant",
         "doctor",
         "nurse",
+        "senior_doctor",
+        "stock_keeper",
         "customer_service",
         "marketing",
         "branch_manager",
