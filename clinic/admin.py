@@ -3,6 +3,7 @@ allows). Saves go through services so that every change is audited."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -502,7 +503,25 @@ class StaffProfileAdmin(BranchScopedMixin, ClinicAdmin):
             messages.error(request, exc.message)
 
 
+_REF = re.compile(r"\b([a-z][a-z_]*):(\d+)\b")
+
+
+def _refs(text: str) -> str:
+    """References a service stored (``visit:3373``, ``reward:4``) as a reader says them:
+    ``#3373``, the kind named where it has a label (change keys), never the code."""
+
+    def say(m) -> str:
+        kind = change_keys.get(m.group(1))
+        return f"{kind} #{m.group(2)}" if kind else f"#{m.group(2)}"
+
+    return _REF.sub(say, text)
+
+
 def _audit_value(field, value) -> str:
+    return _refs(_audit_value_raw(field, value))
+
+
+def _audit_value_raw(field, value) -> str:
     import datetime as dt
 
     from django.utils import formats, timezone

@@ -235,4 +235,5 @@ def secret_base32(device: TOTPDevice) -> str:
     from base64 import b32encode
 
     raw = b32encode(device.bin_key).decode().rstrip("=")
-    return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+    # Thin spaces: read as groups, copied as one string by most apps.
+    return "\u2009".join(raw[i : i + 4] for i in range(0, len(raw), 4))

@@ -33,7 +33,7 @@ class MemberActor:
 
     def get_username(self) -> str:
         who = self.login_member or self.member
-        label = f"member:{who.pk} {who.name}"
+        label = f"会员 {who.name} #{who.pk}"
         if self.login_member is not None and self.login_member.pk != self.member.pk:
             label += f" (for {self.member.pk})"
         return label[:150]

@@ -61,7 +61,7 @@ class PortalActor:
         self.member = member
 
     def get_username(self) -> str:
-        return f"member:{self.member.pk} {self.member.name}"
+        return f"会员 {self.member.name} #{self.member.pk}"
 
     def has_perm(self, perm, obj=None) -> bool:
         return perm in MEMBER_SELF_SERVICE_PERMS

@@ -69,7 +69,7 @@ def test_member_books_with_channel_h5_and_an_audit_row(branch, doc, bookable, me
     appt = _book(member, branch, bookable, slot)
     assert appt.channel == Channel.H5 and appt.created_by is None and appt.status == Status.BOOKED
     row = AuditLog.objects.get(action="appointments.booking.created", target_id=str(appt.pk))
-    assert row.actor is None and row.actor_name.startswith(f"member:{member.pk}")
+    assert row.actor is None and row.actor_name.endswith(f"#{member.pk}")
 
 
 def test_a_service_not_bookable_online_is_refused(branch, doc, service, member, clock):

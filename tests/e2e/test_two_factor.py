@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 
 
 def app_code(secret: str, drift: int = 0) -> str:
-    key = b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
+    secret = "".join(secret.split())  # groups of four, thin-spaced
+    key = b32decode(secret + "=" * (-len(secret) % 8))
     return f"{totp(key, drift=drift):06d}"
 
 

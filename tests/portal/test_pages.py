@@ -80,7 +80,7 @@ def test_redeem_a_coupon_reward_with_the_same_stock_rules(member_client, portal_
     assert Coupon.objects.filter(member=portal_family.parent, template=template).exists()
     assert PointsAccount.objects.get(member=portal_family.parent, is_open=True).balance == 300
     row = AuditLog.objects.get(action="loyalty.reward.redeemed")
-    assert row.actor is None and row.actor_name.startswith(f"member:{portal_family.parent.pk}")
+    assert row.actor is None and row.actor_name.endswith(f"#{portal_family.parent.pk}")
     # Out of stock now: refused, nothing taken.
     member_client.post(reverse("portal:reward_redeem", args=[item.pk]))
     assert RewardRedemption.objects.filter(item=item).count() == 1
@@ -121,7 +121,7 @@ def test_profile_edit_is_audited_as_the_member(member_client, portal_family):
         portal_family.parent.email == "chen@example.com" and portal_family.parent.preferred_channel == "email"
     )
     row = AuditLog.objects.get(action="members.member.changed", target_id=str(portal_family.parent.pk))
-    assert row.actor is None and row.actor_name.startswith("member:")
+    assert row.actor is None and row.actor_name.startswith("会员 ")
 
 
 def test_profile_bad_input_is_a_form_error(member_client, portal_family):
