@@ -321,7 +321,16 @@ def test_only_accepted_plans_are_carried_out(doc, member, filling, visit):
 
 
 def test_trace_by_plan_type_and_doctor(
-    doc, doc2, member, filling, front_desk, branch, service, django_capture_on_commit_callbacks, manager, clock
+    doc,
+    doc2,
+    member,
+    filling,
+    front_desk,
+    branch,
+    service,
+    django_capture_on_commit_callbacks,
+    manager,
+    clock,
 ):
     plan = services.plan_submit(actor=doc, plan=_plan(doc, member, (filling, [16], "")))
     services.plan_present(actor=doc, plan=plan)
