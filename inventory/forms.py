@@ -125,3 +125,19 @@ class StockTakeForm(forms.Form):
             for b in self.balances
             if self.cleaned_data.get(f"count_{b.batch_id}") is not None
         }
+
+
+class ReorderLevelForm(forms.Form):
+    """The branch's own reorder level; empty = the item's default."""
+
+    level = forms.IntegerField(
+        label=_("Reorder level at this branch"),
+        min_value=0,
+        max_value=100_000,
+        required=False,
+        help_text=_("Leave empty to use the item's default."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["level"].widget.attrs.update({"class": "form-control", "inputmode": "numeric"})

@@ -18,7 +18,7 @@ from clinic.money import to_money
 from clinic.services import audit_record
 
 from .errors import InventoryError
-from .models import Batch, Item, Movement, MovementKind, StockBalance
+from .models import Batch, Item, Movement, MovementKind, ReorderLevel, StockBalance
 
 MANAGE_PERM = "inventory.manage_stock"
 USE_PERM = "inventory.use_stock"
@@ -429,6 +429,39 @@ def stock_take(*, actor, branch: Branch, counts: Mapping[int, int], reason: str 
                 )
             )
     return moves
+
+
+@transaction.atomic
+def reorder_level_set(*, actor, branch: Branch, item: Item, level: int | None) -> int:
+    """Set the branch's own reorder level for ``item``; ``None`` goes back to the item's
+    default. Returns the level now in force. Audited with the old and the new value."""
+    _require(actor, MANAGE_PERM)
+    _check_branch(actor, branch)
+    if level is not None and not (0 <= int(level) <= MAX_QUANTITY):
+        raise InventoryError(
+            _("The reorder level must be a whole number from 0 to %(max)d.") % {"max": MAX_QUANTITY},
+            field="level",
+        )
+    own = ReorderLevel.objects.select_for_update().filter(item=item, branch=branch).first()
+    old = own.level if own else None
+    if level is None:
+        if own is not None:
+            own.delete()
+    elif own is None:
+        own = ReorderLevel.objects.create(item=item, branch=branch, level=int(level))
+    else:
+        own.level = int(level)
+        own.save(update_fields=["level"])
+    new = None if level is None else int(level)
+    if old != new:
+        audit_record(
+            actor=actor,
+            action="inventory.reorder_level.set",
+            target=item,
+            branch=branch,
+            changes={"reorder_level": [old, new], "default_reorder_level": item.default_reorder_level},
+        )
+    return item.default_reorder_level if new is None else new
 
 
 def drift_rows() -> list[tuple[int, int, int, int]]:

@@ -11,6 +11,7 @@ app_name = "inventory"
 urlpatterns = [
     path("", views.stock_list, name="stock"),
     path("items/<int:pk>/", views.item_detail, name="item"),
+    path("items/<int:pk>/reorder-level/", views.reorder_level, name="reorder_level"),
     path("batches/<int:pk>/", views.batch_detail, name="batch"),
     path("receive/", views.receive, name="receive"),
     path("transfer/", views.transfer, name="transfer"),

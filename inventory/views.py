@@ -10,13 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import DomainError
 
 from . import exports, selectors, services
-from .forms import OutForm, ReceiveForm, StockFilterForm, StockTakeForm, TransferForm
-from .models import StockBalance
+from .forms import OutForm, ReceiveForm, ReorderLevelForm, StockFilterForm, StockTakeForm, TransferForm
+from .models import ReorderLevel, StockBalance
 
 VIEW = "inventory.view_stockbalance"
 MANAGE = "inventory.manage_stock"
@@ -45,17 +45,50 @@ def stock_list(request: HttpRequest) -> HttpResponse:
     return render(request, "inventory/stock.html", {"form": form, "rows": rows, "branch": branch})
 
 
+def _item_page(request: HttpRequest, item, level_form=None) -> HttpResponse:
+    balances = selectors.balances_for(request.user, item=item)
+    page = Paginator(selectors.movements_for(request.user, item=item), 50).get_page(request.GET.get("page"))
+    context = {"item": item, "balances": balances, "page": page, "today": timezone.localdate()}
+    if request.branch is not None:
+        own = (
+            ReorderLevel.objects.filter(item=item, branch=request.branch)
+            .values_list("level", flat=True)
+            .first()
+        )
+        context["own_level"] = own
+        context["level_in_force"] = item.default_reorder_level if own is None else own
+        if request.user.has_perm(MANAGE):
+            context["level_form"] = level_form or ReorderLevelForm(initial={"level": own})
+    return render(request, "inventory/item.html", context, status=400 if level_form is not None else 200)
+
+
 @require_GET
 @permission_required(VIEW, raise_exception=True)
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _item_page(request, selectors.get_item_for_user(request.user, pk))
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def reorder_level(request: HttpRequest, pk: int) -> HttpResponse:
+    branch = _branch(request)
     item = selectors.get_item_for_user(request.user, pk)
-    balances = selectors.balances_for(request.user, item=item)
-    page = Paginator(selectors.movements_for(request.user, item=item), 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "inventory/item.html",
-        {"item": item, "balances": balances, "page": page, "today": timezone.localdate()},
-    )
+    form = ReorderLevelForm(request.POST)
+    if form.is_valid():
+        try:
+            level = services.reorder_level_set(
+                actor=request.user, branch=branch, item=item, level=form.cleaned_data["level"]
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Reorder level at %(branch)s: %(level)d %(unit)s.")
+                % {"branch": branch.display_name, "level": level, "unit": item.unit},
+            )
+            return redirect("inventory:item", pk=item.pk)
+    return _item_page(request, item, level_form=form)
 
 
 @require_GET

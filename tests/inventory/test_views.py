@@ -143,3 +143,37 @@ def test_reports_page_and_xlsx_export(keeper, manager, branch, item):
     assert len(wb.sheetnames) == 4
     assert wb.worksheets[0].max_row == 2
     assert AuditLog.objects.filter(action="inventory.report.exported").exists()
+
+
+def test_the_keeper_sets_and_clears_the_branch_reorder_level_on_the_item_page(keeper, manager, branch, item):
+    from clinic.models import AuditLog
+    from inventory.models import ReorderLevel
+
+    receive(keeper, branch, item, lot="R1", days=300, quantity=3)
+    c = login(keeper)
+    page = c.get(reverse("inventory:item", args=[item.pk])).content.decode()
+    assert 'data-testid="reorder-level"' in page and 'name="level"' in page
+    response = c.post(reverse("inventory:reorder_level", args=[item.pk]), {"level": "5"})
+    assert response.status_code == 302 and response.url == reverse("inventory:item", args=[item.pk])
+    assert ReorderLevel.objects.get(item=item, branch=branch).level == 5
+    low = c.get(reverse("inventory:stock"), {"only": "low"}).content.decode()
+    assert item.name in low  # 3 on hand, below 5
+    log = AuditLog.objects.get(action="inventory.reorder_level.set")
+    assert log.changes["reorder_level"] == [None, 5] and log.branch_id == branch.pk
+    # Saving the same value again writes no second audit row; empty goes back to the default.
+    c.post(reverse("inventory:reorder_level", args=[item.pk]), {"level": "5"})
+    assert AuditLog.objects.filter(action="inventory.reorder_level.set").count() == 1
+    c.post(reverse("inventory:reorder_level", args=[item.pk]), {"level": ""})
+    assert not ReorderLevel.objects.filter(item=item, branch=branch).exists()
+    # Bad input: a form error on the page, nothing saved.
+    for bad in ("-1", "abc", "100001"):
+        response = c.post(reverse("inventory:reorder_level", args=[item.pk]), {"level": bad})
+        assert response.status_code == 400 and "invalid-feedback" in response.content.decode()
+    assert not ReorderLevel.objects.filter(item=item, branch=branch).exists()
+    # The manager reads the level but may not change it.
+    page = login(manager).get(reverse("inventory:item", args=[item.pk])).content.decode()
+    assert 'data-testid="reorder-level"' in page and 'name="level"' not in page
+    assert (
+        login(manager).post(reverse("inventory:reorder_level", args=[item.pk]), {"level": "9"}).status_code
+        == 403
+    )
