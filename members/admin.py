@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clinic.admin import AuditedAdmin, register_choice_scope
+from clinic.admin import AuditedAdmin, BranchScopedReadOnlyAdmin, register_choice_scope
 
-from .models import AcquisitionChannel, Member, Tag
+from .models import AcquisitionChannel, Member, PrivacyRequest, Tag
 from .selectors import scope_members
 
 # Any admin form of a higher app that picks a member offers only the members the user may see.
@@ -25,3 +25,14 @@ class AcquisitionChannelAdmin(AuditedAdmin):
 class TagAdmin(AuditedAdmin):
     list_display = ["name", "color"]
     search_fields = ["name"]
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(BranchScopedReadOnlyAdmin):
+    """The record of people's PIPL requests, read-only: they are handled in the staff queue
+    (members:privacy_queue), where the handling note and the audit row are written."""
+
+    list_display = ["requested_at", "kind", "status", "branch", "deadline", "handled_at", "handled_by"]
+    list_filter = ["status", "kind", "branch"]
+    date_hierarchy = "requested_at"
+    list_select_related = ["branch", "handled_by"]

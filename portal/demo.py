@@ -71,7 +71,24 @@ def seed_portal(*, branches: dict[str, Branch]) -> int:
             continue
     made += _book(parent)
     made += _event(parent)
+    made += _privacy_request()
     return made
+
+
+def _privacy_request() -> int:
+    """王芳 asked on her phone for her data to be deleted: the staff queue has one open
+    request with its 15-working-day deadline."""
+    from members.actors import member_actor
+    from members.models import PrivacyRequest
+    from members.privacy import privacy_erasure_request
+
+    person = Member.objects.filter(name="王芳", phone="+8613912348765").first()
+    if person is None or PrivacyRequest.objects.filter(member=person).exists():
+        return 0
+    privacy_erasure_request(
+        actor=member_actor(person), member=person, reason="已搬离本市，不再需要会员服务。"
+    )
+    return 1
 
 
 def _book(member: Member) -> int:
