@@ -182,6 +182,37 @@ def export_files_purge(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
+def export_jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Every few minutes: the jobs a worker lost. A job still queued after
+    REPORTS_EXPORT_REQUEUE_MINUTES (the broker was down when it was sent, or the message was
+    lost) is sent again: a second run of a job does nothing, the claim is on its status. A job
+    queued or running for longer than REPORTS_EXPORT_STALE_MINUTES (the task's hard time limit
+    and a margin: its worker was killed) fails as interrupted, and its partial file goes."""
+    from .export_tasks import export_run
+
+    now = now or timezone.now()
+    stale = now - dt.timedelta(minutes=int(getattr(settings, "REPORTS_EXPORT_STALE_MINUTES", 70)))
+    requeue = now - dt.timedelta(minutes=int(getattr(settings, "REPORTS_EXPORT_REQUEUE_MINUTES", 5)))
+    open_jobs = ExportJob.objects.filter(status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING])
+    interrupted = 0
+    for job in open_jobs.filter(created_at__lt=stale).iterator():
+        changed = open_jobs.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, error=ExportJob.Reason.INTERRUPTED, finished_at=now
+        )
+        if changed:
+            interrupted += 1
+            for part in (export_dir() / str(job.requested_by_id)).glob(f"{job.pk}-*.part"):
+                part.unlink(missing_ok=True)
+            log.warning("export job %s: interrupted (no worker finished it)", job.pk)
+    resent = 0
+    for pk in open_jobs.filter(
+        status=ExportJob.Status.QUEUED, created_at__lt=requeue, created_at__gte=stale
+    ).values_list("pk", flat=True):
+        export_run.delay(pk)
+        resent += 1
+    return {"interrupted": interrupted, "resent": resent}
+
+
 # --- selectors ------------------------------------------------------------------------------
 
 

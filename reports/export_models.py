@@ -28,6 +28,7 @@ class ExportJob(models.Model):
         NOT_ALLOWED = "not_allowed", _("You may no longer export this list.")
         UNKNOWN_LIST = "unknown_list", _("This list is no longer offered.")
         WRITE_FAILED = "write_failed", _("The file could not be written. Please try again later.")
+        INTERRUPTED = "interrupted", _("The export was interrupted. Please start it again.")
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("requested by")

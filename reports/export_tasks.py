@@ -19,3 +19,9 @@ def export_files_purge(self) -> int:
     deleted = export_jobs.export_files_purge()
     heartbeat_record(name="reports.export_files_purge")
     return deleted
+
+
+@clinic_task(time_limit=300, soft_time_limit=280)
+def export_jobs_sweep(self) -> dict[str, int]:
+    """Every 10 minutes: send lost queued jobs again; fail the ones no worker finished."""
+    return export_jobs.export_jobs_sweep()

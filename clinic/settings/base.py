@@ -348,6 +348,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.export_tasks.export_files_purge",
         "schedule": crontab(hour=3, minute=40),
     },
+    # Export jobs a worker lost: re-sent when still queued, failed when no worker finished them.
+    "reports-export-jobs-sweep": {"task": "reports.export_tasks.export_jobs_sweep", "schedule": 600.0},
     "followups-plans-generate": {"task": "followups.plan_tasks.generate", "schedule": crontab(minute=15)},
     "followups-plans-escalate": {
         "task": "followups.plan_tasks.escalate",
@@ -470,6 +472,10 @@ REPORTS_EXPORT_INLINE_ROWS = env.int("REPORTS_EXPORT_INLINE_ROWS", default=20_00
 # Where the jobs' files are kept (outside the web root and MEDIA), and for how many days.
 REPORTS_EXPORT_DIR = Path(env.str("REPORTS_EXPORT_DIR", default=str(VAR_DIR / "exports")))
 REPORTS_EXPORT_KEEP_DAYS = env.int("REPORTS_EXPORT_KEEP_DAYS", default=7)
+# A job still queued after this many minutes is sent again; one queued or running longer than
+# the stale limit (export_run's hard time limit is 60 minutes) failed as interrupted.
+REPORTS_EXPORT_REQUEUE_MINUTES = env.int("REPORTS_EXPORT_REQUEUE_MINUTES", default=5)
+REPORTS_EXPORT_STALE_MINUTES = env.int("REPORTS_EXPORT_STALE_MINUTES", default=70)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

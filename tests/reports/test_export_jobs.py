@@ -211,3 +211,39 @@ def test_a_small_list_is_still_exported_inline(seven_today, manager, client_for,
     settings.REPORTS_EXPORT_INLINE_ROWS = 7
     response = client_for(manager).get(URL)
     assert response.status_code == 200 and not ExportJob.objects.exists() and queued == []
+
+
+def test_the_sweep_resends_lost_queued_jobs_and_fails_the_ones_no_worker_finished(
+    seven_today, manager, queued, client_for
+):
+    day = timezone.localdate()
+
+    def job():
+        return export_jobs.export_job_create(
+            actor=manager, branch=seven_today, code="new_people", period="today", lo=day,
+            hi=day + dt.timedelta(days=1), fmt="csv", rows_total=7,
+        )  # fmt: skip
+
+    lost, fresh, killed = job(), job(), job()
+    now = timezone.now()
+    ExportJob.objects.filter(pk=lost.pk).update(created_at=now - dt.timedelta(minutes=6))
+    # A worker claimed this one and was killed: it stays "running" and left a partial file.
+    ExportJob.objects.filter(pk=killed.pk).update(
+        status=ExportJob.Status.RUNNING, created_at=now - dt.timedelta(minutes=71)
+    )
+    part = export_jobs.export_dir() / str(manager.pk) / f"{killed.pk}-new.csv.part"
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(b"half")
+    queued.clear()
+    assert export_tasks.export_jobs_sweep.run() == {"interrupted": 1, "resent": 1}
+    assert queued == [(lost.pk,)]  # the fresh one may still be on its way
+    killed.refresh_from_db()
+    assert killed.status == ExportJob.Status.FAILED and killed.error == ExportJob.Reason.INTERRUPTED
+    assert not part.exists()
+    # The re-sent job runs once; a second delivery of it does nothing.
+    assert export_jobs.export_job_run(lost.pk) == 7 and export_jobs.export_job_run(lost.pk) == 0
+    # The requester reads why, in words, on the job page.
+    page = client_for(manager).get(reverse("reports:export_job", args=[killed.pk])).content.decode()
+    assert "导出被中断" in page
+    fresh.refresh_from_db()
+    assert fresh.status == ExportJob.Status.QUEUED
