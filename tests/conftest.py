@@ -3,12 +3,31 @@ front desk at the 浦东 branch (the outsider for branch scoping), and an HQ adm
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
 import pytest
 from django.test import Client
 
 from clinic import services
 from clinic.models import Role
 from tests.clinic.factories import BranchFactory
+
+
+@pytest.fixture(autouse=True)
+def _run_as_if_it_were():
+    """``CLINIC_TEST_NOW=2026-12-10T15:00+08:00`` runs the tests as if the clock said so
+    (ticking): a check that no test depends on the day or hour it runs. The tests' own
+    ``clock`` fixtures travel inside it. Unset (CI), it does nothing."""
+    value = os.environ.get("CLINIC_TEST_NOW")
+    if not value:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(dt.datetime.fromisoformat(value), tick=True):
+        yield
+
 
 PASSWORD = "Test@pass-2026"
 

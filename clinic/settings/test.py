@@ -23,3 +23,18 @@ NOTIFICATIONS_INBOUND_TOKEN = "inbound-test-token"
 import tempfile as _tempfile  # noqa: E402
 
 REPORTS_EXPORT_DIR = Path(_tempfile.gettempdir()) / "clinic-test-exports"
+
+# pytest-xdist: each worker its own Redis database (the broker's queues) and export directory;
+# pytest-django gives each its own test database (test_<name>_gw<n>).
+import os as _os  # noqa: E402
+import re as _re  # noqa: E402
+
+_WORKER = _os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw"):
+    _n = int(_WORKER[2:])
+    REPORTS_EXPORT_DIR = REPORTS_EXPORT_DIR.with_name(f"{REPORTS_EXPORT_DIR.name}-{_WORKER}")
+    if REDIS_URL:
+        _db = _re.search(r"/(\d+)$", REDIS_URL)
+        _base = int(_db.group(1)) if _db else 0
+        REDIS_URL = _re.sub(r"(/\d+)?$", f"/{(_base + 1 + _n) % 16}", REDIS_URL, count=1)
+        CELERY_BROKER_URL = REDIS_URL

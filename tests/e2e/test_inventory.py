@@ -66,9 +66,10 @@ def stock_world(branch, front_desk, nurse, staff_factory):
     ServiceMaterialDefault.objects.create(service=service, item=gloves, quantity=2)
     doctor = make_doctor(branch, "doc_chen", "陈医生")
     member = make_member(branch, name="张三", phone="13900001111")
+    # Today's 10:00 visit, whatever the hour the test runs: booked and checked in "as of" then.
     start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
-    appt = book(front_desk, branch, member, service, doctor, start)
-    appointment_services.appointment_check_in(actor=front_desk, appointment=appt)
+    appt = book(front_desk, branch, member, service, doctor, start, now=start - dt.timedelta(hours=1))
+    appointment_services.appointment_check_in(actor=front_desk, appointment=appt, now=start)
     appt = appointment_services.appointment_start_treatment(actor=front_desk, appointment=appt)
     return {"keeper": keeper, "gloves": gloves, "visit": appt.visit, "branch": branch}
 
