@@ -65,6 +65,13 @@ def reorder_level_expr(branch_id_ref):
     return Coalesce(Subquery(own), F("default_reorder_level"))
 
 
+def branch_reorder_level(item: Item, branch) -> tuple[int | None, int]:
+    """The branch's own reorder level for ``item`` (None when it has none) and the level in
+    force (the own one, else the item's default)."""
+    own = ReorderLevel.objects.filter(item=item, branch=branch).values_list("level", flat=True).first()
+    return own, item.default_reorder_level if own is None else own
+
+
 @dataclass
 class StockRow:
     item: Item

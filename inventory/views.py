@@ -16,7 +16,7 @@ from clinic.errors import DomainError
 
 from . import exports, selectors, services
 from .forms import OutForm, ReceiveForm, ReorderLevelForm, StockFilterForm, StockTakeForm, TransferForm
-from .models import ReorderLevel, StockBalance
+from .models import StockBalance
 
 VIEW = "inventory.view_stockbalance"
 MANAGE = "inventory.manage_stock"
@@ -50,13 +50,8 @@ def _item_page(request: HttpRequest, item, level_form=None) -> HttpResponse:
     page = Paginator(selectors.movements_for(request.user, item=item), 50).get_page(request.GET.get("page"))
     context = {"item": item, "balances": balances, "page": page, "today": timezone.localdate()}
     if request.branch is not None:
-        own = (
-            ReorderLevel.objects.filter(item=item, branch=request.branch)
-            .values_list("level", flat=True)
-            .first()
-        )
+        own, context["level_in_force"] = selectors.branch_reorder_level(item, request.branch)
         context["own_level"] = own
-        context["level_in_force"] = item.default_reorder_level if own is None else own
         if request.user.has_perm(MANAGE):
             context["level_form"] = level_form or ReorderLevelForm(initial={"level": own})
     return render(request, "inventory/item.html", context, status=400 if level_form is not None else 200)
