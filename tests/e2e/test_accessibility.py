@@ -252,6 +252,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "marketing:campaign_price_remove": {"pk": w["campaign"].pk, "price_id": w["campaign_price"].pk},
         "inventory:item": {"pk": w["stock_item"].pk},
         "inventory:batch": {"pk": w["stock_batch"].pk},
+        "inventory:reorder_level": {"pk": w["stock_item"].pk},
         "clinical:visit_note": {"pk": w["clinical_note"].visit_id},
         "clinical:note": {"pk": w["clinical_note"].pk},
         "clinical:note_amend": {"pk": w["clinical_note"].pk},
