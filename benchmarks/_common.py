@@ -129,11 +129,16 @@ MEMBER_COLUMNS = (
 )  # fmt: skip
 
 
-def synthetic_people(n: int, branch_id: int, *, mark: str, name: str, stage: str, phones: bool) -> list[int]:
+def synthetic_people(
+    n: int, branch_id: int, *, mark: str, name: str, stage: str, phones: bool, created_days: int = 0
+) -> list[int]:
     """Ids of ``n`` synthetic people tagged ``mark`` (in ``other_contacts``): the missing ones
     are made with COPY (history and foreign-key triggers off: synthetic rows, not changes
-    anyone made); later runs reuse them. ``phones`` gives each a distinct 139 number."""
+    anyone made); later runs reuse them. ``phones`` gives each a distinct 139 number.
+    ``created_days`` spreads their registration over that many days before now (a clinic's
+    people arrive over years; 0: all now)."""
     import datetime as dt
+    import random
 
     from django.db import connection, transaction
 
@@ -143,16 +148,23 @@ def synthetic_people(n: int, branch_id: int, *, mark: str, name: str, stage: str
     if len(ids) >= n:
         return ids[:n]
     start = time.perf_counter()
-    now = dt.datetime.now(dt.UTC).isoformat()
+    now_at = dt.datetime.now(dt.UTC)
+    now = now_at.isoformat()
     missing = n - len(ids)
+    rng = random.Random(len(ids) + branch_id)
 
     def rows():
         for i in range(missing):
             digits = f"139{i % 100_000_000:08d}" if phones else ""
+            created = (
+                (now_at - dt.timedelta(seconds=rng.randrange(1, created_days * 86400))).isoformat()
+                if created_days
+                else now
+            )
             yield (
                 f"{name}{i % 1000}", "", None, f"+86{digits}" if phones else "", mark, "", "", "", "", "", "",
-                "", branch_id, None, None, stage, "active", "zh-hans", None, "f", "", "", "", "f", None, now,
-                now, digits, digits[-4:], "", "", "{}",
+                "", branch_id, None, None, stage, "active", "zh-hans", None, "f", "", "", "", "f", None, created,
+                created, digits, digits[-4:], "", "", "{}",
             )  # fmt: skip
 
     with transaction.atomic(), connection.cursor() as cursor:

@@ -22,8 +22,9 @@ reading the rollups, measured in the same run:
     python -m benchmarks.reports --small         # 20,000 people, 100,000 visits
     python -m benchmarks.reports --members 200000   # another scale (five visits each)
 
-Not generated yet (the issue's full scale also names them): ledger entries and
-consultations: the dashboard reads neither (points liability sums account balances).
+Also generated, so the dashboard runs beside the whole scale: a points account per person
+with ten ledger entries each (10,000,000; points liability sums the accounts' balances) and
+1,000,000 consultations (the marketing analysis reads them; the dashboard does not).
 """
 
 from __future__ import annotations
@@ -98,6 +99,52 @@ def _visits(
     return have + count
 
 
+def _ledger(member_ids: list[int], entries: int) -> int:
+    """A points account per person and ``entries`` earn entries (with their lots) between
+    them, by the loyalty benchmark's generator; made once."""
+    from benchmarks import loyalty as loyalty_bench
+    from loyalty.models import PointsAccount, PointsEntry
+
+    if PointsAccount.objects.filter(member_id=member_ids[-1]).exists():
+        return PointsEntry.objects.count()
+    loyalty_bench.generate(member_ids, entries)
+    return entries
+
+
+def _consultations(branches, people: dict[int, list[int]], n: int) -> int:
+    """``n`` consultations over two years by the marketing benchmark's generator: a
+    consultant and five partners at each branch."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from benchmarks import marketing as marketing_bench
+    from clinic import services
+    from clinic.models import Role
+    from marketing.consultation_models import ConsultationChannel
+    from marketing.models import Partner
+
+    consultants = []
+    for i, branch in enumerate(branches):
+        user = get_user_model().objects.filter(username=f"bench_rp_consult{i}").first()
+        consultants.append(
+            user
+            or services.staff_create(
+                actor=None, username=f"bench_rp_consult{i}", password=None, full_name=f"基准咨询{i}",
+                role=Role.CONSULTANT, branches=[branch],
+            ).user
+        )  # fmt: skip
+    partners = [
+        Partner.objects.get_or_create(branch=b, name=f"报表基准单位{i}", defaults={"kind": "company"})[0]
+        for b in branches
+        for i in range(5)
+    ]
+    channels = list(ConsultationChannel.objects.values_list("pk", flat=True))
+    everyone = [i for ids in people.values() for i in ids]
+    return marketing_bench.make_consultations(
+        n, branches, consultants, partners, channels, everyone, timezone.localdate()
+    )
+
+
 def _floor_calls(branch_id: int, today: dt.date):
     """The bare SQL reading the rollup rows the dashboard reads (three periods, 30 days)."""
     from django.db import connection
@@ -141,10 +188,12 @@ def main() -> None:
     branches, doctor = _clinic()
     half = members // 2
     people = {
-        branches[0].pk: synthetic_people(half, branches[0].pk, mark=MARK + "1", name="报表", stage="patient", phones=False),
-        branches[1].pk: synthetic_people(members - half, branches[1].pk, mark=MARK + "2", name="报表", stage="patient", phones=False),
+        branches[0].pk: synthetic_people(half, branches[0].pk, mark=MARK + "1", name="报表", stage="patient", phones=False, created_days=730),
+        branches[1].pk: synthetic_people(members - half, branches[1].pk, mark=MARK + "2", name="报表", stage="patient", phones=False, created_days=730),
     }  # fmt: skip
     visits = _visits(people, 5, doctor.pk)
+    entries = _ledger([i for ids in people.values() for i in ids], members * 10)
+    consultations = _consultations(branches, people, members)
 
     start = time.perf_counter()
     rows = rollups.rollup_refresh(full=True)
@@ -192,6 +241,8 @@ def main() -> None:
         "reports",
         members=members,
         visits=visits,
+        ledger_entries=entries,
+        consultations=consultations,
         dashboard_p95_ms_max=max(p95s),
         dashboard_floor_ratio_max=max(ratios),
         dashboard_cold_ms_max=max(colds),

@@ -119,6 +119,7 @@ def _branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
     ]
     tiles.insert(3, Figure("waiting", _("Waiting now"), "count", Decimal(len(waiting))))
     ranges = periods(today)
+    rollups.prefetch([*ranges.values(), *_quarters(today)], branch_ids=[branch.pk], today=today)
     sums = {
         name: rollups.figures(lo, hi, branch_ids=[branch.pk], today=today).get(branch.pk, {})
         for name, (lo, hi) in ranges.items()
@@ -153,10 +154,7 @@ def targets(branch, *, today: dt.date) -> list[dict]:
     """The three programme targets of seed 001, each as progress against its target."""
     out = []
     # New people: quarter to date against the same days of the last quarter, target +10 %.
-    q_start = dt.date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
-    end = today + dt.timedelta(days=1)
-    prev_start = _shift_month(q_start, -3)
-    prev_end = prev_start + (end - q_start)
+    (q_start, end), (prev_start, prev_end) = _quarters(today)
     now = (
         rollups.figures(q_start, end, branch_ids=[branch.pk], today=today)
         .get(branch.pk, {})
@@ -170,15 +168,9 @@ def targets(branch, *, today: dt.date) -> list[dict]:
     growth = None if not before else (Decimal(now) - Decimal(before)) / Decimal(before)
     out.append(_target("new_people", _("New people this quarter vs last quarter"), growth, Decimal("0.10")))
     # 复诊率: this year to date against the same days of last year, target +20 % (relative).
-    y_start = today.replace(month=1, day=1)
-    ly = (
-        y_start.replace(year=y_start.year - 1),
-        end.replace(year=end.year - 1)
-        if not (end.month == 2 and end.day == 29)
-        else dt.date(end.year - 1, 3, 1),
-    )
-    r_now = rollups.return_rate(y_start, end, branch_ids=[branch.pk]).get(branch.pk)
-    r_before = rollups.return_rate(*ly, branch_ids=[branch.pk]).get(branch.pk)
+    this_year, last_year = _years(today)
+    r_now = rollups.return_rate(*this_year, branch_ids=[branch.pk]).get(branch.pk)
+    r_before = rollups.return_rate(*last_year, branch_ids=[branch.pk]).get(branch.pk)
     rate_now = None if not r_now or not r_now[1] else Decimal(r_now[0]) / Decimal(r_now[1])
     rate_before = None if not r_before or not r_before[1] else Decimal(r_before[0]) / Decimal(r_before[1])
     lift = None if rate_now is None or not rate_before else (rate_now - rate_before) / rate_before
@@ -189,6 +181,36 @@ def targets(branch, *, today: dt.date) -> list[dict]:
     sat = rollups.kpi_value(kpis.KPIS["satisfaction"], s)
     out.append(_target("satisfaction", _("Satisfaction this month"), sat, Decimal("0.90")))
     return out
+
+
+def _quarters(today: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """This quarter to date, and the same days of the last quarter."""
+    q_start = dt.date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    end = today + dt.timedelta(days=1)
+    prev_start = _shift_month(q_start, -3)
+    return (q_start, end), (prev_start, prev_start + (end - q_start))
+
+
+def _years(today: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """This year to date, and the same days of last year."""
+    end = today + dt.timedelta(days=1)
+    y_start = today.replace(month=1, day=1)
+    ly_end = (
+        end.replace(year=end.year - 1)
+        if not (end.month == 2 and end.day == 29)
+        else dt.date(end.year - 1, 3, 1)
+    )
+    return (y_start, end), (y_start.replace(year=y_start.year - 1), ly_end)
+
+
+def warm_shared(today: dt.date | None = None) -> None:
+    """Recompute the live figures the dashboards share that read whole tables (复诊率 of
+    each period the dashboards show, points liability), so that no manager waits for them:
+    run by the rollup job after each refresh (``rollups.shared_live``)."""
+    today = today or timezone.localdate()
+    for lo, hi in {*periods(today).values(), *_years(today)}:
+        rollups.return_rate(lo, hi, refresh=True)
+    rollups.points_liability(refresh=True)
 
 
 def _target(code, label, value, target) -> dict:

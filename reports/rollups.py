@@ -169,20 +169,91 @@ def figures(lo: dt.date, hi: dt.date, *, branch_ids=None, today: dt.date | None 
     today = today or timezone.localdate()
     out: dict = defaultdict(lambda: defaultdict(Decimal))
     past_hi = min(hi, today)
+    branches = tuple(branch_ids) if branch_ids is not None else None
     if lo < past_hi:
-        qs = DailyRollup.objects.filter(day__gte=lo, day__lt=past_hi, dimension="")
-        if branch_ids is not None:
-            qs = qs.filter(branch_id__in=list(branch_ids))
-        from django.db.models import Sum
-
-        for row in qs.values("branch_id", "metric").annotate(total=Sum("value")):
-            out[row["branch_id"]][row["metric"]] += row["total"]
+        for (branch_id, metric), total in _memoized(
+            ("rolled", lo, past_hi, branches), lambda: _rolled(lo, past_hi, branches)
+        ).items():
+            out[branch_id][metric] += total
     if lo <= today < hi:
-        for code in kpis.METRICS:
-            for (branch_id, _day, _key), value in live(
-                code, today, today + dt.timedelta(days=1), branch_ids=branch_ids
-            ).items():
+        for code, rows in live_totals(today, today + dt.timedelta(days=1), branch_ids=branches).items():
+            for (branch_id, _day, _key), value in rows.items():
                 out[branch_id][code] += value
+    return out
+
+
+def _rolled(lo: dt.date, hi: dt.date, branches) -> dict:
+    from django.db.models import Sum
+
+    qs = DailyRollup.objects.filter(day__gte=lo, day__lt=hi, dimension="")
+    if branches is not None:
+        qs = qs.filter(branch_id__in=list(branches))
+    return {
+        (row["branch_id"], row["metric"]): row["total"]
+        for row in qs.values("branch_id", "metric").annotate(total=Sum("value"))
+    }
+
+
+def prefetch(
+    ranges: Iterable[tuple[dt.date, dt.date]], *, branch_ids=None, today: dt.date | None = None
+) -> None:
+    """Within ``memoized()``: read the rolled-up sums of several periods in one pass over the
+    rollups (a FILTER per period), so that each ``figures`` call after it reads no rollups.
+    A page that shows a month against last month and last year asks for all three at once."""
+    memo = _memo.get()
+    if memo is None:
+        return
+    today = today or timezone.localdate()
+    branches = tuple(branch_ids) if branch_ids is not None else None
+    wanted = sorted({(lo, min(hi, today)) for lo, hi in ranges if lo < min(hi, today)})
+    wanted = [r for r in wanted if ("rolled", *r, branches) not in memo]
+    if not wanted:
+        return
+    params: dict = {"lo": min(lo for lo, _ in wanted), "hi": max(hi for _, hi in wanted)}
+    sums = []
+    for i, (lo, hi) in enumerate(wanted):
+        params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+        sums.append(f"sum(value) FILTER (WHERE day >= %(lo{i})s AND day < %(hi{i})s)")
+    where = ""
+    if branches is not None:
+        where = "AND branch_id = ANY(%(branches)s)"
+        params["branches"] = list(branches)
+    sql = (
+        f"SELECT branch_id, metric, {', '.join(sums)} FROM {DailyRollup._meta.db_table} "
+        f"WHERE dimension = '' AND day >= %(lo)s AND day < %(hi)s {where} GROUP BY 1, 2"
+    )
+    found: list[dict] = [{} for _ in wanted]
+    with db.read_cursor() as cursor:
+        cursor.execute(sql, params)
+        for branch_id, metric, *totals in cursor.fetchall():
+            for i, total in enumerate(totals):
+                if total is not None:
+                    found[i][(branch_id, metric)] = total
+    for (lo, hi), rows in zip(wanted, found, strict=True):
+        memo[("rolled", lo, hi, branches)] = rows
+
+
+def live_totals(lo: dt.date, hi: dt.date, *, branch_ids=None) -> dict:
+    """{metric: {(branch_id, day, ''): value}} of every metric's total over [lo, hi), from
+    the base tables in one round trip (a UNION ALL of the metrics' own SQL)."""
+    branches = tuple(branch_ids) if branch_ids is not None else None
+    return _memoized(("live_totals", lo, hi, branches), lambda: _live_totals(lo, hi, branches))
+
+
+def _live_totals(lo: dt.date, hi: dt.date, branches) -> dict:
+    params = _params(lo, hi)
+    where = ""
+    if branches is not None:
+        where = " WHERE q.branch_id = ANY(%(branches)s)"
+        params["branches"] = list(branches)
+    parts = [
+        f"SELECT '{code}' AS metric, q.* FROM ({kpis.metric_sql(code)}) AS q{where}" for code in kpis.METRICS
+    ]
+    out: dict = {code: {} for code in kpis.METRICS}
+    with db.read_cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for metric, b, d, k, v in cursor.fetchall():
+            out[metric][(b, d, k)] = Decimal(v)
     return out
 
 
@@ -197,31 +268,47 @@ def kpi_value(kpi: kpis.KPI, sums: dict) -> Decimal | None:
     return None if not den else (num / den).quantize(Decimal("0.0001"))
 
 
-def return_rate(lo: dt.date, hi: dt.date, *, branch_ids=None, months: int | None = None) -> dict:
+def return_rate(
+    lo: dt.date, hi: dt.date, *, branch_ids=None, months: int | None = None, refresh: bool = False
+) -> dict:
     """复诊率 from the visits: {branch_id: (returned, people)} for people with a checked-out
     visit in [lo, hi) who have another within ``months`` after (a visit's branch counts).
 
     One pass over the visits of [lo, hi + months): for each visit, the next strictly later
     checkout of the same person (at any branch) by a window frame, instead of a correlated
-    lookup per visit."""
+    lookup per visit. The pass reads every branch's visits whichever branches are asked for
+    (the next visit may be at any branch), so it is made for all branches and shared
+    (``shared_live``); ``refresh`` recomputes it (the rollup job keeps the dashboards' periods
+    warm, so no manager waits for it)."""
     months = months or getattr(settings, "REPORTS_RETURN_MONTHS", 6)
-    branches = tuple(branch_ids) if branch_ids is not None else None
-    return _memoized(("return_rate", lo, hi, branches, months), lambda: _shared(lo, hi, branches, months))
+    every = _memoized(
+        ("return_rate", lo, hi, months, refresh),
+        lambda: shared_live(
+            f"reports:return_rate:{lo}:{hi}:{months}:all",
+            lambda: _return_rate(lo, hi, None, months),
+            refresh=refresh,
+        ),
+    )
+    if branch_ids is None:
+        return every
+    wanted = set(branch_ids)
+    return {b: v for b, v in every.items() if b in wanted}
 
 
-def _shared(lo, hi, branches, months) -> dict:
-    """The one live figure that reads a year of visits: shared between viewers for
-    ``REPORTS_LIVE_CACHE_SECONDS`` (default 600, the rollups' own cadence; 0 turns it off)."""
+def shared_live(key: str, compute, *, refresh: bool = False) -> dict:
+    """``compute()`` (a dict of tuples by branch) shared between viewers through the cache for
+    ``REPORTS_LIVE_CACHE_SECONDS`` (default 600, the rollups' own cadence; 0 turns it off):
+    for the live figures that read a whole table, not a day. ``refresh`` recomputes and
+    stores it for twice that time (the rollup job, every ten minutes, stays ahead of it)."""
     from django.core.cache import cache
 
     ttl = getattr(settings, "REPORTS_LIVE_CACHE_SECONDS", 600)
     if not ttl:
-        return _return_rate(lo, hi, branches, months)
-    key = f"reports:return_rate:{lo}:{hi}:{months}:{','.join(map(str, branches)) if branches else 'all'}"
-    found = cache.get(key)
+        return compute()
+    found = None if refresh else cache.get(key)
     if found is None:
-        found = _return_rate(lo, hi, branches, months)
-        cache.set(key, list(found.items()), ttl)
+        found = compute()
+        cache.set(key, list(found.items()), ttl * 2 if refresh else ttl)
         return found
     return {b: tuple(v) for b, v in found}
 
@@ -271,16 +358,28 @@ def complaint_sla(lo: dt.date, hi: dt.date, *, branch_ids=None) -> dict:
     return {r["branch_id"]: (r["on_time"], r["due"]) for r in rows}
 
 
-def points_liability(*, branch_ids=None) -> dict:
-    """{branch_id: (points, yuan or None)} held now in open accounts, by the person's branch."""
+def points_liability(*, branch_ids=None, refresh: bool = False) -> dict:
+    """{branch_id: (points, yuan or None)} held now in open accounts, by the person's branch:
+    a sum over every account, made for all branches and shared like 复诊率."""
+    every = _memoized(
+        ("points_liability", refresh),
+        lambda: shared_live("reports:points_liability:all", lambda: _points_liability(None), refresh=refresh),
+    )
+    if branch_ids is None:
+        return every
+    wanted = set(branch_ids)
+    return {b: v for b, v in every.items() if b in wanted}
+
+
+def _points_liability(branches) -> dict:
+    from django.db.models import Sum
+
     from loyalty.models import PointsAccount
 
     value = getattr(settings, "REPORTS_POINT_VALUE_YUAN", None)
-    from django.db.models import Sum
-
-    qs = PointsAccount.objects.filter(is_open=True)
-    if branch_ids is not None:
-        qs = qs.filter(member__branch_id__in=list(branch_ids))
+    qs = PointsAccount.objects.using(db.read_alias()).filter(is_open=True)
+    if branches is not None:
+        qs = qs.filter(member__branch_id__in=list(branches))
     out = {}
     for row in qs.values("member__branch_id").annotate(points=Sum("balance")):
         pts = row["points"] or 0

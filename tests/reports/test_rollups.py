@@ -240,3 +240,51 @@ def test_return_rate_is_shared_between_viewers_for_the_cache_time(world, branch,
         again = rollups.return_rate(lo, hi, branch_ids=[branch.pk])
     assert again == first and len(queries) == 0
     cache.clear()
+
+
+def test_one_pass_over_the_rollups_gives_each_period_and_today_the_same_figures(world, branch, other_branch):
+    """``prefetch`` (one FILTER per period) and the one-query live today equal each figure
+    asked for on its own: the rolled-up part of every metric and today's live part."""
+    rollups.rollup_refresh(full=True, today=TODAY)
+    tomorrow = TODAY + dt.timedelta(days=1)
+    ranges = [(DAYS[-1], tomorrow), (DAYS[5], DAYS[1]), (DAYS[3], TODAY), (TODAY, tomorrow)]
+    ids = [branch.pk, other_branch.pk]
+    alone = [rollups.figures(lo, hi, branch_ids=ids, today=TODAY) for lo, hi in ranges]
+    with rollups.memoized():
+        rollups.prefetch(ranges, branch_ids=ids, today=TODAY)
+        together = [rollups.figures(lo, hi, branch_ids=ids, today=TODAY) for lo, hi in ranges]
+    assert [{b: dict(m) for b, m in f.items()} for f in together] == [
+        {b: dict(m) for b, m in f.items()} for f in alone
+    ]
+    for code in kpis.METRICS:
+        assert rollups.live_totals(TODAY, tomorrow, branch_ids=ids)[code] == rollups.live(
+            code, TODAY, tomorrow, branch_ids=ids
+        ), code
+
+
+def test_the_rollup_job_warms_the_dashboards_shared_figures(world, branch, settings):
+    """After the job, a dashboard reads neither 复诊率 nor points liability from the base
+    tables: no manager waits for the year of visits."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reports import dashboard
+    from reports.rollup_tasks import rollup_refresh
+
+    settings.REPORTS_LIVE_CACHE_SECONDS = 600
+    cache.clear()
+    try:
+        rollup_refresh.apply()
+        with CaptureQueriesContext(connection) as queries:
+            board = dashboard.branch_dashboard(branch)
+        sql = " ".join(q["sql"] for q in queries.captured_queries)
+        assert "OVER (PARTITION BY" not in sql and "loyalty_pointsaccount" not in sql
+        fresh = rollups._return_rate(*dashboard.periods(timezone.localdate())["mtd"], None, 6)
+        rate = next(f for f in board["month"] if f.code == "return_rate").value
+        returned, people = fresh.get(branch.pk, (0, 0))
+        assert rate == (
+            None if not people else (Decimal(returned) / Decimal(people)).quantize(Decimal("0.0001"))
+        )
+    finally:
+        cache.clear()
