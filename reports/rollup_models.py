@@ -57,4 +57,23 @@ class RollupState(models.Model):
         return f"{self.name} {self.watermark}"
 
 
-__all__ = ["DailyRollup", "RollupState"]
+class SharedFigure(models.Model):
+    """A live figure that reads a whole table (复诊率 of a period, points liability), made for
+    every branch and shared between viewers until ``valid_until`` (``rollups.shared_live``):
+    in the database, not the cache, so a dashboard stays fast when Redis is away."""
+
+    key = models.CharField(_("key"), max_length=120, unique=True)
+    value = models.JSONField(_("value"))
+    computed_at = models.DateTimeField(_("computed at"))
+    valid_until = models.DateTimeField(_("valid until"))
+
+    class Meta:
+        verbose_name = _("shared live figure")
+        verbose_name_plural = _("shared live figures")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.key
+
+
+__all__ = ["DailyRollup", "RollupState", "SharedFigure"]

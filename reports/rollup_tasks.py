@@ -15,5 +15,6 @@ def rollup_refresh(self) -> int:
     dashboards' shared live figures (复诊率, points liability) ahead of their viewers."""
     written = rollups.rollup_refresh()
     dashboard.warm_shared()
+    rollups.shared_purge()
     heartbeat_record(name="reports.rollup_refresh")
     return written

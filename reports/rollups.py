@@ -296,21 +296,47 @@ def return_rate(
 
 
 def shared_live(key: str, compute, *, refresh: bool = False) -> dict:
-    """``compute()`` (a dict of tuples by branch) shared between viewers through the cache for
+    """``compute()`` — {branch_id: (int, int)} — shared between viewers for
     ``REPORTS_LIVE_CACHE_SECONDS`` (default 600, the rollups' own cadence; 0 turns it off):
-    for the live figures that read a whole table, not a day. ``refresh`` recomputes and
-    stores it for twice that time (the rollup job, every ten minutes, stays ahead of it)."""
-    from django.core.cache import cache
+    for the live figures that read a whole table, not a day. Kept in the database
+    (``SharedFigure``), so a dashboard stays fast with Redis away. ``refresh`` recomputes it
+    and keeps it for twice that time (the rollup job, every ten minutes, stays ahead of it)."""
+    from .rollup_models import SharedFigure
 
     ttl = getattr(settings, "REPORTS_LIVE_CACHE_SECONDS", 600)
     if not ttl:
         return compute()
-    found = None if refresh else cache.get(key)
-    if found is None:
-        found = compute()
-        cache.set(key, list(found.items()), ttl * 2 if refresh else ttl)
-        return found
-    return {b: tuple(v) for b, v in found}
+    now = timezone.now()
+    if not refresh:
+        found = (
+            SharedFigure.objects.using(db.read_alias())
+            .filter(key=key, valid_until__gt=now)
+            .values_list("value", flat=True)
+            .first()
+        )
+        if found is not None:
+            return {b: tuple(v) for b, v in found}
+    value = compute()
+    row = SharedFigure(
+        key=key,
+        value=[[b, list(v)] for b, v in value.items()],
+        computed_at=now,
+        valid_until=now + dt.timedelta(seconds=ttl * (2 if refresh else 1)),
+    )
+    SharedFigure.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["value", "computed_at", "valid_until"],
+    )
+    return value
+
+
+def shared_purge(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Drop shared figures that expired long ago (their periods have moved on)."""
+    from .rollup_models import SharedFigure
+
+    return SharedFigure.objects.filter(valid_until__lt=timezone.now() - older_than).delete()[0]
 
 
 def _return_rate(lo, hi, branch_ids, months) -> dict:
@@ -363,28 +389,28 @@ def points_liability(*, branch_ids=None, refresh: bool = False) -> dict:
     a sum over every account, made for all branches and shared like 复诊率."""
     every = _memoized(
         ("points_liability", refresh),
-        lambda: shared_live("reports:points_liability:all", lambda: _points_liability(None), refresh=refresh),
+        lambda: shared_live("reports:points_liability:all", _points_liability, refresh=refresh),
     )
-    if branch_ids is None:
-        return every
-    wanted = set(branch_ids)
-    return {b: v for b, v in every.items() if b in wanted}
+    value = getattr(settings, "REPORTS_POINT_VALUE_YUAN", None)
+    return {
+        b: (pts, None if value is None else Decimal(str(value)) * pts)
+        for b, (pts,) in every.items()
+        if branch_ids is None or b in set(branch_ids)
+    }
 
 
-def _points_liability(branches) -> dict:
+def _points_liability() -> dict:
     from django.db.models import Sum
 
     from loyalty.models import PointsAccount
 
-    value = getattr(settings, "REPORTS_POINT_VALUE_YUAN", None)
-    qs = PointsAccount.objects.using(db.read_alias()).filter(is_open=True)
-    if branches is not None:
-        qs = qs.filter(member__branch_id__in=list(branches))
-    out = {}
-    for row in qs.values("member__branch_id").annotate(points=Sum("balance")):
-        pts = row["points"] or 0
-        out[row["member__branch_id"]] = (pts, None if value is None else Decimal(str(value)) * pts)
-    return out
+    rows = (
+        PointsAccount.objects.using(db.read_alias())
+        .filter(is_open=True)
+        .values("member__branch_id")
+        .annotate(points=Sum("balance"))
+    )
+    return {r["member__branch_id"]: (r["points"] or 0,) for r in rows}
 
 
 def waiting_now(*, branch_ids=None):

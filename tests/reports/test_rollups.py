@@ -227,19 +227,24 @@ def test_return_rate_counts_a_second_visit_within_n_months(world, branch):
 
 
 def test_return_rate_is_shared_between_viewers_for_the_cache_time(world, branch, settings):
-    from django.core.cache import cache
+    """Shared in the database for the cache time: a second viewer reads one small row, not a
+    year of visits; after the time it is computed again."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from reports.rollup_models import SharedFigure
+
     settings.REPORTS_LIVE_CACHE_SECONDS = 600
-    cache.clear()
     lo = timezone.localdate().replace(day=1)
     hi = timezone.localdate() + dt.timedelta(days=1)
     first = rollups.return_rate(lo, hi, branch_ids=[branch.pk])
     with CaptureQueriesContext(connection) as queries:
         again = rollups.return_rate(lo, hi, branch_ids=[branch.pk])
-    assert again == first and len(queries) == 0
-    cache.clear()
+    assert again == first and len(queries) == 1 and "OVER (PARTITION BY" not in queries[0]["sql"]
+    SharedFigure.objects.update(valid_until=timezone.now() - dt.timedelta(seconds=1))
+    with CaptureQueriesContext(connection) as queries:
+        assert rollups.return_rate(lo, hi, branch_ids=[branch.pk]) == first
+    assert any("OVER (PARTITION BY" in q["sql"] for q in queries.captured_queries)
 
 
 def test_one_pass_over_the_rollups_gives_each_period_and_today_the_same_figures(world, branch, other_branch):
@@ -265,26 +270,24 @@ def test_one_pass_over_the_rollups_gives_each_period_and_today_the_same_figures(
 def test_the_rollup_job_warms_the_dashboards_shared_figures(world, branch, settings):
     """After the job, a dashboard reads neither 复诊率 nor points liability from the base
     tables: no manager waits for the year of visits."""
-    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from reports import dashboard
+    from reports.rollup_models import SharedFigure
     from reports.rollup_tasks import rollup_refresh
 
     settings.REPORTS_LIVE_CACHE_SECONDS = 600
-    cache.clear()
-    try:
-        rollup_refresh.apply()
-        with CaptureQueriesContext(connection) as queries:
-            board = dashboard.branch_dashboard(branch)
-        sql = " ".join(q["sql"] for q in queries.captured_queries)
-        assert "OVER (PARTITION BY" not in sql and "loyalty_pointsaccount" not in sql
-        fresh = rollups._return_rate(*dashboard.periods(timezone.localdate())["mtd"], None, 6)
-        rate = next(f for f in board["month"] if f.code == "return_rate").value
-        returned, people = fresh.get(branch.pk, (0, 0))
-        assert rate == (
-            None if not people else (Decimal(returned) / Decimal(people)).quantize(Decimal("0.0001"))
-        )
-    finally:
-        cache.clear()
+    SharedFigure.objects.create(
+        key="old", value=[], computed_at=timezone.now(), valid_until=timezone.now() - dt.timedelta(days=2)
+    )
+    rollup_refresh.apply()
+    assert not SharedFigure.objects.filter(key="old").exists(), "long-expired figures are purged"
+    with CaptureQueriesContext(connection) as queries:
+        board = dashboard.branch_dashboard(branch)
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "OVER (PARTITION BY" not in sql and "loyalty_pointsaccount" not in sql
+    fresh = rollups._return_rate(*dashboard.periods(timezone.localdate())["mtd"], None, 6)
+    rate = next(f for f in board["month"] if f.code == "return_rate").value
+    returned, people = fresh.get(branch.pk, (0, 0))
+    assert rate == (None if not people else (Decimal(returned) / Decimal(people)).quantize(Decimal("0.0001")))
