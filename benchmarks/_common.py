@@ -129,10 +129,14 @@ MEMBER_COLUMNS = (
 )  # fmt: skip
 
 
-def synthetic_people(n: int, branch_id: int, *, mark: str, name: str, stage: str, phones: bool) -> list[int]:
+def synthetic_people(
+    n: int, branch_id: int, *, mark: str, name: str, stage: str, phones: bool, phone_prefix: str = "139"
+) -> list[int]:
     """Ids of ``n`` synthetic people tagged ``mark`` (in ``other_contacts``): the missing ones
     are made with COPY (history and foreign-key triggers off: synthetic rows, not changes
-    anyone made); later runs reuse them. ``phones`` gives each a distinct 139 number."""
+    anyone made); later runs reuse them. ``phones`` gives each a distinct number
+    ``<phone_prefix><8 digits>`` (the i-th person's digits are i, so later runs extend the
+    series without repeating a number)."""
     import datetime as dt
 
     from django.db import connection, transaction
@@ -147,8 +151,8 @@ def synthetic_people(n: int, branch_id: int, *, mark: str, name: str, stage: str
     missing = n - len(ids)
 
     def rows():
-        for i in range(missing):
-            digits = f"139{i % 100_000_000:08d}" if phones else ""
+        for i in range(len(ids), n):
+            digits = f"{phone_prefix}{i % 100_000_000:08d}" if phones else ""
             yield (
                 f"{name}{i % 1000}", "", None, f"+86{digits}" if phones else "", mark, "", "", "", "", "", "",
                 "", branch_id, None, None, stage, "active", "zh-hans", None, "f", "", "", "", "f", None, now,
@@ -160,4 +164,6 @@ def synthetic_people(n: int, branch_id: int, *, mark: str, name: str, stage: str
         copy_rows("members_member", MEMBER_COLUMNS, rows())
         cursor.execute("ANALYZE members_member")
     print(f"generated {missing} people in {time.perf_counter() - start:.1f}s", flush=True)
-    return synthetic_people(n, branch_id, mark=mark, name=name, stage=stage, phones=phones)
+    return synthetic_people(
+        n, branch_id, mark=mark, name=name, stage=stage, phones=phones, phone_prefix=phone_prefix
+    )
