@@ -48,6 +48,40 @@ def checkout_fields(html: str) -> tuple[str, str]:
     return (key.group(1) if key else ""), (amount.group(1) if amount else "")
 
 
+def booking_form(*, member: int, service: int, doctor: int, start: str) -> dict:
+    """The staff booking form's fields for ``start`` (``YYYY-MM-DDTHH:MM``), as a person
+    picked, a free time clicked and "Book" pressed leave them."""
+    return {
+        "member": member,
+        "lead_name": "",
+        "lead_phone": "",
+        "service": service,
+        "doctor": doctor,
+        "chair": "",
+        "date": start[:10],
+        "time": start[11:16],
+        "end_time": "",
+        "channel": "phone",
+        "notes": "",
+    }
+
+
+def charge_line_form(item: int) -> dict:
+    return {"line-item": item, "line-quantity": "1", "line-teeth": "", "line-doctor": ""}
+
+
+def checkout_form(*, key: str, amount: str, coupon: str) -> dict:
+    """One payment of the amount due (WeChat Pay) with the member's coupon."""
+    return {
+        "checkout_key": key,
+        "method": "wechat_pay",
+        "amount": amount,
+        "method2": "",
+        "amount2": "",
+        "coupons": coupon,
+    }
+
+
 def _path(url: str) -> str:
     return urlsplit(url).path
 
@@ -156,11 +190,7 @@ class StaffUser(HttpUser):
             return
         url = f"/appointments/visits/{visit.group(1)}/"
         for item in (PLAN["extra_service"], PLAN["visit_service"]):
-            self._post(
-                url,
-                {"line-item": item, "line-quantity": "1", "line-teeth": "", "line-doctor": ""},
-                name="staff:charge-line",
-            )
+            self._post(url, charge_line_form(item), name="staff:charge-line")
         with self._post(
             f"/loyalty/members/{member}/rewards/redeem/",
             {"item": PLAN["reward"], "quantity": "1"},
@@ -177,14 +207,7 @@ class StaffUser(HttpUser):
         key, amount = checkout_fields(page.text)
         with self._post(
             f"{url}checkout/",
-            {
-                "checkout_key": key,
-                "method": "wechat_pay",
-                "amount": amount,
-                "method2": "",
-                "amount2": "",
-                "coupons": me["coupon"],
-            },
+            checkout_form(key=key, amount=amount, coupon=me["coupon"]),
             name="staff:checkout",
             catch_response=True,
         ) as paid:
@@ -218,19 +241,7 @@ class StaffUser(HttpUser):
             start = random.choice(starts)
             with self._post(
                 "/appointments/new/",
-                {
-                    "member": member,
-                    "lead_name": "",
-                    "lead_phone": "",
-                    "service": service,
-                    "doctor": doctor,
-                    "chair": "",
-                    "date": start[:10],
-                    "time": start[11:16],
-                    "end_time": "",
-                    "channel": "phone",
-                    "notes": "",
-                },
+                booking_form(member=member, service=service, doctor=doctor, start=start),
                 name="staff:booking",
                 catch_response=True,
             ) as booked:

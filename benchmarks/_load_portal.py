@@ -57,6 +57,11 @@ def cancellable(html: str) -> list[int]:
     return [int(pk) for pk in _CANCEL.findall(html)]
 
 
+def booking_form(*, service: int, branch: int, day: str, slot: str) -> dict:
+    """What the booking page's slot form posts when a free time is tapped."""
+    return {"service": service, "branch": branch, "day": day, "slot": slot}
+
+
 _DB = None
 
 
@@ -163,9 +168,7 @@ class PortalUser(HttpUser):
         with self.client.post(
             "/portal/book/",
             {
-                **query,
-                "day": day.isoformat(),
-                "slot": random.choice(slots),
+                **booking_form(**query, day=day.isoformat(), slot=random.choice(slots)),
                 "csrfmiddlewaretoken": self._csrf(),
             },
             name="portal:booking",
@@ -178,6 +181,3 @@ class PortalUser(HttpUser):
                 OUTCOMES["portal:booking-refused"] += 1
             else:
                 booked.failure(f"booking: {booked.status_code} {_path(booked.url)}")
-
-
-PORTAL_USER_CLASSES = [PortalUser]
