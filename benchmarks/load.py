@@ -465,6 +465,9 @@ def main() -> int:
             f"--workers={args.workers}",
             "--threads=4",
             "--timeout=60",
+            # Longer than any user's pause: a kept-alive connection closed by the server just
+            # as the client reuses it is a reset on the client's side, not the app's error.
+            "--keep-alive=10",
             "--log-level=warning",
         ],
         cwd=BASE,
