@@ -130,13 +130,22 @@ MEMBER_COLUMNS = (
 
 
 def synthetic_people(
-    n: int, branch_id: int, *, mark: str, name: str, stage: str, phones: bool, created_days: int = 0
+    n: int,
+    branch_id: int,
+    *,
+    mark: str,
+    name: str,
+    stage: str,
+    phones: bool,
+    phone_prefix: str = "139",
+    created_days: int = 0,
 ) -> list[int]:
     """Ids of ``n`` synthetic people tagged ``mark`` (in ``other_contacts``): the missing ones
     are made with COPY (history and foreign-key triggers off: synthetic rows, not changes
-    anyone made); later runs reuse them. ``phones`` gives each a distinct 139 number.
-    ``created_days`` spreads their registration over that many days before now (a clinic's
-    people arrive over years; 0: all now)."""
+    anyone made); later runs reuse them. ``phones`` gives each a distinct number
+    ``<phone_prefix><8 digits>`` (the i-th person's digits are i, so later runs extend the
+    series without repeating a number). ``created_days`` spreads their registration over that
+    many days before now (a clinic's people arrive over years; 0: all now)."""
     import datetime as dt
     import random
 
@@ -154,8 +163,8 @@ def synthetic_people(
     rng = random.Random(len(ids) + branch_id)
 
     def rows():
-        for i in range(missing):
-            digits = f"139{i % 100_000_000:08d}" if phones else ""
+        for i in range(len(ids), n):
+            digits = f"{phone_prefix}{i % 100_000_000:08d}" if phones else ""
             created = (
                 (now_at - dt.timedelta(seconds=rng.randrange(1, created_days * 86400))).isoformat()
                 if created_days
@@ -172,4 +181,6 @@ def synthetic_people(
         copy_rows("members_member", MEMBER_COLUMNS, rows())
         cursor.execute("ANALYZE members_member")
     print(f"generated {missing} people in {time.perf_counter() - start:.1f}s", flush=True)
-    return synthetic_people(n, branch_id, mark=mark, name=name, stage=stage, phones=phones)
+    return synthetic_people(
+        n, branch_id, mark=mark, name=name, stage=stage, phones=phones, phone_prefix=phone_prefix
+    )
