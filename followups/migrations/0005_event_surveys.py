@@ -23,6 +23,21 @@ def add_templates(apps, schema_editor):
                 )
 
 
+def grant_roles(apps, schema_editor):
+    """The event survey answers' admin permission to the roles (clinic/roles.py,
+    docs/permissions.md): made here because the post-migrate role sync runs (after clinic)
+    before Django makes a later app's permissions."""
+    from django.contrib.auth.management import create_permissions
+
+    from clinic.roles import sync_roles
+
+    app_config = apps.get_app_config("followups")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    sync_roles(apps)
+
+
 def remove_templates(apps, schema_editor):
     apps.get_model("notifications", "MessageTemplate").objects.filter(key=EVENT_KEY).delete()
 
@@ -243,4 +258,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(add_templates, remove_templates),
+        migrations.RunPython(grant_roles, migrations.RunPython.noop),
     ]
