@@ -143,7 +143,7 @@ class Migration(migrations.Migration):
                             django.core.validators.MinValueValidator(1),
                             django.core.validators.MaxValueValidator(5),
                         ],
-                        verbose_name="overall",
+                        verbose_name="overall score",
                     ),
                 ),
                 (
@@ -153,7 +153,7 @@ class Migration(migrations.Migration):
                             django.core.validators.MinValueValidator(1),
                             django.core.validators.MaxValueValidator(5),
                         ],
-                        verbose_name="content",
+                        verbose_name="content score",
                     ),
                 ),
                 (
@@ -163,7 +163,7 @@ class Migration(migrations.Migration):
                             django.core.validators.MinValueValidator(1),
                             django.core.validators.MaxValueValidator(5),
                         ],
-                        verbose_name="organisation",
+                        verbose_name="organisation score",
                     ),
                 ),
                 (
