@@ -329,6 +329,7 @@ for _role in (Role.BRANCH_MANAGER, Role.HQ_ADMIN):
     _RECALL_GRANTS[_role] |= {
         "followups.view_satisfaction",
         "followups.view_surveyresponse",
+        "followups.view_eventsurveyresponse",
         "followups.view_recalltype",
         "followups.view_careholiday",
         "followups.view_carepolicy",

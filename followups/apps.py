@@ -6,8 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 class FollowupsConfig(AppConfig):
     """Layer 7 (DESIGN.md §2): follow-up plans after treatment, recall tied to loyalty,
-    dormant-member reactivation, care messages and satisfaction surveys. Listens to
-    appointments' ``visit_completed`` and ``visit_voided``; nothing below imports it."""
+    dormant-member reactivation, care messages, satisfaction surveys and the event survey after
+    a campaign. Listens to appointments' ``visit_completed`` and ``visit_voided``, fills in
+    marketing's campaign feedback registry; nothing below imports it."""
 
     name = "followups"
     verbose_name = _("Follow-ups")
@@ -62,6 +63,13 @@ class FollowupsConfig(AppConfig):
         from . import recall_receivers
 
         recall_receivers.connect()
+
+        # The event survey's score on the campaign page (marketing sits below: its registry).
+        from marketing.campaign_feedback import register_feedback_source
+
+        from .event_surveys import campaign_feedback_summary
+
+        register_feedback_source(campaign_feedback_summary)
 
         from . import privacy as _privacy
 

@@ -22,6 +22,7 @@ audit_actions.register(
         "followups.task.closed_by_visit": _("Follow-up task closed by a visit"),
         "followups.reactivation.opened": _("Dormant customer reactivation opened"),
         "followups.survey.answered": _("Satisfaction survey answered"),
+        "followups.event_survey.answered": _("Event survey answered"),
         "followups.recall.due_set": _("Recall due date set by hand"),
         "followups.recall.kept": _("Recall kept on time"),
         "followups.recall.synced": _("Recalls brought up to date"),
@@ -37,6 +38,7 @@ job_names.register(
         "followups.recall_reminders": _("Recall reminders"),
         "followups.care_daily": _("Birthday, holiday and anniversary greetings"),
         "followups.surveys_send": _("Satisfaction survey invitations"),
+        "followups.event_surveys_send": _("Event survey invitations"),
     }
 )
 # Service by purpose, but marketing contact for the contact cap (counted and held by it).
@@ -57,5 +59,6 @@ message_templates.register(
         "followups.anniversary_visit": _("Anniversary of the first visit"),
         "followups.anniversary_enrol": _("Membership anniversary"),
         "followups.survey": _("Satisfaction survey invitation"),
+        "followups.event_survey": _("Event feedback invitation"),
     }
 )

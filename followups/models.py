@@ -1,6 +1,7 @@
 """What every part of follow-ups shares: the task (回访/召回/唤醒任务) a customer-service
 person works, and each attempt at it. Plans and their steps live in ``plan_models``; recall,
-dormancy, care and surveys in ``recall_models`` (both imported at the end)."""
+dormancy, care and surveys in ``recall_models``; the event survey in ``event_survey_models``
+(all imported at the end)."""
 
 from __future__ import annotations
 
@@ -182,5 +183,6 @@ class TaskAttempt(models.Model):
         return f"{self.task} · {self.get_outcome_display()}"
 
 
+from .event_survey_models import *  # noqa: E402, F403
 from .plan_models import *  # noqa: E402, F403
 from .recall_models import *  # noqa: E402, F403

@@ -1,11 +1,11 @@
 """Follow-ups' part of a person's copy of their data (members.privacy): follow-up and care
-tasks, recalls, satisfaction surveys."""
+tasks, recalls, satisfaction surveys and event surveys."""
 
 from __future__ import annotations
 
 from members.privacy import Contributor, queryset_section, register_contributor
 
-from .models import Recall, SurveyResponse, Task
+from .models import EventSurveyResponse, Recall, SurveyResponse, Task
 
 
 def contribute(member, *, medical: bool):
@@ -29,6 +29,22 @@ def contribute(member, *, medical: bool):
                 "front_desk_score",
                 "environment_score",
                 "waiting_score",
+                "nps",
+                "comment",
+                "points",
+            ],
+        ),
+        queryset_section(
+            "event_surveys",
+            EventSurveyResponse.objects.filter(member=member)
+            .select_related("campaign")
+            .order_by("created_at"),
+            [
+                "created_at",
+                "campaign",
+                "overall_score",
+                "content_score",
+                "organisation_score",
                 "nps",
                 "comment",
                 "points",

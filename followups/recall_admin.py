@@ -1,5 +1,6 @@
 """Admin of recall, care and surveys: HQ's configuration (recall types, holidays, the
-settings row) and read-only, branch-scoped views of recalls and survey answers. Registered
+settings row) and read-only, branch-scoped views of recalls and survey answers (visits' and
+events'). Registered
 from ``recall_receivers.connect`` (the app's ``admin.py`` belongs to the follow-up plans)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from django.contrib import admin
 
 from clinic.admin import AuditedAdmin, BranchScopedReadOnlyAdmin
 
-from .models import CareHoliday, CarePolicy, Recall, RecallType, SurveyResponse
+from .models import CareHoliday, CarePolicy, EventSurveyResponse, Recall, RecallType, SurveyResponse
 
 
 class RecallTypeAdmin(AuditedAdmin):
@@ -72,6 +73,22 @@ class SurveyResponseAdmin(BranchScopedReadOnlyAdmin):
     list_select_related = ["member", "doctor"]
 
 
+class EventSurveyResponseAdmin(BranchScopedReadOnlyAdmin):
+    list_display = [
+        "member",
+        "campaign",
+        "overall_score",
+        "content_score",
+        "organisation_score",
+        "nps",
+        "is_bad",
+        "created_at",
+    ]
+    list_filter = ["is_bad"]
+    search_fields = ["member__name", "campaign__name"]
+    list_select_related = ["member", "campaign"]
+
+
 def register() -> None:
     for model, model_admin in (
         (RecallType, RecallTypeAdmin),
@@ -79,6 +96,7 @@ def register() -> None:
         (CarePolicy, CarePolicyAdmin),
         (Recall, RecallAdmin),
         (SurveyResponse, SurveyResponseAdmin),
+        (EventSurveyResponse, EventSurveyResponseAdmin),
     ):
         if not admin.site.is_registered(model):
             admin.site.register(model, model_admin)

@@ -1,4 +1,5 @@
-"""Forms of recall, satisfaction and the public survey: shape only; the services decide."""
+"""Forms of recall, satisfaction and the public surveys (visit and event): shape only; the
+services decide."""
 
 from __future__ import annotations
 
@@ -46,6 +47,28 @@ class SurveyForm(forms.Form):
         self.fields["environment_score"].label = _("Environment and hygiene")
         self.fields["waiting_score"].label = _("Waiting time")
         self.fields["tags"].choices = list(TAGS.items())
+        self.fields["comment"].widget.attrs.update({"rows": 3, "class": "form-control"})
+
+
+class EventSurveyForm(forms.Form):
+    """The event survey (followups.event_surveys): three star ratings, NPS, a comment."""
+
+    overall_score = _stars()
+    content_score = _stars()
+    organisation_score = _stars()
+    nps = forms.TypedChoiceField(
+        label=_("How likely are you to recommend our events to a friend? (0–10)"),
+        choices=[(i, str(i)) for i in range(11)],
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    comment = LongTextField(label=_("What could we do better next time?"), required=False, max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["overall_score"].label = _("The event overall")
+        self.fields["content_score"].label = _("Content: was it useful to you?")
+        self.fields["organisation_score"].label = _("Organisation: sign-up, time, place")
         self.fields["comment"].widget.attrs.update({"rows": 3, "class": "form-control"})
 
 

@@ -84,10 +84,25 @@ def _register_navigation() -> None:
 def _register_merge_fields() -> None:
     from members.registry import register_merge_field
 
-    from .models import Reactivation, Recall, RecallKeep, SurveyInvitation, SurveyResponse
+    from .models import (
+        EventSurveyInvitation,
+        EventSurveyResponse,
+        Reactivation,
+        Recall,
+        RecallKeep,
+        SurveyInvitation,
+        SurveyResponse,
+    )
 
     register_merge_field(Recall, "member", before_move=_recall_before_move)
-    for model in (RecallKeep, Reactivation, SurveyInvitation, SurveyResponse):
+    for model in (
+        RecallKeep,
+        Reactivation,
+        SurveyInvitation,
+        SurveyResponse,
+        EventSurveyInvitation,
+        EventSurveyResponse,
+    ):
         register_merge_field(model, "member")
 
 

@@ -78,6 +78,13 @@ TEMPLATES = [
         "【微笑口腔】{name}您好，感谢您今天到访{branch}，请花1分钟评价本次服务：{link}",
         "Smile Dental: Hello {name}, thank you for visiting {branch}. Please rate us in one minute: {link}",
     ),
+    (
+        "followups.event_survey",
+        "活动评价邀请",
+        "Event feedback invitation",
+        "【微笑口腔】{name}您好，感谢您参加{branch}的“{campaign}”活动，请花1分钟评价本次活动：{link}",
+        'Smile Dental: Hello {name}, thank you for joining "{campaign}" at {branch}. Please rate the event in one minute: {link}',
+    ),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The recall, dormancy, care and survey jobs on the beat schedule (``followups-*`` in
+"""The recall, dormancy, care and survey (visit and event) jobs on the beat schedule (``followups-*`` in
 ``CELERY_BEAT_SCHEDULE``; this module is in ``CELERY_IMPORTS``). Each calls an idempotent service, so a
 retry or a second beat applies nothing twice; only transient errors are retried,
 with backoff (clinic.jobs)."""
@@ -51,4 +51,15 @@ def surveys_send(self) -> dict:
 
     out = {"invited": surveys_invite_missing(), **surveys_send_due()}
     heartbeat_record(name="followups.surveys_send")
+    return out
+
+
+@clinic_task(time_limit=600, soft_time_limit=540)
+def event_surveys_send(self) -> dict:
+    """Every 10 minutes: event survey invitations for the attended of campaigns that ended,
+    and those due now."""
+    from .event_surveys import event_surveys_invite, event_surveys_send_due
+
+    out = {"invited": event_surveys_invite(), **event_surveys_send_due()}
+    heartbeat_record(name="followups.event_surveys_send")
     return out

@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("recalls/<int:pk>/due/", recall_views.recall_due_set, name="recall_due_set"),
     path("satisfaction/", recall_views.satisfaction, name="satisfaction"),
     path("survey/<str:token>/", survey_views.survey, name="survey"),
+    path("event-survey/<str:event_token>/", survey_views.event_survey, name="event_survey"),
 ]

@@ -1,4 +1,5 @@
-"""The public satisfaction survey page (no log-in: the signed token is the key)."""
+"""The public survey pages, of a visit and of an event (no log-in: the signed token is the
+key)."""
 
 from __future__ import annotations
 
@@ -52,10 +53,51 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "followups/survey_page.html", {"form": form, "inv": inv})
 
 
-def _closed(request: HttpRequest, exc: FollowupError) -> HttpResponse:
+def _closed(
+    request: HttpRequest, exc: FollowupError, *, template: str = "followups/survey_closed.html"
+) -> HttpResponse:
     return render(
         request,
-        "followups/survey_closed.html",
+        template,
         {"message": exc.message, "code": exc.code},
         status=_STATUS.get(exc.code, 400),
     )
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def event_survey(request: HttpRequest, event_token: str) -> HttpResponse:
+    """The event survey a person opens from the message after a campaign (活动评价)."""
+    from .event_surveys import EventAnswer, event_survey_answer, event_survey_open
+    from .recall_forms import EventSurveyForm
+
+    try:
+        inv = event_survey_open(event_token)
+    except FollowupError as exc:
+        return _closed(request, exc, template="followups/event_survey_closed.html")
+    with translation.override(inv.member.language or "zh-hans"):
+        form = EventSurveyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                response = event_survey_answer(
+                    token=event_token,
+                    answer=EventAnswer(
+                        overall_score=data["overall_score"],
+                        content_score=data["content_score"],
+                        organisation_score=data["organisation_score"],
+                        nps=data["nps"],
+                        comment=data["comment"] or "",
+                    ),
+                )
+            except FollowupError as exc:
+                if exc.field:
+                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                else:
+                    return _closed(request, exc, template="followups/event_survey_closed.html")
+            else:
+                return render(
+                    request, "followups/event_survey_thanks.html", {"response": response, "inv": inv}
+                )
+        return render(request, "followups/event_survey_page.html", {"form": form, "inv": inv})

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
+from .campaign_feedback import FeedbackSummary, campaign_feedback
 from .models import Campaign, SignupStatus
 
 ATTRIBUTION_DAYS = 30
@@ -23,13 +24,14 @@ class CampaignResults:
     bookings: int
     revenue: Decimal
     cost_per_new_person: Decimal | None
+    feedback: FeedbackSummary  # the event survey (filled in by followups, campaign_feedback.py)
 
 
 def campaign_results(campaign: Campaign) -> CampaignResults:
     """What a campaign brought, counted over the people checked in: new people (registered
     after the campaign was created, by its end), new members (enrolled from its start to 30
     days after its end), their bookings starting and their payments (net of voids) in that
-    window, and the budget per new person."""
+    window, the budget per new person, and the event survey's feedback score."""
     from appointments.models import Appointment, Payment, Status
     from loyalty.models import Membership
     from members.models import Member
@@ -64,6 +66,7 @@ def campaign_results(campaign: Campaign) -> CampaignResults:
         bookings=bookings,
         revenue=revenue,
         cost_per_new_person=(campaign.budget / new_people).quantize(Decimal("0.01")) if new_people else None,
+        feedback=campaign_feedback(campaign),
     )
 
 

@@ -1,6 +1,7 @@
 """Events and surveys in the portal: upcoming campaigns to sign up for or cancel (the same
 capacity and waiting list as staff sign-up, channel H5), the QR ticket staff scan at the
-door, and the satisfaction surveys still open to answer."""
+door, and the surveys still open to answer: of a visit (satisfaction) and of an event attended
+(followups.event_surveys), both answered here the same way as through the message's link."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from followups import surveys
+from followups import event_surveys, surveys
 from followups.errors import FollowupError
-from followups.recall_forms import SurveyForm
+from followups.recall_forms import EventSurveyForm, SurveyForm
 from loyalty.qr import qr_svg
 from marketing import campaigns
 from marketing.errors import MarketingError
@@ -103,7 +104,8 @@ def event_ticket(request, pk: int):
 def survey_list(request):
     person = request.portal.member
     rows = list(surveys.member_surveys_pending(person.pk)[:20])
-    return render(request, "portal/surveys.html", {"nav": "me", "rows": rows})
+    events = list(event_surveys.member_event_surveys_pending(person.pk)[:20])
+    return render(request, "portal/surveys.html", {"nav": "me", "rows": rows, "events": events})
 
 
 @member_required
@@ -135,13 +137,47 @@ def survey_answer(request, pk: int):
                 messages.error(request, exc.message)
                 return redirect("portal:surveys")
         else:
-            if response.points:
-                messages.success(
-                    request,
-                    _("Thank you for your answer: %(points)s points are added.")
-                    % {"points": response.points},
-                )
-            else:
-                messages.success(request, _("Thank you for your answer."))
+            _thank(request, response.points)
             return redirect("portal:surveys")
     return render(request, "portal/survey.html", {"nav": "me", "inv": inv, "form": form})
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def event_survey_answer(request, pk: int):
+    person = request.portal.member
+    inv = get_object_or_404(event_surveys.member_event_surveys_pending(person.pk), pk=pk)
+    form = EventSurveyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            response = event_surveys.member_event_survey_answer(
+                actor=PortalActor(person),
+                invitation=inv,
+                answer=event_surveys.EventAnswer(
+                    overall_score=data["overall_score"],
+                    content_score=data["content_score"],
+                    organisation_score=data["organisation_score"],
+                    nps=data["nps"],
+                    comment=data["comment"] or "",
+                ),
+            )
+        except FollowupError as exc:
+            if exc.field and exc.field in form.fields:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.error(request, exc.message)
+                return redirect("portal:surveys")
+        else:
+            _thank(request, response.points)
+            return redirect("portal:surveys")
+    return render(request, "portal/event_survey.html", {"nav": "me", "inv": inv, "form": form})
+
+
+def _thank(request, points: int) -> None:
+    if points:
+        messages.success(
+            request, _("Thank you for your answer: %(points)s points are added.") % {"points": points}
+        )
+    else:
+        messages.success(request, _("Thank you for your answer."))

@@ -45,6 +45,7 @@ urlpatterns = [
     path("events/<int:pk>/ticket/", event_views.event_ticket, name="event_ticket"),
     path("surveys/", event_views.survey_list, name="surveys"),
     path("surveys/<int:pk>/", event_views.survey_answer, name="survey"),
+    path("event-surveys/<int:pk>/", event_views.event_survey_answer, name="event_survey"),
     # My data and privacy (portal/privacy_views.py).
     path("privacy/", privacy_views.privacy_page, name="privacy"),
     path("privacy/data.<str:fmt>", privacy_views.privacy_export, name="privacy_export"),

@@ -370,6 +370,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=9, minute=0),
     },
     "followups-surveys-send": {"task": "followups.recall_tasks.surveys_send", "schedule": 600.0},
+    # Event surveys (docs/marketing.md, 活动评价): the attended of ended campaigns, then sending.
+    "followups-event-surveys-send": {
+        "task": "followups.recall_tasks.event_surveys_send",
+        "schedule": 600.0,
+    },
     # Member portal (docs/portal.md): log-in code rows past the rate limits' windows.
     "portal-purge-codes": {"task": "portal.tasks.purge_codes", "schedule": crontab(hour=3, minute=40)},
 }

@@ -313,6 +313,12 @@ class World:
                 from followups.surveys import survey_token
 
                 out[key] = survey_token(demo_invitation(Branch.objects.get(code="JA")))
+            elif key == "event_token":
+                from clinic.models import Branch
+                from followups.event_survey_demo import demo_event_invitation
+                from followups.event_surveys import event_survey_token
+
+                out[key] = event_survey_token(demo_event_invitation(Branch.objects.get(code="JA")))
             elif key == "tag_id":
                 from members.models import Tag
 

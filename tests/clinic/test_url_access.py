@@ -279,6 +279,11 @@ def _build_world() -> dict:
     recall = Recall.objects.filter(branch=here).order_by("pk").first()
     invitation = demo_invitation(here)
     assert recall is not None and invitation is not None, "the demo has no recall or open survey here"
+    from followups.event_survey_demo import demo_event_invitation
+    from followups.event_surveys import event_survey_token
+
+    event_invitation = demo_event_invitation(here)
+    assert event_invitation is not None, "the demo has no open event survey here"
     from reports.close_models import MonthClose
 
     closed_month = MonthClose.objects.filter(branch=here).order_by("-month").first()
@@ -409,6 +414,7 @@ def _build_world() -> dict:
         "id": users[Role.FRONT_DESK].pk,
         "url": "no-such-page/",  # admin's catch-all
         "token": survey_token(invitation),
+        "event_token": event_survey_token(event_invitation),
         "unsub_token": unsubscribe_token("sms", "+8613900000000"),
         "provider": "tencent",
         "kind": "reply",

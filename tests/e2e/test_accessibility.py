@@ -120,6 +120,8 @@ def world(request, db):
     )
     export_jobs.export_job_run(export_job.pk)
     family = FamilyLink.objects.filter(member__branch=ja).first()
+    from followups.event_survey_demo import demo_event_invitation
+    from followups.event_surveys import event_survey_token
     from followups.models import Recall, Task
     from followups.recall_demo import demo_invitation
     from followups.surveys import survey_token
@@ -181,6 +183,7 @@ def world(request, db):
         "task": Task.objects.filter(branch=ja, status="open").order_by("due_on", "pk").first(),
         "recall": Recall.objects.filter(branch=ja).first(),
         "survey_token": survey_token(demo_invitation(ja)),
+        "event_survey_token": event_survey_token(demo_event_invitation(ja)),
         "member": member,
         "other": Member.objects.filter(branch=ja).exclude(pk=member.pk).first(),
         "appointment": Appointment.objects.filter(visit=visit).first(),
@@ -228,6 +231,7 @@ def url_kwargs(name: str, w: dict) -> dict:
         "notifications:outbox_resend": {"pk": w["outbox"].pk},
         "followups:recall_due_set": {"pk": w["recall"].pk},
         "followups:survey": {"token": w["survey_token"]},
+        "followups:event_survey": {"event_token": w["event_survey_token"]},
         "notifications:unsubscribe": {"unsub_token": unsubscribe_token("sms", "+8613900000000")},
         "notifications:inbound": {
             "provider": "tencent",

@@ -261,6 +261,12 @@ def test_seed_demo_has_a_past_campaign_with_results_and_an_upcoming_one(db):
     r = campaign_results(past)
     assert (r.signups, r.attended) == (8, 6)
     assert CampaignDraw.objects.filter(campaign=past).count() == 1
+    # Its event survey (followups' demo): four answers make the feedback score, the rest open.
+    assert (r.feedback.answers, r.feedback.score_avg, r.feedback.satisfied_rate) == (
+        4,
+        Decimal("4.3"),
+        Decimal("0.7500"),
+    )
     assert Task.objects.filter(source_key__startswith=f"campaign-noshow:{past.pk}:").count() == 2
     statuses = sorted(upcoming.signups.values_list("status", flat=True))
     # 3 places taken, the rest wait (the portal's demo family signs a child up too).

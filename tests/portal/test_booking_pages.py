@@ -249,3 +249,33 @@ def test_survey_list_and_answer(
     r = member_client.post(reverse("portal:survey", args=[inv.pk]), answer)
     assert r.status_code == 302
     assert member_client.get(reverse("portal:survey", args=[inv.pk])).status_code == 404  # answered
+
+
+def test_event_survey_list_and_answer(
+    member_client, portal_family, other_family, portal_client_for, branch, marketer, front_desk
+):
+    from followups.event_surveys import event_survey_invite
+    from followups.models import EventSurveyResponse
+
+    start = timezone.now() - dt.timedelta(hours=5)
+    event = campaigns.campaign_create(
+        actor=marketer, branch=branch, name="护牙讲座", kind=CampaignKind.TALK,
+        starts_at=start, ends_at=start + dt.timedelta(hours=2),
+    )  # fmt: skip
+    signup = campaigns.checkin(actor=front_desk, campaign=event, member=portal_family.parent)
+    inv = event_survey_invite(signup=signup)
+    page = member_client.get(reverse("portal:surveys")).content.decode()
+    assert 'data-testid="pending-event-survey"' in page and "护牙讲座" in page
+    url = reverse("portal:event_survey", args=[inv.pk])
+    assert portal_client_for(other_family.phone).get(url).status_code == 404
+    form = member_client.get(url)
+    assert form.status_code == 200 and 'name="organisation_score"' in form.content.decode()
+    assert member_client.post(url, {"overall_score": 5}).status_code == 200  # incomplete: the form again
+    assert not EventSurveyResponse.objects.exists()
+    answer = {"overall_score": 5, "content_score": 4, "organisation_score": 5, "nps": 9, "comment": "很有用"}
+    r = member_client.post(url, answer)
+    assert r.status_code == 302 and r["Location"] == reverse("portal:surveys")
+    assert EventSurveyResponse.objects.get().member == portal_family.parent
+    assert member_client.get(url).status_code == 404  # answered
+    page = member_client.get(reverse("portal:surveys")).content.decode()
+    assert 'data-testid="pending-event-survey"' not in page

@@ -29,6 +29,9 @@ def test_demo_family_has_what_the_portal_shows():
     assert Coupon.objects.filter(member=parent, used_at__isnull=True, voided_at__isnull=True).count() >= 2
     assert Appointment.objects.filter(member=parent, start__gt=timezone.now(), status="booked").exists()
     assert CampaignSignup.objects.filter(member__in=people, campaign__name=UPCOMING).exists()
+    from followups.event_surveys import member_event_surveys_pending
+
+    assert member_event_surveys_pending(parent.pk).exists()  # the past member day's, to answer
     before = Coupon.objects.count(), Appointment.objects.count(), CampaignSignup.objects.count()
     seed_portal(branches={b.code: b for b in Branch.objects.all()})
     assert (Coupon.objects.count(), Appointment.objects.count(), CampaignSignup.objects.count()) == before

@@ -54,9 +54,9 @@ def portal_url_kwargs(name: str, member_id: int, objects: dict | None = None) ->
 
 
 def booking_world(family) -> list[tuple[str, object]]:
-    """The world family's own booking, event sign-up and open survey (portal/booking_views.py,
+    """The world family's own booking, event sign-up and open surveys (portal/booking_views.py,
     event_views.py): an online booking two days ahead, a sign-up for an event ahead, a survey
-    invitation of a checked-out visit."""
+    invitation of a checked-out visit, an event survey invitation of an event attended."""
     import datetime as dt
 
     from django.utils import timezone
@@ -112,4 +112,30 @@ def booking_world(family) -> list[tuple[str, object]]:
         ("portal/appointments/", appointment),
         ("portal/events/", event),
         ("portal/surveys/", invitation),
+        ("portal/event-surveys/", event_survey_world(family)),
     ]
+
+
+def event_survey_world(family):
+    """The world family's open event survey: the parent checked in at the demo's past member
+    day (or a campaign of their branch that is over) and invited."""
+    from django.utils import timezone
+
+    from followups.event_surveys import event_survey_invite
+    from marketing.campaign_demo import PAST
+    from marketing.models import Campaign, CampaignSignup
+
+    parent = family.parent
+    campaign = (
+        Campaign.objects.filter(branch=parent.branch, name=PAST).first()
+        or Campaign.objects.filter(branch=parent.branch, ends_at__lte=timezone.now())
+        .order_by("-ends_at")
+        .first()
+    )
+    assert campaign is not None, "the demo has no past campaign here"
+    signup, _created = CampaignSignup.objects.update_or_create(
+        campaign=campaign,
+        member=parent,
+        defaults={"status": "attended", "checked_in_at": campaign.starts_at},
+    )
+    return event_survey_invite(signup=signup)

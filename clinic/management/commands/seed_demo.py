@@ -313,6 +313,11 @@ class Command(BaseCommand):
 
         seed_recalls(branches=branches)
 
+        # The past member day's event survey: four answers (its feedback score), the rest open.
+        from followups.event_survey_demo import seed_event_surveys
+
+        seed_event_surveys(branches=branches)
+
         # Complaints in every state, one overdue and escalated, one medical dispute.
         from complaints.demo import seed_complaints
 

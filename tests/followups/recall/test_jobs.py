@@ -27,6 +27,7 @@ def test_every_followups_beat_entry_names_a_task_of_this_module():
         "followups.recall_tasks.recall_reminders",
         "followups.recall_tasks.care_daily",
         "followups.recall_tasks.surveys_send",
+        "followups.recall_tasks.event_surveys_send",
     }
     assert "followups.recall_tasks" in settings.CELERY_IMPORTS
     for entry in entries.values():
