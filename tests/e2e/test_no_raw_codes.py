@@ -20,8 +20,10 @@ CODE = re.compile(
     r"(?<![A-Za-z0-9_@/.:-])[a-z][a-z0-9]*(?:[._][a-z0-9]+)+(?![A-Za-z0-9_@/-])"
     r"|(?<![A-Za-z0-9_@/.-])[a-z_]+:\d+(?![A-Za-z0-9_])"
 )
-# English: two Latin words of three letters or more in a row ("Can add", "Points redeemed").
-ENGLISH = re.compile(r"\b[A-Za-z]{3,}(?:[ \-][A-Za-z]{3,})+\b")
+# English: two Latin words of three letters or more in a row ("Can add", "Points redeemed"),
+# each with a lower-case letter: a coupon or card code (QFEW-HWZK) is capitals only.
+_WORD = r"(?=[A-Za-z]*[a-z])[A-Za-z]{3,}"
+ENGLISH = re.compile(rf"\b{_WORD}(?:[ \-]{_WORD})+\b")
 # Latin text that is right in Chinese: names of products and services, demo data.
 ALLOWED = {"WeChat", "Smile Dental", "Django", "Clinic CRM"}
 VISIBLE_TEXT = "() => document.body.innerText"
@@ -66,6 +68,8 @@ def test_offending_finds_codes_and_english_but_not_chinese():
     assert offending("来源visit:2") == ["visit:2"]
     assert offending("权限 Can add appointment") == ["Can add appointment"]
     assert offending("预约提醒 · 短信 · 2026-12-03 09:30 · ¥1,280.00 · a@b.cn · JA000102") == []
+    assert offending("券码 QFEW-HWZK · 卡号 ABCD EFGH") == []
+    assert offending("状态 Points redeemed") == ["Points redeemed"]
 
 
 def test_no_staff_page_shows_a_code_or_english(live_server, browser, world):  # noqa: F811
