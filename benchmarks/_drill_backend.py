@@ -5,7 +5,9 @@ Each accepted send is one file ``<DRILL_JOURNAL>/<outbox id>-<random>.json`` (wr
 temporary name and renamed: it exists whole or not at all, like a provider's acceptance).
 ``lookup`` answers from those files, as a real provider answers by our reference after a
 crash. ``DRILL_SEND_DELAY`` seconds of sleep before each send make a batch slow enough to be
-killed in the middle.
+killed in the middle; ``DRILL_SEND_DELAY_AFTER`` seconds after the provider accepted a message
+(its answer still on the way back) make a kill land, most often, when the provider has the
+message and our row still says ``sending``: the case that must not become a second send.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class JournalBackend(BaseBackend):
                 handle,
             )
         os.replace(tmp, directory / name)
+        after = float(os.environ.get("DRILL_SEND_DELAY_AFTER", "0") or 0)
+        if after:
+            time.sleep(after)
         return f"drill:{name}"
 
     def lookup(self, message: Message) -> LookupResult:

@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -399,8 +400,8 @@ def drill_worker_killed(stage: Stage) -> Outcome:
     def accepted() -> int:
         return sum(1 for e in _drill_backend.journal() if e["outbox_id"] in ids)
 
-    delay = 0.25
-    a = stage.worker("a", concurrency=1, DRILL_SEND_DELAY=str(delay))
+    delays = {"DRILL_SEND_DELAY": "0.05", "DRILL_SEND_DELAY_AFTER": "0.2"}
+    a = stage.worker("a", concurrency=1, **delays)
     _send_due_now()
     if not _wait(lambda: accepted() >= n // 3, timeout=180):
         a.kill()
@@ -409,17 +410,17 @@ def drill_worker_killed(stage: Stage) -> Outcome:
         return out
     a.kill()
     _db_reset()
-    at_kill = dict(
-        Outbox.objects.filter(pk__in=ids)
-        .values_list("status")
-        .annotate(n=__import__("django").db.models.Count("id"))
-    )
+    rows = dict(Outbox.objects.filter(pk__in=ids).values_list("pk", "status"))
+    at_kill = Counter(rows.values())
+    at_provider = {e["outbox_id"] for e in _drill_backend.journal()} & ids
+    in_flight = sum(1 for pk in at_provider if rows[pk] == Status.SENDING)
     out.lines.append(
-        f"worker a (1 process, provider {delay:.2f} s a message, batches of 10) SIGKILLed after "
-        f"{accepted()} of {n} sends; rows then: {at_kill}"
+        f"worker a (1 process, provider 0.25 s a message, batches of 10) SIGKILLed after "
+        f"{len(at_provider)} of {n} sends; rows then: {dict(at_kill)}; accepted by the provider but "
+        f"still 'sending' in the database: {in_flight}"
     )
     t0 = time.monotonic()
-    stage.worker("b", concurrency=2, DRILL_SEND_DELAY=str(delay))
+    stage.worker("b", concurrency=2, **delays)
     settled = _wait(
         lambda: not Outbox.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING]).exists(),
         timeout=240,
