@@ -496,7 +496,13 @@ def _bookings(stage: Stage, n: int) -> list[int]:
     branch = Branch.objects.get(code="JA")
     doctor = schedule.doctors_for_branch(branch).first()
     service = ServiceItem.objects.filter(is_active=True, price__gt=0).order_by("price").first()
-    people = list(Member.objects.filter(branch=branch, stage="member").order_by("?")[:n])
+    # Members (they earn points) first, then patients.
+    people = list(Member.objects.filter(branch=branch, stage="member", status="active").order_by("?")[:n])
+    people += list(
+        Member.objects.filter(branch=branch, stage="patient", status="active").order_by("?")[
+            : n - len(people)
+        ]
+    )
     start = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=5 + stage.booked)
     stage.booked += len(people)
     made = []
@@ -535,7 +541,7 @@ def _open_visits(appointment_ids: list[int]) -> list[tuple[int, str, int]]:
 def drill_postgres_restart(stage: Stage) -> Outcome:
     import httpx
 
-    from appointments.models import Visit, VisitStatus
+    from appointments.models import Appointment, Visit, VisitStatus
 
     out = Outcome("postgres_restart", passed=True)
     booked = _bookings(stage, 60)
@@ -547,7 +553,7 @@ def drill_postgres_restart(stage: Stage) -> Outcome:
     work: list[tuple] = [("checkout", *v) for v in visits] + [("check_in", pk) for pk in check_ins]
     work.sort(key=lambda w: hash(w) % 97)
     log: list[tuple[float, str, str, int]] = []  # (time, kind, class, status)
-    failed_checkouts: list[tuple] = []
+    failed: list[tuple] = []
     lock = threading.Lock()
     stop = threading.Event()
     keys = {v[0]: uuid.uuid4().hex for v in visits}
@@ -572,31 +578,30 @@ def drill_postgres_restart(stage: Stage) -> Outcome:
     def client_loop():
         with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
             _login(client, desk["username"], stage.plan["password"])
+            turn = 0
             while not stop.is_set():
-                with lock:
-                    item = work.pop() if work else None
+                turn += 1
+                item = None
+                if turn % 2:
+                    with lock:
+                        item = work.pop() if work else None
+                kind = item[0] if item else "page"
                 try:
-                    if item is None:
-                        response, kind = client.get("/appointments/day/"), "page"
-                    else:
-                        kind = item[0]
-                        response = post(client, kind, item[1:])
-                    verdict = classify(response)
-                    status = response.status_code
+                    response = post(client, kind, item[1:]) if item else client.get("/appointments/day/")
+                    verdict, status = classify(response), response.status_code
                 except httpx.HTTPError as exc:
-                    kind = item[0] if item else "page"
                     verdict, status = f"connection error ({type(exc).__name__})", 0
                 with lock:
                     log.append((time.monotonic(), kind, verdict, status))
-                    if item is not None and item[0] == "checkout" and verdict != "ok":
-                        failed_checkouts.append(item)
-                time.sleep(0.05)
+                    if item is not None and verdict != "ok":
+                        failed.append(item)  # pressed again once the system is back
+                time.sleep(0.1)
 
     threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(2)]
     t_start = time.monotonic()
     for t in threads:
         t.start()
-    time.sleep(4)
+    time.sleep(3)
     t_down = time.monotonic()
     stage.pg.stop("immediate")
     time.sleep(3)
@@ -635,21 +640,28 @@ def drill_postgres_restart(stage: Stage) -> Outcome:
     out.lines.append(
         f"failed requests: statuses {statuses}; unclean (traceback, non-error page, dropped)={unclean}"
     )
-    # The front desk presses "check out" again on the ones that failed (same key: no double charge).
-    retried = 0
+    # The front desk presses the button again on what failed (a checkout with the same key:
+    # it cannot charge twice, even where the failed attempt had in fact committed).
+    retried = Counter()
     with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
         _login(client, desk["username"], stage.plan["password"])
-        for item in failed_checkouts:
-            response = post(client, "checkout", item[1:])
-            retried += classify(response) == "ok"
+        for item in failed:
+            retried[(item[0], classify(post(client, item[0], item[1:])))] += 1
     visit_ids = [v[0] for v in visits]
     _db_reset()
     checked_out = Visit.objects.filter(pk__in=visit_ids, status=VisitStatus.CHECKED_OUT).count()
+    arrived = Appointment.objects.filter(pk__in=check_ins).exclude(status__in=["booked", "confirmed"]).count()
     out.lines.append(
-        f"failed checkouts pressed again: {retried} of {len(failed_checkouts)} ok; checked out {checked_out} "
-        f"of {len(visit_ids)}"
+        f"failed check-ins/checkouts pressed again: {dict(retried)}; in the end checked out {checked_out} "
+        f"of {len(visit_ids)}, checked in {arrived} of {len(check_ins)}"
     )
-    out.passed = bool(first_ok) and master_alive and unclean == 0 and checked_out == len(visit_ids)
+    out.passed = (
+        bool(first_ok)
+        and master_alive
+        and unclean == 0
+        and checked_out == len(visit_ids)
+        and arrived == len(check_ins)
+    )
     reconcile(out, visits=visit_ids, appointments=booked)
     _stop_server(server)
     stage.started.remove(server)
