@@ -82,3 +82,75 @@ def test_sessions_live_in_postgresql(settings):
     from django.contrib.sessions.models import Session
 
     assert Session.objects.filter(session_key=store.session_key).exists()
+
+
+def _dead_redis_url() -> str:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+def cache_down(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "clinic.cache.DegradingRedisCache",
+            "LOCATION": _dead_redis_url(),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    from django.core.cache import cache
+
+    return cache
+
+
+def test_the_production_cache_degrades_to_no_cache_while_redis_is_down(cache_down, caplog):
+    cache = cache_down
+    assert cache.get("k") is None and cache.get("k", "fallback") == "fallback"
+    assert cache.set("k", 1, 60) is None and cache.add("k", 1) is False
+    assert cache.get_or_set("n", 0, 3600) == 0
+    assert cache.get_many(["a", "b"]) == {} and cache.has_key("k") is False
+    assert cache.delete("k") is False and cache.touch("k") is False
+    with pytest.raises(ValueError):
+        cache.incr("n")  # like any missing key: callers that count fall back to set()
+    assert "cache unavailable" in caplog.text
+
+
+def test_the_production_cache_is_a_cache_when_redis_is_up(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("no Redis in this run")
+    settings.CACHES = {
+        "default": {"BACKEND": "clinic.cache.DegradingRedisCache", "LOCATION": settings.REDIS_URL}
+    }
+    from django.core.cache import cache
+
+    cache.set("drill:k", {"a": 1}, 60)
+    try:
+        assert cache.get("drill:k") == {"a": 1}
+    finally:
+        cache.delete("drill:k")
+
+
+def test_production_uses_the_degrading_cache():
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.environ.update(DJANGO_SETTINGS_MODULE='clinic.settings.production', "
+        "SECRET_KEY='k'*60, DATABASE_URL='postgres://x@127.0.0.1/x', REDIS_URL='redis://127.0.0.1:6379/0'); "
+        "from django.conf import settings; print(settings.CACHES['default']['BACKEND'], settings.SESSION_ENGINE)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["clinic.cache.DegradingRedisCache", "clinic.sessions"]
+
+
+def test_the_dashboard_serves_with_the_cache_down(cache_down, settings, client_for, manager):
+    """The dashboard's one shared live figure (reports.rollups) is read through the cache."""
+    settings.REPORTS_LIVE_CACHE_SECONDS = 600
+    response = client_for(manager).get("/reports/")
+    assert response.status_code == 200
