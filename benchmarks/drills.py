@@ -686,30 +686,25 @@ def drill_redis_down(stage: Stage) -> Outcome:
     manager = next(s for s in stage.plan["staff_all"] if s["role"] == "branch_manager")
     desk = next(s for s in stage.plan["staff_all"] if s["role"] == "front_desk")
     member = stage.plan["members"][0]
-    pages = [
-        "/",
-        "/members/?q=138",
-        f"/members/{member}/",
-        "/appointments/day/",
-        "/appointments/new/",
-        "/followups/",
-        "/complaints/",
-        "/reports/",
-    ]
+    desk_pages = ["/", "/members/?q=138", f"/members/{member}/", "/appointments/day/", "/appointments/new/"]
+    pages = {
+        "front_desk": desk_pages,
+        "branch_manager": [*desk_pages, "/followups/", "/complaints/", "/reports/"],
+    }
     clients = {}
     for who in (desk, manager):
         client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
         _login(client, who["username"], stage.plan["password"], who.get("totp_key"))
         clients[who["role"]] = client
     # Warm the cache (the dashboard's shared figure) while Redis is up.
-    for path in pages:
+    for path in pages["branch_manager"]:
         clients["branch_manager"].get(path)
 
     stage.redis.stop()
     out.lines.append("Redis stopped (SIGTERM, no persistence: its queues and cache are gone)")
     results = []
     for role, client in clients.items():
-        for path in pages:
+        for path in pages[role]:
             t0 = time.monotonic()
             response = client.get(path)
             results.append((role, path, response.status_code, classify(response), time.monotonic() - t0))
@@ -733,11 +728,13 @@ def drill_redis_down(stage: Stage) -> Outcome:
     jobs_before = set(ExportJob.objects.values_list("pk", flat=True))
     export = clients["branch_manager"].get("/reports/drill/visits/export.csv")
     job = ExportJob.objects.exclude(pk__in=jobs_before).order_by("-pk").first()
-    person = Member.objects.filter(stage="member", phone__regex=r"^1[3-9][0-9]{9}$").order_by("pk").first()
+    person = (
+        Member.objects.filter(stage="member", phone__regex=r"^(\+86)?1[3-9][0-9]{9}$").order_by("pk").first()
+    )
     portal = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
     page = portal.get("/portal/login/")
     token = _CSRF.search(page.text).group(1) if page.status_code == 200 else ""
-    code = portal.post("/portal/login/", data={"phone": person.phone, "csrfmiddlewaretoken": token})
+    code = portal.post("/portal/login/", data={"phone": person.phone[-11:], "csrfmiddlewaretoken": token})
     sms = Outbox.objects.filter(dedupe_key__startswith="portal:login:").order_by("-pk").first()
     out.lines.append(
         f"while down: export asked for → {export.status_code} {classify(export)} (job {job.status if job else 'none'}); "
