@@ -147,10 +147,3 @@ def test_production_uses_the_degrading_cache():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["clinic.cache.DegradingRedisCache", "clinic.sessions"]
-
-
-def test_the_dashboard_serves_with_the_cache_down(cache_down, settings, client_for, manager):
-    """The dashboard's one shared live figure (reports.rollups) is read through the cache."""
-    settings.REPORTS_LIVE_CACHE_SECONDS = 600
-    response = client_for(manager).get("/reports/")
-    assert response.status_code == 200
