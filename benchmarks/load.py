@@ -94,6 +94,55 @@ def _ensure_database(url: str) -> None:
             )
 
 
+def start_server(env: dict, *, workers: int = 3, threads: int = 4, log=None) -> tuple[subprocess.Popen, int]:
+    """gunicorn on a free loopback port with ``env`` (its settings, database, Redis), in a
+    process group of its own; returns once ``/healthz`` answers."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "clinic.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={workers}",
+            f"--threads={threads}",
+            "--timeout=60",
+            # Longer than any user's pause: a kept-alive connection closed by the server just
+            # as the client reuses it is a reset on the client's side, not the app's error.
+            "--keep-alive=10",
+            "--log-level=warning",
+        ],
+        cwd=BASE,
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+    )
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return server, port
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.5)
+    stop_server(server)
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (its master and workers), SIGKILL after 30 s."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
 def prepare(users: int, portal_users: int = 0) -> dict:
     """Migrate, seed the demo clinic, create ``users`` load logins (TOTP devices for the
     roles that need one), give the load doctors shifts, make the load members (one per
@@ -443,7 +492,6 @@ def main() -> int:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
     _ensure_database(os.environ["DATABASE_URL"])
     plan = prepare(users, portal_users)
-    port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="clinic-load-"))
     plan_file = work / "plan.json"
     plan_file.write_text(json.dumps(plan), encoding="utf-8")
@@ -455,34 +503,8 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
         "CLINIC_VAR_DIR": str(work / "var"),
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "clinic.wsgi:application",
-            f"--bind=127.0.0.1:{port}",
-            f"--workers={args.workers}",
-            "--threads=4",
-            "--timeout=60",
-            # Longer than any user's pause: a kept-alive connection closed by the server just
-            # as the client reuses it is a reset on the client's side, not the app's error.
-            "--keep-alive=10",
-            "--log-level=warning",
-        ],
-        cwd=BASE,
-        env=env,
-        start_new_session=True,
-    )
+    server, port = start_server(env, workers=args.workers)
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("gunicorn did not start")
         prefix = work / "locust"
         samples_file = work / "samples.json"
         subprocess.run(
@@ -522,11 +544,7 @@ def main() -> int:
             check=False,
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
 
     rows, totals = _percentiles(Path(f"{prefix}_stats.csv"))
     samples = json.loads(samples_file.read_text(encoding="utf-8")) if samples_file.exists() else {}

@@ -14,12 +14,17 @@ docs/operations.md "Jobs".
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import kombu.exceptions
 import redis.exceptions
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
+
+log = logging.getLogger(__name__)
 
 # The one list of errors that may go away by themselves. Django's OperationalError covers a
 # lost connection, a server restart and a statement cancelled by a failover; InterfaceError
@@ -50,3 +55,35 @@ def clinic_task(*args, **options):
     if args and callable(args[0]) and len(args) == 1 and not options:
         return shared_task(**params)(args[0])
     return shared_task(*args, **params)
+
+
+# What publishing a task raises when the broker (Redis) cannot be reached: kombu's wrapper
+# after its publish retries, or the connection errors underneath it.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+)
+
+
+def enqueue_on_commit(
+    task, *args: Any, on_unavailable: Callable[[], None] | None = None, **kwargs: Any
+) -> None:
+    """Send ``task`` once the current transaction has committed (at once outside one).
+
+    The broker being down must not turn a page into an error after its work was saved: the
+    failure is logged and ``on_unavailable`` decides what becomes of the work — nothing, where
+    a beat sweep sends what is still queued (the outbox, export jobs), or marking the job so
+    the person sees it did not start. Every task sent this way must have one or the other.
+    """
+
+    def send() -> None:
+        try:
+            task.delay(*args, **kwargs)
+        except BROKER_ERRORS as exc:
+            log.warning("could not queue %s%r: broker unavailable (%s)", task.name, args, exc)
+            if on_unavailable is not None:
+                on_unavailable()
+
+    transaction.on_commit(send)

@@ -40,6 +40,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# A database outage answers 503 with Retry-After, other errors the 500 page (clinic.views).
+handler500 = "clinic.views.server_error"
+
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

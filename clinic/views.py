@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -89,6 +89,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "ok"})
     except Exception:  # the probe reports, it must not raise
         return JsonResponse({"status": "database unavailable"}, status=503)
+
+
+# How long a page answered 503 asks the browser (and a load balancer) to wait.
+RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``. An error that goes away by itself (``clinic.jobs.TRANSIENT_ERRORS``:
+    the database restarting or unreachable, a network timeout) is a 503 with ``Retry-After``
+    and a page that says so; anything else the usual 500 page. Like Django's own handler it
+    renders without a request context: nothing here may need the database."""
+    import sys
+
+    from django.template import loader
+
+    from .jobs import TRANSIENT_ERRORS
+
+    error = sys.exc_info()[1]
+    if isinstance(error, TRANSIENT_ERRORS):
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return HttpResponseServerError(loader.get_template("500.html").render())
 
 
 @login_not_required

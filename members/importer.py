@@ -44,6 +44,7 @@ from python_calamine import CalamineWorkbook
 
 from clinic.bulk import copy_file, copy_value
 from clinic.fields import hidden_characters
+from clinic.jobs import enqueue_on_commit
 from clinic.models import Branch
 from clinic.phones import PhoneError, normalize_phone
 from clinic.services import audit_record
@@ -828,7 +829,30 @@ def _validate_soon(job_id: int, total: int) -> None:
     else:
         from .tasks import import_validate_task
 
-        transaction.on_commit(lambda: import_validate_task.delay(job_id))
+        enqueue_on_commit(import_validate_task, job_id, on_unavailable=lambda: _queue_down_validate(job_id))
+
+
+def _queue_down_validate(job_id: int) -> None:
+    """The job queue (Redis) is down: a big file cannot be checked now. The job fails with a
+    message, so the upload page says so instead of checking forever (no sweep restarts it)."""
+    job = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.VALIDATING).first()
+    if job is not None:
+        _fail(
+            job,
+            _(
+                "The job queue is unavailable right now: the file was not checked. Upload it again in a few minutes."
+            ),
+        )
+
+
+def _queue_down_confirm(job_id: int) -> None:
+    """The job queue is down: nothing was imported; the preview stays, to be confirmed again."""
+    ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.IMPORTING).update(
+        status=ImportJob.Status.PREVIEW,
+        message=_(
+            "The job queue is unavailable right now: nothing was imported. Confirm again in a few minutes."
+        ),
+    )
 
 
 def staging_path(job: ImportJob) -> Path:
@@ -1037,7 +1061,7 @@ def import_mapping_reset(*, actor, job: ImportJob) -> ImportJob:
 def import_confirm(*, actor, job: ImportJob) -> ImportJob:
     """Start pass two, once. A conditional UPDATE claims the job so a double click imports once."""
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(
-        status=ImportJob.Status.IMPORTING, processed_rows=0
+        status=ImportJob.Status.IMPORTING, processed_rows=0, message=""
     )
     if not claimed:
         return job
@@ -1046,8 +1070,12 @@ def import_confirm(*, actor, job: ImportJob) -> ImportJob:
     else:
         from .tasks import import_commit_task
 
-        actor_id = getattr(actor, "pk", None)
-        transaction.on_commit(lambda: import_commit_task.delay(job.pk, actor_id))
+        enqueue_on_commit(
+            import_commit_task,
+            job.pk,
+            getattr(actor, "pk", None),
+            on_unavailable=lambda: _queue_down_confirm(job.pk),
+        )
     job.refresh_from_db()
     return job
 

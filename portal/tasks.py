@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from clinic.jobs import clinic_task
 from clinic.services import heartbeat_record
 
 from .services import login_codes_purge
 
 
-@shared_task(bind=True, acks_late=True, max_retries=0, time_limit=600, soft_time_limit=540)
+@clinic_task(time_limit=600, soft_time_limit=540)
 def purge_codes(self) -> int:
-    """Nightly: delete log-in code rows older than the longest rate-limit window."""
+    """Nightly: delete log-in code rows older than the longest rate-limit window (a plain
+    DELETE: running it again after a transient error deletes nothing twice)."""
     deleted = login_codes_purge()
     heartbeat_record(name="portal.purge_codes")
     return deleted

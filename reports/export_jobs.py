@@ -19,6 +19,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from clinic.jobs import enqueue_on_commit
 from clinic.services import audit_record
 
 from . import drill, exports
@@ -76,7 +77,8 @@ def export_job_create(
             branch=branch,
             changes={"report": f"drill:{code}", "format": fmt, "rows": rows_total, "period": period},
         )
-        transaction.on_commit(lambda: export_run.delay(job.pk))
+        # Redis down: the job stays queued and export_jobs_sweep sends it again.
+        enqueue_on_commit(export_run, job.pk)
     return job
 
 

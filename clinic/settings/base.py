@@ -199,6 +199,9 @@ AXES_VERBOSE = False
 # Inactivity timeout: the cookie's age is renewed on every request, so it expires only after
 # SESSION_IDLE_MINUTES without one.
 SESSION_IDLE_MINUTES = env("SESSION_IDLE_MINUTES")
+# Sessions are rows in PostgreSQL, never only in Redis (pages serve with Redis down); the
+# engine reports a database outage during the save as such (clinic/sessions.py).
+SESSION_ENGINE = "clinic.sessions"
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

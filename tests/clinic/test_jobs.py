@@ -12,26 +12,31 @@ from clinic import jobs
 from clinic.celery import app
 from clinic.errors import ClinicError
 
-OUR_PACKAGES = (
-    "clinic",
-    "members",
-    "loyalty",
-    "appointments",
-    "marketing",
-    "followups",
-    "complaints",
-    "reports",
-)
+
+def our_packages() -> tuple[str, ...]:
+    """Every app of the project (its code in the repository, not in site-packages), so an app
+    added later is covered without editing this list."""
+    from django.apps import apps
+    from django.conf import settings
+
+    base = str(settings.BASE_DIR)
+    return tuple(
+        config.name
+        for config in apps.get_app_configs()
+        if str(config.path).startswith(base) and ".venv" not in str(config.path)
+    )
 
 
 def our_tasks():
     app.loader.import_default_modules()
-    return {name: task for name, task in app.tasks.items() if name.startswith(OUR_PACKAGES)}
+    return {name: task for name, task in app.tasks.items() if name.startswith(our_packages())}
 
 
 def test_every_task_uses_the_retry_policy():
     tasks = our_tasks()
     assert len(tasks) >= 20, sorted(tasks)
+    # Every app's tasks are covered, not only the first ones written.
+    assert {"inventory.tasks.stock_alerts", "portal.tasks.purge_codes"} <= set(tasks)
     for name, task in tasks.items():
         assert tuple(task.autoretry_for) == jobs.TRANSIENT_ERRORS, name
         assert 1 <= task.max_retries <= 5, name
@@ -97,3 +102,43 @@ def test_a_domain_error_or_a_bug_is_not_retried(monkeypatch, error):
     result = tasks.heartbeat.apply()
     assert result.failed()
     assert len(calls) == 1
+
+
+@pytest.mark.django_db
+def test_enqueue_on_commit_survives_the_broker_being_down(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """Redis down when a page sends a job after its commit: no error reaches the page, the
+    failure is logged and the caller's fallback runs (a sweep, or the job marked)."""
+    import kombu.exceptions
+
+    from clinic import tasks
+
+    def down(*args, **kwargs):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.heartbeat, "delay", down)
+    fallback = []
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.enqueue_on_commit(tasks.heartbeat, on_unavailable=lambda: fallback.append(1))
+        assert fallback == []  # nothing is sent before the commit
+    assert fallback == [1]
+    assert "broker unavailable" in caplog.text
+
+    sent = []
+    monkeypatch.setattr(tasks.heartbeat, "delay", lambda *a, **k: sent.append((a, k)))
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.enqueue_on_commit(tasks.heartbeat, 7, x=1, on_unavailable=lambda: fallback.append(2))
+    assert sent == [((7,), {"x": 1})] and fallback == [1]
+
+
+@pytest.mark.django_db
+def test_enqueue_on_commit_does_not_hide_a_bug(monkeypatch, django_capture_on_commit_callbacks):
+    from clinic import tasks
+
+    def broken(*args, **kwargs):
+        raise TypeError("wrong arguments")
+
+    monkeypatch.setattr(tasks.heartbeat, "delay", broken)
+    with pytest.raises(TypeError), django_capture_on_commit_callbacks(execute=True):
+        jobs.enqueue_on_commit(tasks.heartbeat)

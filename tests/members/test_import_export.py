@@ -120,6 +120,37 @@ def test_large_file_runs_in_celery_with_progress(
     assert Member.objects.filter(name__startswith="客户").count() == 60
 
 
+def test_a_large_file_while_the_job_queue_is_down_fails_or_waits_with_a_message(
+    branch, manager, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Redis (the broker) down: the upload does not 500 after the job row was saved; a file
+    that cannot be checked fails with a message saying why, and a confirm that cannot start
+    leaves the preview as it was, to be confirmed again (benchmarks/drills.py)."""
+    import kombu.exceptions
+
+    def down(*args):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    settings.MEMBERS_IMPORT_SYNC_ROWS = 10
+    monkeypatch.setattr(tasks.import_validate_task, "delay", down)
+    monkeypatch.setattr(tasks.import_commit_task, "delay", down)
+    rows = [[f"客户{i}", f"138{i:08d}", "", "", "", "", "", ""] for i in range(60)]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = importer.import_job_create(actor=manager, branch=branch, upload=upload(xlsx(rows)))
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED and "任务队列暂时不可用" in job.message
+    monkeypatch.setattr(tasks.import_validate_task, "delay", lambda *a: None)  # Redis back
+    with django_capture_on_commit_callbacks(execute=True):
+        job = importer.import_job_create(actor=manager, branch=branch, upload=upload(xlsx(rows)))
+    assert tasks.import_validate_task.run(job.pk) == 60
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        importer.import_confirm(actor=manager, job=job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW and "没有导入任何记录" in job.message
+    assert not Member.objects.filter(name__startswith="客户").exists()
+
+
 def test_import_views(branch, manager, front_desk, staff_factory, other_branch, client_for, sheet):
     client = client_for(manager)
     assert client.get(reverse("members:import")).status_code == 200

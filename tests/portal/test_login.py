@@ -44,6 +44,25 @@ def test_code_goes_through_the_outbox_as_a_service_message_and_is_stored_hashed(
     assert row.expires_at - row.created_at == dt.timedelta(minutes=5)
 
 
+def test_a_code_asked_for_while_redis_is_down_is_in_the_outbox_for_the_beat(
+    portal_family, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The "send it now" nudge cannot reach the worker: the member still gets the code page,
+    and the row waits in PostgreSQL for the beat sender (benchmarks/drills.py, redis_down)."""
+    import kombu.exceptions
+
+    from clinic.notifications import tasks
+
+    def down(*args, **kwargs):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.send_due, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal:login"), {"phone": portal_family.phone})
+    assert response.status_code == 302 and response["Location"] == reverse("portal:login_code")
+    assert Outbox.objects.get(template_key="portal.login_code").status == "pending"
+
+
 def test_unknown_phone_gets_the_same_page_but_no_message(db, client):
     response = client.post(reverse("portal:login"), {"phone": "13900000009"})
     assert response.status_code == 302 and response["Location"] == reverse("portal:login_code")

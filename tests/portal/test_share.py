@@ -79,3 +79,20 @@ def test_registrations_from_one_network_are_limited(portal_family, client):
     response = client.post(share_url(code), {"name": "朋友X", "phone": "13955559999", "agree": "on"})
     assert b"share-done" not in response.content
     assert not Member.objects.filter(phone="+8613955559999").exists()
+
+
+def test_a_friend_registers_while_redis_is_down(portal_family, client, settings):
+    """The per-IP limit is kept in the cache: with Redis unreachable (the production cache,
+    clinic.cache) it counts nothing for a while, and the page still registers the friend."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.CACHES = {
+        "default": {"BACKEND": "clinic.cache.DegradingRedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0"}
+    }
+    code = referrals.referral_code_for(portal_family.parent)
+    response = client.post(share_url(code), {"name": "好朋友", "phone": "139 5555 0009", "agree": "on"})
+    assert response.status_code == 200 and b'data-testid="share-done"' in response.content
+    assert Member.objects.filter(phone="+8613955550009").exists()

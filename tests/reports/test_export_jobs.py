@@ -247,3 +247,29 @@ def test_the_sweep_resends_lost_queued_jobs_and_fails_the_ones_no_worker_finishe
     assert "导出被中断" in page
     fresh.refresh_from_db()
     assert fresh.status == ExportJob.Status.QUEUED
+
+
+def test_a_big_export_asked_for_while_redis_is_down_is_queued_and_the_sweep_sends_it(
+    seven_today, manager, client_for, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The broker is down when the job is sent: the page still goes to the job (no 500), the
+    job waits queued, and the sweep sends it once Redis is back (benchmarks/drills.py)."""
+    import kombu.exceptions
+
+    def down(*args):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(export_tasks.export_run, "delay", down)
+    client = client_for(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(URL)
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "reports:export_job", args=[job.pk]
+    )
+    assert job.status == ExportJob.Status.QUEUED
+    sent = []
+    monkeypatch.setattr(export_tasks.export_run, "delay", lambda *a: sent.append(a))
+    ExportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=6))
+    assert export_tasks.export_jobs_sweep.run() == {"interrupted": 0, "resent": 1}
+    assert sent == [(job.pk,)]
