@@ -37,7 +37,7 @@ from .errors import FollowupError
 from .models import EventSurveyInvitation, EventSurveyResponse, SurveyStatus, TaskKind
 from .recall_notify import care_notify
 from .services import task_create
-from .surveys import BAD_NPS, BAD_SCORE, branch_manager
+from .surveys import BAD_NPS, BAD_SCORE, branch_manager, token_data
 
 SALT = "followups.event_survey"
 SCORES = ("overall_score", "content_score", "organisation_score")
@@ -139,15 +139,7 @@ def _skip(inv: EventSurveyInvitation, note: str) -> None:
 def event_survey_open(token: str) -> EventSurveyInvitation:
     """The invitation a token names, or ``FollowupError`` with ``code`` invalid / expired /
     answered / closed."""
-    valid_days = care_policy().survey_valid_days
-    try:
-        data = signing.loads(token or "", salt=SALT, max_age=dt.timedelta(days=valid_days))
-    except signing.SignatureExpired as exc:
-        raise FollowupError(_("This survey link has expired."), code="expired") from exc
-    except (signing.BadSignature, ValueError, TypeError, UnicodeError) as exc:
-        raise FollowupError(_("This survey link is not valid."), code="invalid") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("i"), int) or not isinstance(data.get("n"), str):
-        raise FollowupError(_("This survey link is not valid."), code="invalid")
+    data = token_data(token, salt=SALT)
     inv = (
         EventSurveyInvitation.objects.select_related("member", "branch", "campaign", "signup")
         .filter(pk=data["i"], nonce=data["n"])

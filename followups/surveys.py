@@ -140,18 +140,25 @@ def surveys_send_due(*, now: dt.datetime | None = None, limit: int = 5000) -> di
     return counts
 
 
-def survey_open(token: str) -> SurveyInvitation:
-    """The invitation a token names, or ``FollowupError`` with ``code`` invalid / expired /
-    answered / closed."""
+def token_data(token: str, *, salt: str) -> dict:
+    """The invitation id ``i`` and nonce ``n`` a survey link's token carries, or
+    ``FollowupError`` (``expired`` / ``invalid``): for the visit and the event survey alike."""
     valid_days = care_policy().survey_valid_days
     try:
-        data = signing.loads(token or "", salt=SALT, max_age=dt.timedelta(days=valid_days))
+        data = signing.loads(token or "", salt=salt, max_age=dt.timedelta(days=valid_days))
     except signing.SignatureExpired as exc:
         raise FollowupError(_("This survey link has expired."), code="expired") from exc
     except (signing.BadSignature, ValueError, TypeError, UnicodeError) as exc:
         raise FollowupError(_("This survey link is not valid."), code="invalid") from exc
     if not isinstance(data, dict) or not isinstance(data.get("i"), int) or not isinstance(data.get("n"), str):
         raise FollowupError(_("This survey link is not valid."), code="invalid")
+    return data
+
+
+def survey_open(token: str) -> SurveyInvitation:
+    """The invitation a token names, or ``FollowupError`` with ``code`` invalid / expired /
+    answered / closed."""
+    data = token_data(token, salt=SALT)
     inv = (
         SurveyInvitation.objects.select_related("member", "branch", "doctor__staff", "visit")
         .filter(pk=data["i"], nonce=data["n"])
