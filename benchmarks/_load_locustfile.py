@@ -100,7 +100,9 @@ def totp_now(key_hex: str) -> str:
 
 
 class StaffUser(HttpUser):
-    wait_time = between(0.5, 2.0)
+    # A member of staff at work: a page or a form every 3–12 s (reading the screen, talking to
+    # the patient, typing) — 100 of them are a chain of some 30 branches at a busy hour.
+    wait_time = between(3.0, 12.0)
     weight = 1
     fixed_count = int(os.environ.get("LOAD_STAFF_USERS", "0"))
 

@@ -84,7 +84,8 @@ def _path(url: str) -> str:
 
 
 class PortalUser(HttpUser):
-    wait_time = between(1.0, 3.0)
+    # A member on their phone: a tap every 3–15 s (reading the points, choosing a time).
+    wait_time = between(3.0, 15.0)
     weight = 2
 
     def on_start(self):

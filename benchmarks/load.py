@@ -518,8 +518,8 @@ def main() -> int:
                 "--only-summary",
                 "-u",
                 str(users + portal_users),
-                "-r",
-                str(max(1, (users + portal_users) // 5)),
+                "-r",  # everyone arrives over the first fifth of the run (at most a minute)
+                str(max(1, (users + portal_users) // max(1, min(60, seconds // 5)))),
                 "-t",
                 f"{seconds}s",
                 "--stop-timeout",
@@ -559,6 +559,13 @@ def main() -> int:
             f"{side}: {len(times)} requests, p50={_p50(times):.0f} ms, p95={p95s[side]:.0f} ms "
             f"(worst kind's p95 {totals[side]['p95']:.0f} ms)"
         )
+    logins = sorted(samples.get("times", {}).get("staff-login", []))
+    print(
+        f"staff log-in (once a shift, not in staff p95): {len(logins)} requests, "
+        f"p50={_p50(logins):.0f} ms, p95={_p95(logins):.0f} ms"
+    )
+    total = sum(len(v) for v in samples.get("times", {}).values())
+    print(f"throughput: {total} requests in {seconds} s ({total / max(seconds, 1):.1f} per second)")
     for outcome, n in sorted(samples.get("outcomes", {}).items()):
         print(f"outcome {outcome}: {n}")
     _print_failures(Path(f"{prefix}_failures.csv"))

@@ -19,7 +19,7 @@ from clinic.models import Branch
 from members.models import Member
 
 from . import campaigns
-from .models import Campaign, CampaignKind, CampaignSignup
+from .models import Campaign, CampaignDraw, CampaignKind, CampaignSignup
 
 User = get_user_model()
 PAST = "[demo] 12 月会员日"
@@ -61,16 +61,22 @@ def seed_campaigns(*, branches: dict[str, Branch]) -> int:
             signup = campaigns.checkin(actor=front, campaign=past, member=person)
             campaigns.attendance_reward(actor=marketer, signup=signup)
         campaigns.draw_create(actor=marketer, campaign=past, prize="电动牙刷", count=2)
-        shift = dt.timedelta(days=10, hours=1)
+        # Ten days ago, 09:00–13:00: people checked in from a quarter past nine, the draw at noon.
+        held = timezone.localtime(now - dt.timedelta(days=10)).replace(
+            hour=9, minute=0, second=0, microsecond=0
+        )
+        shift = past.starts_at - held
+        door = now - (held + dt.timedelta(minutes=15))
         Campaign.objects.filter(pk=past.pk).update(
             starts_at=past.starts_at - shift,
             ends_at=past.ends_at - shift,
             created_at=past.created_at - dt.timedelta(days=25),
         )
+        CampaignDraw.objects.filter(campaign=past).update(drawn_at=held + dt.timedelta(hours=3))
         for signup in CampaignSignup.objects.filter(campaign=past):
             CampaignSignup.objects.filter(pk=signup.pk).update(
                 signed_up_at=signup.signed_up_at - dt.timedelta(days=15),
-                checked_in_at=signup.checked_in_at - shift if signup.checked_in_at else None,
+                checked_in_at=signup.checked_in_at - door if signup.checked_in_at else None,
             )
         past.refresh_from_db()
         campaigns.no_show_followups(actor=None, campaign=past)
