@@ -110,7 +110,7 @@ def start_server(env: dict, *, workers: int = 3, threads: int = 4, log=None) -> 
             "--timeout=60",
             # Longer than any user's pause: a kept-alive connection closed by the server just
             # as the client reuses it is a reset on the client's side, not the app's error.
-            "--keep-alive=10",
+            "--keep-alive=30",
             "--log-level=warning",
         ],
         cwd=BASE,
@@ -141,6 +141,41 @@ def stop_server(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
+
+
+def load_stock(branch, services, *, visits: int) -> None:
+    """Enough of what the visits' services use by default (gloves, polishing cups…) for every
+    visit the front desk may run, received as one load lot per item (the demo's own stock
+    is a small clinic's, and a checkout refuses a material that is not on the shelf)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from inventory import services as stock
+    from inventory.models import ServiceMaterialDefault, StockBalance
+
+    need: dict = {}
+    for default in ServiceMaterialDefault.objects.filter(service__in=services).select_related("item"):
+        need[default.item] = need.get(default.item, 0) + default.quantity * visits
+    for item, quantity in need.items():
+        have = (
+            StockBalance.objects.filter(branch=branch, batch__item=item).aggregate(n=Sum("quantity"))["n"]
+            or 0
+        )
+        if have < quantity:
+            stock.stock_receive(
+                actor=None,
+                branch=branch,
+                item=item,
+                lot_number=f"LOAD-{item.pk}-{timezone.localdate():%Y%m%d}",
+                expiry_date=timezone.localdate() + dt.timedelta(days=3 * 365),
+                supplier="压测供应商",
+                unit_cost=Decimal("1.00"),
+                quantity=quantity - have,
+                reason="load test stock",
+            )
 
 
 def prepare(users: int, portal_users: int = 0) -> dict:
@@ -198,10 +233,12 @@ def prepare(users: int, portal_users: int = 0) -> dict:
     visit_service = ServiceItem.objects.get(code=VISIT_SERVICE)
     extra_service = ServiceItem.objects.get(code=EXTRA_SERVICE)
     template, reward = load_coupon_and_reward(visit_service)
+    desk_visits = max(200, DESK_MEMBERS_PER_USER * users)
+    load_stock(branch, [visit_service, extra_service], visits=desk_visits)
     portal, desk = load_members(
         branch,
         portal=portal_users,
-        desk=max(200, DESK_MEMBERS_PER_USER * users),
+        desk=desk_visits,
         template=template,
         reward_points=reward.points_cost,
     )
