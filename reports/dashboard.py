@@ -120,6 +120,7 @@ def _branch_dashboard(branch, *, today: dt.date | None = None) -> dict:
     tiles.insert(3, Figure("waiting", _("Waiting now"), "count", Decimal(len(waiting))))
     ranges = periods(today)
     rollups.prefetch([*ranges.values(), *_quarters(today)], branch_ids=[branch.pk], today=today)
+    rollups.prefetch_live([*ranges.values(), *_years(today)], branch_ids=[branch.pk])
     sums = {
         name: rollups.figures(lo, hi, branch_ids=[branch.pk], today=today).get(branch.pk, {})
         for name, (lo, hi) in ranges.items()
@@ -226,10 +227,10 @@ def daily_series(branch, *, today: dt.date, days: int = 30) -> list[dict]:
 
     lo = today - dt.timedelta(days=days - 1)
     rows = {}
-    for r in DailyRollup.objects.filter(
+    for day, metric, value in DailyRollup.objects.filter(
         branch=branch, day__gte=lo, day__lt=today, dimension="", metric__in=("revenue", "visits", "bookings")
-    ):
-        rows.setdefault(r.day, {})[r.metric] = r.value
+    ).values_list("day", "metric", "value"):
+        rows.setdefault(day, {})[metric] = value
     live = rollups.figures(today, today + dt.timedelta(days=1), branch_ids=[branch.pk], today=today).get(
         branch.pk, {}
     )

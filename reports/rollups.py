@@ -307,6 +307,9 @@ def shared_live(key: str, compute, *, refresh: bool = False) -> dict:
     if not ttl:
         return compute()
     now = timezone.now()
+    memo = _memo.get()
+    if not refresh and memo is not None and ("shared", key) in memo:
+        return memo[("shared", key)]
     if not refresh:
         found = (
             SharedFigure.objects.using(db.read_alias())
@@ -368,20 +371,63 @@ def complaint_sla(lo: dt.date, hi: dt.date, *, branch_ids=None) -> dict:
     """{branch_id: (on_time, due)}: complaints whose proposal deadline (the end of a working
     day, moved by pauses) falls on a local day in [lo, hi), and how many had a resolution
     proposed by then."""
+    branches = tuple(branch_ids) if branch_ids is not None else None
+    return _memoized(
+        ("complaint_sla", lo, hi, branches), lambda: _complaint_sla([(lo, hi)], branches)[(lo, hi)]
+    )
+
+
+def _complaint_sla(ranges: list[tuple[dt.date, dt.date]], branches) -> dict:
+    """{(lo, hi): {branch_id: (on_time, due)}} of several periods in one pass."""
     from django.db.models import Count, F, Q
 
     from complaints.models import Complaint
 
-    start, end = kpis.period_bounds(lo, hi)
-    qs = Complaint.objects.using(db.read_alias()).filter(proposal_due_at__gt=start, proposal_due_at__lte=end)
+    bounds = [kpis.period_bounds(lo, hi) for lo, hi in ranges]
+    qs = Complaint.objects.using(db.read_alias()).filter(
+        proposal_due_at__gt=min(b[0] for b in bounds), proposal_due_at__lte=max(b[1] for b in bounds)
+    )
     # A deadline still ahead counts once it is met (proposed) or missed (passed).
     qs = qs.filter(Q(proposal_due_at__lte=timezone.now()) | Q(proposed_at__isnull=False))
-    if branch_ids is not None:
-        qs = qs.filter(branch_id__in=list(branch_ids))
-    rows = qs.values("branch_id").annotate(
-        due=Count("id"), on_time=Count("id", filter=Q(proposed_at__lte=F("proposal_due_at")))
-    )
-    return {r["branch_id"]: (r["on_time"], r["due"]) for r in rows}
+    if branches is not None:
+        qs = qs.filter(branch_id__in=list(branches))
+    counts = {}
+    for i, (start, end) in enumerate(bounds):
+        within = Q(proposal_due_at__gt=start, proposal_due_at__lte=end)
+        counts[f"due{i}"] = Count("id", filter=within)
+        counts[f"on_time{i}"] = Count("id", filter=within & Q(proposed_at__lte=F("proposal_due_at")))
+    out: dict = {r: {} for r in ranges}
+    for row in qs.values("branch_id").annotate(**counts):
+        for i, r in enumerate(ranges):
+            if row[f"due{i}"]:
+                out[r][row["branch_id"]] = (row[f"on_time{i}"], row[f"due{i}"])
+    return out
+
+
+def prefetch_live(
+    ranges: Iterable[tuple[dt.date, dt.date]], *, branch_ids=None, months: int | None = None
+) -> None:
+    """Within ``memoized()``: the complaint deadlines of several periods in one pass, and the
+    shared live figures (复诊率 of each period, points liability) in one lookup, so that a
+    page showing a month against last month and last year asks the database twice, not
+    once per period and figure."""
+    from .rollup_models import SharedFigure
+
+    memo = _memo.get()
+    if memo is None:
+        return
+    ranges = sorted(set(ranges))
+    branches = tuple(branch_ids) if branch_ids is not None else None
+    for r, value in _complaint_sla(ranges, branches).items():
+        memo[("complaint_sla", *r, branches)] = value
+    if not getattr(settings, "REPORTS_LIVE_CACHE_SECONDS", 600):
+        return
+    months = months or getattr(settings, "REPORTS_RETURN_MONTHS", 6)
+    keys = [f"reports:return_rate:{lo}:{hi}:{months}:all" for lo, hi in ranges]
+    keys.append("reports:points_liability:all")
+    found = SharedFigure.objects.using(db.read_alias()).filter(key__in=keys, valid_until__gt=timezone.now())
+    for key, value in found.values_list("key", "value"):
+        memo[("shared", key)] = {b: tuple(v) for b, v in value}
 
 
 def points_liability(*, branch_ids=None, refresh: bool = False) -> dict:

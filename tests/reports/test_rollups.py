@@ -265,6 +265,10 @@ def test_one_pass_over_the_rollups_gives_each_period_and_today_the_same_figures(
         assert rollups.live_totals(TODAY, tomorrow, branch_ids=ids)[code] == rollups.live(
             code, TODAY, tomorrow, branch_ids=ids
         ), code
+    sla_alone = [rollups.complaint_sla(lo, hi, branch_ids=ids) for lo, hi in ranges]
+    with rollups.memoized():
+        rollups.prefetch_live(ranges, branch_ids=ids)
+        assert [rollups.complaint_sla(lo, hi, branch_ids=ids) for lo, hi in ranges] == sla_alone
 
 
 def test_the_rollup_job_warms_the_dashboards_shared_figures(world, branch, settings):
