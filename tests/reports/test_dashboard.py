@@ -131,5 +131,12 @@ def test_complaint_sla_counts_deadlines_met_and_missed(branch, manager, client_f
     today = timezone.localdate()
     lo, hi = today - dt.timedelta(days=1), today + dt.timedelta(days=1)
     assert _kpi("complaint_sla", {}, lo, hi, branch.pk) == Decimal("0.5000")
+    # The dashboard reads every period's deadlines in one pass: the same figures.
+    ranges = [(lo, hi), (today - dt.timedelta(days=30), today), (today, hi)]
+    alone = [rollups.complaint_sla(a, b, branch_ids=[branch.pk]) for a, b in ranges]
+    assert alone[0] == {branch.pk: (1, 2)}
+    with rollups.memoized():
+        rollups.prefetch_live(ranges, branch_ids=[branch.pk])
+        assert [rollups.complaint_sla(a, b, branch_ids=[branch.pk]) for a, b in ranges] == alone
     total, rows = drill.rows("complaint_sla", branch, lo, hi, reveal=False)
     assert total == 2 and {r.person for r in rows} == {"投诉人"}
