@@ -37,7 +37,7 @@ from .errors import FollowupError
 from .models import EventSurveyInvitation, EventSurveyResponse, SurveyStatus, TaskKind
 from .recall_notify import care_notify
 from .services import task_create
-from .surveys import BAD_NPS, BAD_SCORE, branch_manager, token_data
+from .surveys import BAD_NPS, BAD_SCORE, branch_manager, invitation_open
 
 SALT = "followups.event_survey"
 SCORES = ("overall_score", "content_score", "organisation_score")
@@ -139,19 +139,13 @@ def _skip(inv: EventSurveyInvitation, note: str) -> None:
 def event_survey_open(token: str) -> EventSurveyInvitation:
     """The invitation a token names, or ``FollowupError`` with ``code`` invalid / expired /
     answered / closed."""
-    data = token_data(token, salt=SALT)
-    inv = (
-        EventSurveyInvitation.objects.select_related("member", "branch", "campaign", "signup")
-        .filter(pk=data["i"], nonce=data["n"])
-        .first()
+    return invitation_open(
+        token,
+        salt=SALT,
+        invitations=EventSurveyInvitation.objects.select_related("member", "branch", "campaign", "signup"),
+        answered=lambda inv: EventSurveyResponse.objects.filter(invitation=inv).exists(),
+        closed=lambda inv: inv.signup.status != SignupStatus.ATTENDED,
     )
-    if inv is None:
-        raise FollowupError(_("This survey link is not valid."), code="invalid")
-    if inv.status == SurveyStatus.ANSWERED or EventSurveyResponse.objects.filter(invitation=inv).exists():
-        raise FollowupError(_("Thank you: this survey has already been answered."), code="answered")
-    if inv.status == SurveyStatus.SKIPPED or inv.signup.status != SignupStatus.ATTENDED:
-        raise FollowupError(_("This survey is closed."), code="closed")
-    return inv
 
 
 @dataclass(frozen=True)

@@ -158,17 +158,27 @@ def token_data(token: str, *, salt: str) -> dict:
 def survey_open(token: str) -> SurveyInvitation:
     """The invitation a token names, or ``FollowupError`` with ``code`` invalid / expired /
     answered / closed."""
-    data = token_data(token, salt=SALT)
-    inv = (
-        SurveyInvitation.objects.select_related("member", "branch", "doctor__staff", "visit")
-        .filter(pk=data["i"], nonce=data["n"])
-        .first()
+    return invitation_open(
+        token,
+        salt=SALT,
+        invitations=SurveyInvitation.objects.select_related("member", "branch", "doctor__staff", "visit"),
+        answered=lambda inv: SurveyResponse.objects.filter(invitation=inv).exists(),
+        closed=lambda inv: inv.visit.status != VisitStatus.CHECKED_OUT,
     )
+
+
+def invitation_open(token: str, *, salt: str, invitations, answered, closed):
+    """The invitation of ``invitations`` a survey link's token names — for the visit and the
+    event survey alike — or ``FollowupError`` with ``code`` invalid / expired / answered /
+    closed (``answered(inv)`` and ``closed(inv)`` say what the database holds besides the
+    invitation's own status)."""
+    data = token_data(token, salt=salt)
+    inv = invitations.filter(pk=data["i"], nonce=data["n"]).first()
     if inv is None:
         raise FollowupError(_("This survey link is not valid."), code="invalid")
-    if inv.status == SurveyStatus.ANSWERED or SurveyResponse.objects.filter(invitation=inv).exists():
+    if inv.status == SurveyStatus.ANSWERED or answered(inv):
         raise FollowupError(_("Thank you: this survey has already been answered."), code="answered")
-    if inv.status == SurveyStatus.SKIPPED or inv.visit.status != VisitStatus.CHECKED_OUT:
+    if inv.status == SurveyStatus.SKIPPED or closed(inv):
         raise FollowupError(_("This survey is closed."), code="closed")
     return inv
 
