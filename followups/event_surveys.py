@@ -28,16 +28,16 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clinic.services import audit_record
-from loyalty.errors import LoyaltyError
 from marketing.campaign_feedback import FeedbackSummary
 from marketing.models import Campaign, CampaignSignup, SignupStatus
 
+from . import surveys
 from .dormancy import care_policy
 from .errors import FollowupError
 from .models import EventSurveyInvitation, EventSurveyResponse, SurveyStatus, TaskKind
 from .recall_notify import care_notify
 from .services import task_create
-from .surveys import BAD_NPS, BAD_SCORE, branch_manager, invitation_open
+from .surveys import answer_check, branch_manager, invitation_open, survey_reward
 
 SALT = "followups.event_survey"
 SCORES = ("overall_score", "content_score", "organisation_score")
@@ -158,8 +158,8 @@ class EventAnswer:
 
 
 def is_bad(answer: EventAnswer) -> bool:
-    """The visit survey's rule: any star ≤ 2 or NPS ≤ 6."""
-    return min(getattr(answer, f) for f in SCORES) <= BAD_SCORE or answer.nps <= BAD_NPS
+    """The visit survey's rule over the event's three scores."""
+    return surveys.is_bad(answer, SCORES)
 
 
 @transaction.atomic
@@ -175,11 +175,7 @@ def event_survey_answer(*, token: str, answer: EventAnswer) -> EventSurveyRespon
     )
     if EventSurveyResponse.objects.filter(invitation=inv).exists():
         raise FollowupError(_("Thank you: this survey has already been answered."), code="answered")
-    for field in SCORES:
-        if not 1 <= getattr(answer, field) <= 5:
-            raise FollowupError(_("Give every rating 1 to 5 stars."), field=field)
-    if not 0 <= answer.nps <= 10:
-        raise FollowupError(_("Choose 0 to 10."), field="nps")
+    answer_check(answer, SCORES)
     bad = is_bad(answer)
     response = EventSurveyResponse.objects.create(
         invitation=inv,
@@ -192,7 +188,7 @@ def event_survey_answer(*, token: str, answer: EventAnswer) -> EventSurveyRespon
         is_bad=bad,
     )
     EventSurveyInvitation.objects.filter(pk=inv.pk).update(status=SurveyStatus.ANSWERED)
-    response.points = _reward(inv)
+    response.points = survey_reward(member=inv.member, source_key=f"event_survey:{inv.pk}")
     if response.points:
         response.save(update_fields=["points"])
     audit_record(
@@ -204,16 +200,6 @@ def event_survey_answer(*, token: str, answer: EventAnswer) -> EventSurveyRespon
     if bad:
         _alert_manager(inv, response)
     return response
-
-
-def _reward(inv: EventSurveyInvitation) -> int:
-    from loyalty.auto_coupons import review_reward
-
-    try:
-        reward = review_reward(actor=None, member=inv.member, source_key=f"event_survey:{inv.pk}")
-    except LoyaltyError:  # no reward configured, or the record is restricted: no reward
-        return 0
-    return reward.points.points if reward.points is not None else 0
 
 
 def _alert_manager(inv: EventSurveyInvitation, response: EventSurveyResponse) -> None:

@@ -49,6 +49,21 @@ class SurveyForm(forms.Form):
         self.fields["tags"].choices = list(TAGS.items())
         self.fields["comment"].widget.attrs.update({"rows": 3, "class": "form-control"})
 
+    def answer(self):
+        """The valid form as the service's ``surveys.Answer``."""
+        from .surveys import Answer
+
+        d = self.cleaned_data
+        return Answer(
+            doctor_score=d["doctor_score"],
+            front_desk_score=d["front_desk_score"],
+            environment_score=d["environment_score"],
+            waiting_score=d["waiting_score"],
+            nps=d["nps"],
+            tags=tuple(d["tags"]),
+            comment=d["comment"] or "",
+        )
+
 
 class EventSurveyForm(forms.Form):
     """The event survey (followups.event_surveys): three star ratings, NPS, a comment."""
@@ -70,6 +85,19 @@ class EventSurveyForm(forms.Form):
         self.fields["content_score"].label = _("Content: was it useful to you?")
         self.fields["organisation_score"].label = _("Organisation: sign-up, time, place")
         self.fields["comment"].widget.attrs.update({"rows": 3, "class": "form-control"})
+
+    def answer(self):
+        """The valid form as the service's ``event_surveys.EventAnswer``."""
+        from .event_surveys import EventAnswer
+
+        d = self.cleaned_data
+        return EventAnswer(
+            overall_score=d["overall_score"],
+            content_score=d["content_score"],
+            organisation_score=d["organisation_score"],
+            nps=d["nps"],
+            comment=d["comment"] or "",
+        )
 
 
 def _month_choices():

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from .errors import FollowupError
 from .recall_forms import SurveyForm
-from .surveys import Answer, survey_answer, survey_open
+from .surveys import survey_answer, survey_open
 
 _STATUS = {"invalid": 400, "expired": 410, "answered": 200, "closed": 410}
 
@@ -29,19 +29,10 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(inv.member.language or "zh-hans"):
         form = SurveyForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
             try:
                 response = survey_answer(
                     token=token,
-                    answer=Answer(
-                        doctor_score=data["doctor_score"],
-                        front_desk_score=data["front_desk_score"],
-                        environment_score=data["environment_score"],
-                        waiting_score=data["waiting_score"],
-                        nps=data["nps"],
-                        tags=tuple(data["tags"]),
-                        comment=data["comment"] or "",
-                    ),
+                    answer=form.answer(),
                 )
             except FollowupError as exc:
                 if exc.field:
@@ -69,7 +60,7 @@ def _closed(
 @require_http_methods(["GET", "POST"])
 def event_survey(request: HttpRequest, event_token: str) -> HttpResponse:
     """The event survey a person opens from the message after a campaign (活动评价)."""
-    from .event_surveys import EventAnswer, event_survey_answer, event_survey_open
+    from .event_surveys import event_survey_answer, event_survey_open
     from .recall_forms import EventSurveyForm
 
     try:
@@ -79,17 +70,10 @@ def event_survey(request: HttpRequest, event_token: str) -> HttpResponse:
     with translation.override(inv.member.language or "zh-hans"):
         form = EventSurveyForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
             try:
                 response = event_survey_answer(
                     token=event_token,
-                    answer=EventAnswer(
-                        overall_score=data["overall_score"],
-                        content_score=data["content_score"],
-                        organisation_score=data["organisation_score"],
-                        nps=data["nps"],
-                        comment=data["comment"] or "",
-                    ),
+                    answer=form.answer(),
                 )
             except FollowupError as exc:
                 if exc.field:

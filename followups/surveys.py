@@ -194,8 +194,30 @@ class Answer:
     comment: str = ""
 
 
-def is_bad(answer: Answer) -> bool:
-    return min(getattr(answer, f) for f in SCORES) <= BAD_SCORE or answer.nps <= BAD_NPS
+def is_bad(answer, scores: tuple[str, ...] = SCORES) -> bool:
+    """Any star ≤ 2 or NPS ≤ 6: the visit and the event survey alike."""
+    return min(getattr(answer, f) for f in scores) <= BAD_SCORE or answer.nps <= BAD_NPS
+
+
+def answer_check(answer, scores: tuple[str, ...] = SCORES) -> None:
+    """Every star 1–5 and NPS 0–10, or ``FollowupError`` naming the field."""
+    for field in scores:
+        if not 1 <= getattr(answer, field) <= 5:
+            raise FollowupError(_("Give every rating 1 to 5 stars."), field=field)
+    if not 0 <= answer.nps <= 10:
+        raise FollowupError(_("Choose 0 to 10."), field="nps")
+
+
+def survey_reward(*, member, source_key: str) -> int:
+    """The survey reward (loyalty's ``review_reward``) once per ``source_key``: its points,
+    0 when none is configured or the record is restricted."""
+    from loyalty.auto_coupons import review_reward
+
+    try:
+        reward = review_reward(actor=None, member=member, source_key=source_key)
+    except LoyaltyError:
+        return 0
+    return reward.points.points if reward.points is not None else 0
 
 
 @transaction.atomic
@@ -209,11 +231,7 @@ def survey_answer(*, token: str, answer: Answer) -> SurveyResponse:
     )
     if SurveyResponse.objects.filter(invitation=inv).exists():
         raise FollowupError(_("Thank you: this survey has already been answered."), code="answered")
-    for field in SCORES:
-        if not 1 <= getattr(answer, field) <= 5:
-            raise FollowupError(_("Give every rating 1 to 5 stars."), field=field)
-    if not 0 <= answer.nps <= 10:
-        raise FollowupError(_("Choose 0 to 10."), field="nps")
+    answer_check(answer)
     bad = is_bad(answer)
     response = SurveyResponse.objects.create(
         invitation=inv,
@@ -228,7 +246,7 @@ def survey_answer(*, token: str, answer: Answer) -> SurveyResponse:
         is_bad=bad,
     )
     SurveyInvitation.objects.filter(pk=inv.pk).update(status=SurveyStatus.ANSWERED)
-    response.points = _reward(inv, response)
+    response.points = survey_reward(member=inv.member, source_key=f"survey:{inv.pk}")
     if response.points:
         response.save(update_fields=["points"])
     audit_record(
@@ -244,16 +262,6 @@ def survey_answer(*, token: str, answer: Answer) -> SurveyResponse:
             lambda: survey_bad_answer.send(sender=SurveyResponse, response=SurveyResponse.objects.get(pk=pk))
         )
     return response
-
-
-def _reward(inv: SurveyInvitation, response: SurveyResponse) -> int:
-    from loyalty.auto_coupons import review_reward
-
-    try:
-        reward = review_reward(actor=None, member=inv.member, source_key=f"survey:{inv.pk}")
-    except LoyaltyError:  # no reward configured, or the record is restricted: no reward
-        return 0
-    return reward.points.points if reward.points is not None else 0
 
 
 def branch_manager(branch_id: int):

@@ -115,20 +115,11 @@ def survey_answer(request, pk: int):
     inv = get_object_or_404(surveys.member_surveys_pending(person.pk), pk=pk)
     form = SurveyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
             response = surveys.member_survey_answer(
                 actor=PortalActor(person),
                 invitation=inv,
-                answer=surveys.Answer(
-                    doctor_score=data["doctor_score"],
-                    front_desk_score=data["front_desk_score"],
-                    environment_score=data["environment_score"],
-                    waiting_score=data["waiting_score"],
-                    nps=data["nps"],
-                    tags=tuple(data["tags"]),
-                    comment=data["comment"] or "",
-                ),
+                answer=form.answer(),
             )
         except FollowupError as exc:
             if exc.field and exc.field in form.fields:
@@ -149,18 +140,11 @@ def event_survey_answer(request, pk: int):
     inv = get_object_or_404(event_surveys.member_event_surveys_pending(person.pk), pk=pk)
     form = EventSurveyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
             response = event_surveys.member_event_survey_answer(
                 actor=PortalActor(person),
                 invitation=inv,
-                answer=event_surveys.EventAnswer(
-                    overall_score=data["overall_score"],
-                    content_score=data["content_score"],
-                    organisation_score=data["organisation_score"],
-                    nps=data["nps"],
-                    comment=data["comment"] or "",
-                ),
+                answer=form.answer(),
             )
         except FollowupError as exc:
             if exc.field and exc.field in form.fields:
